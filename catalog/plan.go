@@ -1,0 +1,641 @@
+package catalog
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/skynomad/skynomad/task"
+)
+
+// SkyPilot's defaults for a request that names neither an accelerator nor an
+// instance type (sky/catalog/{aws,gcp}_catalog.py get_default_instance_type):
+// cpus "8+" when neither cpus nor memory is set, and memory of at least
+// 4 GB per vCPU when memory is not set. They apply to cloud offerings only;
+// the local host is taken as it is.
+const (
+	defaultVCPUs      = 8
+	defaultMemPerVCPU = 4
+)
+
+const eps = 1e-9
+
+// NoFitError says why no offering fits a task, in terms a user can act on.
+// A managed job that gets it ends FAILED_PRECHECKS.
+type NoFitError struct {
+	Reason string
+}
+
+func (e *NoFitError) Error() string { return "no offering fits: " + e.Reason }
+
+// NoFit returns a *NoFitError with the given reason.
+func NoFit(reason string) error { return &NoFitError{Reason: reason} }
+
+// IsNoFit reports whether err is or wraps a *NoFitError.
+func IsNoFit(err error) bool {
+	var nf *NoFitError
+	return errors.As(err, &nf)
+}
+
+// Plan ranks every feasible placement of t: for each of t.Candidates, every
+// offering that fits it and cons. The first choice is the one to launch.
+//
+// A candidate fits an offering when the offering's cloud is enabled
+// (cons.Clouds, empty means all), lies in the candidate's infra (cloud,
+// region and zone; empty or "*" parts match anything, "local" matches only
+// the local offering, k8s and ssh infra never fit), is not in a blocked
+// location, has the requested instance type, the requested accelerator with
+// exactly the requested count (or no accelerator when none is requested),
+// the requested vCPUs and memory ("8" exactly, "8+" at least), spot capacity
+// when use_spot is set, and a per-node price within max_hourly_cost.
+// Without an accelerator or instance type, SkyPilot's default instance rules
+// apply to cloud offerings: its default CPU families, cpus 8+ when neither
+// cpus nor memory is set, and at least 4 GB of memory per vCPU when memory is
+// not set.
+//
+// A choice costs the offering's spot or on-demand price times the task's
+// nodes. Choices in cons.Prefer come first; then, when t.Ordered, candidates
+// in the user's order, each cheapest first; otherwise cheapest first. Ties go
+// by cloud, region and instance type. When nothing fits, Plan returns a
+// *NoFitError.
+func (c *Catalog) Plan(t task.Task, cons Constraints) ([]Choice, error) {
+	cands := t.Candidates
+	if len(cands) == 0 {
+		cands = []task.Resources{t.Resources}
+	}
+	nodes := t.NumNodes
+	if nodes < 1 {
+		nodes = 1
+	}
+
+	var choices []Choice
+	var failures []candidateFailure
+	for i, r := range cands {
+		q := newRequest(r)
+		fits, reason := c.fit(q, cons)
+		if len(fits) == 0 {
+			failures = append(failures, candidateFailure{label: q.label(), reason: reason})
+			continue
+		}
+		for _, o := range fits {
+			choices = append(choices, Choice{
+				Offering:   o,
+				Spot:       r.UseSpot,
+				Candidate:  i,
+				HourlyCost: q.price(o) * float64(nodes),
+			})
+		}
+	}
+	if len(choices) == 0 {
+		return nil, &NoFitError{Reason: combineReasons(failures)}
+	}
+	rank(choices, t.Ordered, cons.Prefer)
+	return choices, nil
+}
+
+type candidateFailure struct {
+	label  string
+	reason string
+}
+
+func combineReasons(fs []candidateFailure) string {
+	seen := map[string]bool{}
+	var distinct []candidateFailure
+	for _, f := range fs {
+		if !seen[f.reason] {
+			seen[f.reason] = true
+			distinct = append(distinct, f)
+		}
+	}
+	if len(distinct) == 1 {
+		return distinct[0].reason
+	}
+	parts := make([]string, len(distinct))
+	for i, f := range distinct {
+		parts[i] = f.label + ": " + f.reason
+	}
+	return "no candidate fits (" + strings.Join(parts, "; ") + ")"
+}
+
+func rank(choices []Choice, ordered bool, prefer *task.Infra) {
+	sort.SliceStable(choices, func(i, j int) bool {
+		a, b := choices[i], choices[j]
+		if prefer != nil {
+			pa, pb := inLocation(a.Offering, *prefer), inLocation(b.Offering, *prefer)
+			if pa != pb {
+				return pa
+			}
+		}
+		if ordered && a.Candidate != b.Candidate {
+			return a.Candidate < b.Candidate
+		}
+		if math.Abs(a.HourlyCost-b.HourlyCost) > eps {
+			return a.HourlyCost < b.HourlyCost
+		}
+		if a.Offering.Cloud != b.Offering.Cloud {
+			return a.Offering.Cloud < b.Offering.Cloud
+		}
+		if a.Offering.Region != b.Offering.Region {
+			return a.Offering.Region < b.Offering.Region
+		}
+		if a.Offering.InstanceType != b.Offering.InstanceType {
+			return a.Offering.InstanceType < b.Offering.InstanceType
+		}
+		if a.Spot != b.Spot {
+			return !a.Spot
+		}
+		return a.Candidate < b.Candidate
+	})
+}
+
+// request is one candidate resource request with SkyPilot's defaults worked
+// out.
+type request struct {
+	r   task.Resources
+	acc *task.Accelerator
+	// defaults is true when neither an accelerator nor an instance type is
+	// requested, so SkyPilot's default instance rules apply.
+	defaults bool
+}
+
+// newRequest reads one candidate. A candidate carries at most one
+// accelerator (task.Task.Candidates); should it carry more, the first counts.
+func newRequest(r task.Resources) request {
+	q := request{r: r}
+	if len(r.Accelerators) > 0 {
+		a := r.Accelerators[0]
+		q.acc = &a
+	}
+	q.defaults = q.acc == nil && r.InstanceType == ""
+	return q
+}
+
+func (q request) price(o Offering) float64 {
+	if q.r.UseSpot {
+		return o.SpotPrice
+	}
+	return o.OnDemandPrice
+}
+
+// cpus is the vCPU request for o, with the default applied, or nil.
+func (q request) cpus(o Offering) *task.Quantity {
+	if q.r.CPUs != nil {
+		return q.r.CPUs
+	}
+	if q.defaults && o.Cloud != LocalCloud && q.r.Memory == nil {
+		return &task.Quantity{Value: defaultVCPUs, AtLeast: true}
+	}
+	return nil
+}
+
+func (q request) memoryFits(o Offering) bool {
+	if q.r.Memory != nil {
+		return hostFits(o, *q.r.Memory, o.MemoryGB)
+	}
+	if q.defaults && o.Cloud != LocalCloud {
+		return o.MemoryGB+eps >= defaultMemPerVCPU*o.VCPUs
+	}
+	return true
+}
+
+// label names the candidate in messages: "H100:8 (spot)".
+func (q request) label() string {
+	var s string
+	switch {
+	case q.acc != nil:
+		s = accelString(*q.acc)
+	case q.r.InstanceType != "":
+		s = q.r.InstanceType
+	default:
+		s = cpuMemString(q.r)
+		if s == "" {
+			s = "CPU"
+		}
+	}
+	if q.r.UseSpot {
+		s += " (spot)"
+	}
+	return s
+}
+
+// stage is one filter of fit: the offerings it keeps, and why none is left.
+type stage struct {
+	keep func(Offering) bool
+	why  func(before []Offering) string
+}
+
+// fit returns the offerings that fit q under cons, or the reason none does:
+// the explanation of the first filter that leaves nothing.
+func (c *Catalog) fit(q request, cons Constraints) ([]Offering, string) {
+	in := q.r.Infra
+	cloud := strings.ToLower(in.Cloud)
+	switch cloud {
+	case "k8s", "kubernetes", "ssh":
+		return nil, fmt.Sprintf("infra %s is not supported: skynomad places tasks on aws, gcp or this host (infra: local)", infraPath(in))
+	}
+	scope := c.scope(q, cons)
+
+	stages := []stage{{
+		keep: func(o Offering) bool { return inInfra(o, in) },
+		why:  func(before []Offering) string { return whyInfra(before, in) },
+	}}
+	if len(cons.Clouds) > 0 {
+		enabled := map[string]bool{}
+		for _, e := range cons.Clouds {
+			enabled[strings.ToLower(e)] = true
+		}
+		stages = append(stages, stage{
+			keep: func(o Offering) bool { return enabled[o.Cloud] },
+			why: func([]Offering) string {
+				if !isWild(cloud) {
+					return fmt.Sprintf("%s is not enabled (enabled: %s)", cloud, strings.Join(cons.Clouds, ", "))
+				}
+				return fmt.Sprintf("the catalog has no offering in the enabled clouds (%s)", strings.Join(cons.Clouds, ", "))
+			},
+		})
+	}
+	if q.r.InstanceType != "" {
+		stages = append(stages, stage{
+			keep: func(o Offering) bool { return o.InstanceType == q.r.InstanceType },
+			why: func([]Offering) string {
+				msg := fmt.Sprintf("no instance type %s%s", q.r.InstanceType, scope)
+				if where := c.locations(func(o Offering) bool { return o.InstanceType == q.r.InstanceType }, false); where != "" {
+					msg += "; it is offered in: " + where
+				}
+				return msg
+			},
+		})
+	}
+	switch {
+	case q.acc != nil:
+		a := *q.acc
+		stages = append(stages, stage{
+			keep: func(o Offering) bool {
+				return strings.EqualFold(o.GPU, a.Name) && math.Abs(o.GPUCount-a.Count) < eps
+			},
+			why: func(before []Offering) string {
+				if allLocal(before) {
+					return fmt.Sprintf("this host has no GPU; the task asks for %s", accelString(a))
+				}
+				msg := fmt.Sprintf("no offering has %s %s%s", formatNumber(a.Count)+"x", a.Name, scope)
+				if where := c.locations(func(o Offering) bool { return strings.EqualFold(o.GPU, a.Name) }, true); where != "" {
+					return msg + fmt.Sprintf("; %s is offered in: %s", a.Name, where)
+				}
+				return msg + fmt.Sprintf("; the catalog has no %s (GPUs: %s)", a.Name, strings.Join(c.gpuNames(), ", "))
+			},
+		})
+	case q.defaults:
+		stages = append(stages, stage{
+			keep: func(o Offering) bool {
+				return o.GPU == "" && (o.Cloud == LocalCloud || defaultFamily(o.Cloud, o.InstanceType))
+			},
+			why: func([]Offering) string {
+				return fmt.Sprintf("no CPU instance type of SkyPilot's default families%s; name an instance_type to use another", scope)
+			},
+		})
+	}
+	stages = append(stages, stage{
+		keep: func(o Offering) bool {
+			want := q.cpus(o)
+			return want == nil || hostFits(o, *want, o.VCPUs)
+		},
+		why: func(before []Offering) string {
+			var want *task.Quantity
+			for _, o := range before {
+				if want = q.cpus(o); want != nil {
+					break
+				}
+			}
+			if want == nil {
+				return "no offering has the requested vCPUs"
+			}
+			if allLocal(before) {
+				return fmt.Sprintf("this host has %s CPUs; the task asks for %s", formatNumber(before[0].VCPUs), quantityString(*want))
+			}
+			msg := fmt.Sprintf("no %soffering%s has %s vCPUs", q.what(), scope, quantityWords(*want))
+			if q.r.CPUs == nil {
+				msg += " (the default when cpus is not set)"
+			}
+			return msg
+		},
+	})
+	stages = append(stages, stage{
+		keep: q.memoryFits,
+		why: func(before []Offering) string {
+			if allLocal(before) && q.r.Memory != nil {
+				return fmt.Sprintf("this host has %s GB of memory; the task asks for %s GB", formatNumber(before[0].MemoryGB), quantityString(*q.r.Memory))
+			}
+			if q.r.Memory == nil {
+				return fmt.Sprintf("no %soffering%s with the requested vCPUs has %d GB of memory per vCPU (the default when memory is not set)", q.what(), scope, defaultMemPerVCPU)
+			}
+			return fmt.Sprintf("no %soffering%s with the requested vCPUs has %s GB of memory", q.what(), scope, quantityWords(*q.r.Memory))
+		},
+	})
+	if q.r.UseSpot {
+		stages = append(stages, stage{
+			// This host "has spot capacity": fault injection preempts it.
+			keep: func(o Offering) bool { return o.SpotPrice > 0 || o.Cloud == LocalCloud },
+			why: func(before []Offering) string {
+				return fmt.Sprintf("no fitting %soffering%s has spot capacity (%s)", q.what(), scope, listOfferings(before, 6))
+			},
+		})
+	}
+	if len(cons.Blocked) > 0 {
+		stages = append(stages, stage{
+			keep: func(o Offering) bool { return !blocked(o, cons.Blocked) },
+			why: func(before []Offering) string {
+				return fmt.Sprintf("every fitting offering is in a location blocked after earlier attempts (%s)", listLocations(before))
+			},
+		})
+	}
+	if q.r.MaxHourlyCost > 0 {
+		stages = append(stages, stage{
+			keep: func(o Offering) bool { return q.price(o) <= q.r.MaxHourlyCost+eps },
+			why: func(before []Offering) string {
+				cheapest := before[0]
+				for _, o := range before[1:] {
+					if q.price(o) < q.price(cheapest) {
+						cheapest = o
+					}
+				}
+				return fmt.Sprintf("the cheapest fitting offering (%s %s %s) costs $%.2f an hour; max_hourly_cost is $%.2f",
+					cheapest.Cloud, cheapest.Region, cheapest.InstanceType, q.price(cheapest), q.r.MaxHourlyCost)
+			},
+		})
+	}
+
+	cur := c.offerings
+	if len(cur) == 0 {
+		return nil, "the catalog is empty"
+	}
+	for _, s := range stages {
+		var next []Offering
+		for _, o := range cur {
+			if s.keep(o) {
+				next = append(next, o)
+			}
+		}
+		if len(next) == 0 {
+			return nil, s.why(cur)
+		}
+		cur = next
+	}
+	return cur, ""
+}
+
+// what names the requested accelerator or instance type for messages,
+// with a trailing space, or "".
+func (q request) what() string {
+	switch {
+	case q.acc != nil:
+		return accelString(*q.acc) + " "
+	case q.r.InstanceType != "":
+		return q.r.InstanceType + " "
+	}
+	return ""
+}
+
+// scope is " in aws/us-east-1" for the candidate's infra, " in aws, gcp" for
+// the enabled clouds when the infra names no cloud, or "".
+func (c *Catalog) scope(q request, cons Constraints) string {
+	if !isWild(q.r.Infra.Cloud) || !isWild(q.r.Infra.Region) {
+		return " in " + infraPath(q.r.Infra)
+	}
+	if len(cons.Clouds) > 0 {
+		return " in " + strings.Join(cons.Clouds, ", ")
+	}
+	return ""
+}
+
+func whyInfra(before []Offering, in task.Infra) string {
+	cloud := strings.ToLower(in.Cloud)
+	if !isWild(cloud) {
+		var clouds []string
+		found := false
+		for _, o := range before {
+			clouds = appendUnique(clouds, o.Cloud)
+			found = found || o.Cloud == cloud
+		}
+		if !found {
+			sort.Strings(clouds)
+			return fmt.Sprintf("the catalog has no offering in %s (clouds: %s)", cloud, strings.Join(clouds, ", "))
+		}
+	}
+	if !isWild(in.Region) {
+		var regions []string
+		found := false
+		for _, o := range before {
+			if isWild(cloud) || o.Cloud == cloud {
+				regions = appendUnique(regions, o.Region)
+				found = found || strings.EqualFold(o.Region, in.Region)
+			}
+		}
+		if !found {
+			sort.Strings(regions)
+			where := "the catalog"
+			if !isWild(cloud) {
+				where = cloud
+			}
+			return fmt.Sprintf("%s has no region %s here (regions: %s)", where, in.Region, strings.Join(regions, ", "))
+		}
+	}
+	return fmt.Sprintf("no offering in %s", infraPath(in))
+}
+
+// locations lists the places offerings matching f are offered, over the
+// whole catalog: "aws us-east-1 (p5.48xlarge: 8x H100), ...".
+func (c *Catalog) locations(f func(Offering) bool, withGPU bool) string {
+	var items []string
+	for _, o := range c.offerings {
+		if !f(o) {
+			continue
+		}
+		item := o.Cloud + " " + o.Region + " (" + o.InstanceType
+		if withGPU && o.GPU != "" {
+			item += ": " + formatNumber(o.GPUCount) + "x " + o.GPU
+		}
+		items = appendUnique(items, item+")")
+	}
+	sort.Strings(items)
+	return capList(items, 8)
+}
+
+func (c *Catalog) gpuNames() []string {
+	var names []string
+	for _, o := range c.offerings {
+		if o.GPU != "" {
+			names = appendUnique(names, o.GPU)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+func listOfferings(offs []Offering, max int) string {
+	var items []string
+	for _, o := range offs {
+		items = appendUnique(items, o.Cloud+" "+o.Region+" "+o.InstanceType)
+	}
+	sort.Strings(items)
+	return capList(items, max)
+}
+
+func listLocations(offs []Offering) string {
+	var items []string
+	for _, o := range offs {
+		items = appendUnique(items, o.Cloud+"/"+o.Region)
+	}
+	sort.Strings(items)
+	return capList(items, 8)
+}
+
+func capList(items []string, max int) string {
+	if len(items) > max {
+		return strings.Join(items[:max], ", ") + fmt.Sprintf(" and %d more", len(items)-max)
+	}
+	return strings.Join(items, ", ")
+}
+
+func appendUnique(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+func allLocal(offs []Offering) bool {
+	for _, o := range offs {
+		if o.Cloud != LocalCloud {
+			return false
+		}
+	}
+	return len(offs) > 0
+}
+
+func isWild(s string) bool { return s == "" || s == "*" }
+
+// inInfra reports whether o lies in the requested location. An offering with
+// no zones listed (AWS zone names are account-specific) matches a zone of
+// its region by name prefix ("us-east-1a" is in "us-east-1").
+func inInfra(o Offering, in task.Infra) bool {
+	cloud := strings.ToLower(in.Cloud)
+	if !isWild(cloud) && o.Cloud != cloud {
+		return false
+	}
+	if !isWild(in.Region) && !strings.EqualFold(o.Region, in.Region) {
+		return false
+	}
+	if !isWild(in.Zone) {
+		if len(o.Zones) == 0 {
+			return strings.HasPrefix(strings.ToLower(in.Zone), strings.ToLower(o.Region))
+		}
+		for _, z := range o.Zones {
+			if strings.EqualFold(z, in.Zone) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// inLocation matches cloud and region only (a preferred or blocked place).
+func inLocation(o Offering, at task.Infra) bool {
+	if !isWild(at.Cloud) && !strings.EqualFold(o.Cloud, at.Cloud) {
+		return false
+	}
+	return isWild(at.Region) || strings.EqualFold(o.Region, at.Region)
+}
+
+func blocked(o Offering, list []task.Infra) bool {
+	for _, b := range list {
+		if isWild(b.Cloud) && isWild(b.Region) {
+			continue // an empty entry blocks nothing
+		}
+		if inLocation(o, b) {
+			return true
+		}
+	}
+	return false
+}
+
+func infraPath(in task.Infra) string {
+	parts := []string{orStar(strings.ToLower(in.Cloud))}
+	if !isWild(in.Region) || !isWild(in.Zone) {
+		parts = append(parts, orStar(in.Region))
+	}
+	if !isWild(in.Zone) {
+		parts = append(parts, in.Zone)
+	}
+	return strings.Join(parts, "/")
+}
+
+func orStar(s string) string {
+	if s == "" {
+		return "*"
+	}
+	return s
+}
+
+// defaultFamily reports whether an instance type belongs to the CPU families
+// SkyPilot picks from when a request names no instance type or accelerator
+// (_DEFAULT_INSTANCE_FAMILY in sky/catalog/aws_catalog.py and gcp_catalog.py).
+// Clouds without a known list have no restriction.
+func defaultFamily(cloud, instance string) bool {
+	var prefixes []string
+	switch cloud {
+	case "aws":
+		prefixes = []string{"m6i.", "m6id.", "m7i.", "r6i.", "r6id.", "r7i.", "c6i.", "c6id.", "c7i."}
+	case "gcp":
+		prefixes = []string{"n2-standard-", "n2-highmem-", "n2-highcpu-", "n4-standard-", "n4-highcpu-", "n4-highmem-"}
+	default:
+		return true
+	}
+	for _, p := range prefixes {
+		if strings.HasPrefix(instance, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func quantityFits(want task.Quantity, have float64) bool {
+	if want.AtLeast {
+		return have+eps >= want.Value
+	}
+	return math.Abs(have-want.Value) < eps
+}
+
+// quantityString is "8+" or "8".
+func quantityString(q task.Quantity) string {
+	s := formatNumber(q.Value)
+	if q.AtLeast {
+		s += "+"
+	}
+	return s
+}
+
+// quantityWords is "8 or more" or "exactly 8".
+func quantityWords(q task.Quantity) string {
+	if q.AtLeast {
+		return formatNumber(q.Value) + " or more"
+	}
+	return "exactly " + formatNumber(q.Value)
+}
+
+func accelString(a task.Accelerator) string {
+	return a.Name + ":" + formatNumber(a.Count)
+}
+
+// hostFits is quantityFits, except that this host is shared: any request up
+// to what it has fits it, exact or not.
+func hostFits(o Offering, want task.Quantity, have float64) bool {
+	if o.Cloud == LocalCloud {
+		return want.Value <= have+eps
+	}
+	return quantityFits(want, have)
+}

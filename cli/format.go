@@ -1,0 +1,205 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/skynomad/skynomad/jobs/api"
+	"github.com/skynomad/skynomad/ui"
+)
+
+// The `jobs queue` table. Text formats follow SkyPilot's: "2 hrs ago",
+// "2h 47m 18s", " ↳" task rows under a pipeline's aggregate row.
+
+var queueHeaders = []string{"ID", "TASK", "NAME", "REQUESTED", "SUBMITTED", "TOT. DURATION", "JOB DURATION", "#RECOVERIES", "STATUS", "POOL"}
+
+// verboseHeaders follow queueHeaders with -v.
+var verboseHeaders = []string{"RESTARTS", "EXIT CODE", "INFRA", "INSTANCE"}
+
+// queueTable lays out jobs (newest first, as the controller answers). A
+// DETAILS column holding the failure reason is added when a row has one,
+// and always with -v.
+func queueTable(jobs []api.Job, now time.Time, verbose bool) ui.Table {
+	t := ui.Table{Headers: append([]string(nil), queueHeaders...)}
+	if verbose {
+		t.Headers = append(t.Headers, verboseHeaders...)
+	}
+	details := verbose
+	for _, j := range jobs {
+		if j.FailureReason != "" {
+			details = true
+		}
+		for _, tk := range j.Tasks {
+			if tk.FailureReason != "" {
+				details = true
+			}
+		}
+	}
+	if details {
+		t.Headers = append(t.Headers, "DETAILS")
+	}
+	add := func(row []string, extra []string, reason string) {
+		if verbose {
+			row = append(row, extra...)
+		}
+		if details {
+			row = append(row, orDash(reason))
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	for _, j := range jobs {
+		pool := orDash(j.Pool)
+		if !j.Pipeline && len(j.Tasks) == 1 {
+			tk := j.Tasks[0]
+			add([]string{
+				strconv.FormatInt(j.ID, 10), "-", j.Name, orDash(tk.Requested),
+				ago(&j.SubmittedAt, now), span(&j.SubmittedAt, j.EndedAt, now), jobDuration(j.StartedAt, j.JobDuration),
+				strconv.Itoa(j.Recoveries), string(j.Status), pool,
+			}, taskExtras(tk), firstNonEmpty(j.FailureReason, tk.FailureReason))
+			continue
+		}
+		add([]string{
+			strconv.FormatInt(j.ID, 10), "", j.Name, "-",
+			ago(&j.SubmittedAt, now), span(&j.SubmittedAt, j.EndedAt, now), jobDuration(j.StartedAt, j.JobDuration),
+			strconv.Itoa(j.Recoveries), string(j.Status), pool,
+		}, []string{strconv.Itoa(totalRestarts(j)), "-", "-", "-"}, j.FailureReason)
+		for _, tk := range j.Tasks {
+			add([]string{
+				" ↳", strconv.Itoa(tk.Index), tk.Name, orDash(tk.Requested),
+				ago(tk.SubmittedAt, now), span(tk.SubmittedAt, tk.EndedAt, now), jobDuration(tk.StartedAt, tk.JobDuration),
+				strconv.Itoa(tk.Recoveries), string(tk.Status), pool,
+			}, taskExtras(tk), tk.FailureReason)
+		}
+	}
+	return t
+}
+
+func taskExtras(tk api.Task) []string {
+	code := "-"
+	if tk.ExitCode != nil {
+		code = strconv.Itoa(*tk.ExitCode)
+	}
+	instance := orDash(tk.Instance)
+	if tk.Instance != "" && tk.Spot {
+		instance += "[Spot]"
+	}
+	return []string{strconv.Itoa(tk.Restarts), code, orDash(tk.Infra), instance}
+}
+
+func totalRestarts(j api.Job) int {
+	n := 0
+	for _, tk := range j.Tasks {
+		n += tk.Restarts
+	}
+	return n
+}
+
+// inProgressLine is "In progress tasks: 1 PENDING, 2 RUNNING" (one count
+// per job in a non-terminal status, in status order) or "No in-progress
+// managed jobs.".
+func inProgressLine(jobs []api.Job) string {
+	counts := map[api.Status]int{}
+	for _, j := range jobs {
+		if !j.Status.Terminal() {
+			counts[j.Status]++
+		}
+	}
+	var parts []string
+	for _, s := range api.AllStatuses {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+	}
+	if len(parts) == 0 {
+		return "No in-progress managed jobs."
+	}
+	return "In progress tasks: " + strings.Join(parts, ", ")
+}
+
+// ago reads like SkyPilot's SUBMITTED column: "a few secs ago", "2 hrs ago".
+func ago(t *time.Time, now time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	d := max(now.Sub(*t), 0)
+	unit := func(n int, name string) string {
+		if n == 1 {
+			return "1 " + name + " ago"
+		}
+		return fmt.Sprintf("%d %ss ago", n, name)
+	}
+	switch {
+	case d < 10*time.Second:
+		return "a few secs ago"
+	case d < time.Minute:
+		return unit(int(d/time.Second), "sec")
+	case d < time.Hour:
+		return unit(int(d/time.Minute), "min")
+	case d < 24*time.Hour:
+		return unit(int(d/time.Hour), "hr")
+	case d < 7*24*time.Hour:
+		return unit(int(d/(24*time.Hour)), "day")
+	case d < 30*24*time.Hour:
+		return unit(int(d/(7*24*time.Hour)), "week")
+	case d < 365*24*time.Hour:
+		return unit(int(d/(30*24*time.Hour)), "month")
+	}
+	return unit(int(d/(365*24*time.Hour)), "year")
+}
+
+// span is the time from start to end (or now, while running), "-" before
+// the start.
+func span(start *time.Time, end *time.Time, now time.Time) string {
+	if start == nil || start.IsZero() {
+		return "-"
+	}
+	stop := now
+	if end != nil && !end.IsZero() {
+		stop = *end
+	}
+	return duration(stop.Sub(*start))
+}
+
+// jobDuration is the time spent running, "-" for what never started.
+func jobDuration(started *time.Time, d time.Duration) string {
+	if (started == nil || started.IsZero()) && d == 0 {
+		return "-"
+	}
+	return duration(d)
+}
+
+// duration reads "2h 47m 18s", "1d 3h 0m 5s", "45s".
+func duration(d time.Duration) string {
+	d = max(d, 0).Round(time.Second)
+	days := int(d / (24 * time.Hour))
+	h := int(d/time.Hour) % 24
+	m := int(d/time.Minute) % 60
+	s := int(d/time.Second) % 60
+	switch {
+	case days > 0:
+		return fmt.Sprintf("%dd %dh %dm %ds", days, h, m, s)
+	case h > 0:
+		return fmt.Sprintf("%dh %dm %ds", h, m, s)
+	case m > 0:
+		return fmt.Sprintf("%dm %ds", m, s)
+	}
+	return fmt.Sprintf("%ds", s)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}

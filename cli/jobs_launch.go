@@ -1,0 +1,269 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skynomad/skynomad/catalog"
+	"github.com/skynomad/skynomad/jobs/api"
+	"github.com/skynomad/skynomad/task"
+	"github.com/skynomad/skynomad/translator"
+	"github.com/skynomad/skynomad/ui"
+)
+
+// resourceRows caps the "Considered resources" table.
+const resourceRows = 5
+
+// launchOptions is `skynomad jobs launch YAML`.
+type launchOptions struct {
+	*session
+	file      string
+	overrides translator.Overrides
+	useSpot   bool
+	noUseSpot bool
+	envs      []string
+	envFile   string
+	secrets   []string
+	detach    bool
+	pool      string
+	numJobs   int
+	yes       bool
+
+	// Set by Complete.
+	load translator.LoadOptions
+}
+
+func newLaunchCommand(io IO) *cobra.Command {
+	o := &launchOptions{}
+	cmd := &cobra.Command{
+		Use:   "launch YAML",
+		Short: "Launch a managed job from a SkyPilot task YAML",
+		Long: `Launch a managed job from a SkyPilot task YAML (one task, or a pipeline).
+
+Shows the resources the optimizer considered, asks to proceed (unless -y),
+submits the job and, unless -d, streams its logs until it ends. The exit
+code is then the job's result: 0 SUCCEEDED, 100 FAILED, 101 FAILED_SETUP,
+102 FAILED_PRECHECKS, 103 FAILED_NO_RESOURCE, 104 FAILED_CONTROLLER,
+105 CANCELLED; 1 when the command itself failed (bad YAML, no controller).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(io, cmd, args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.overrides.Name, "name", "n", "", "name of the managed job (default: the YAML's name)")
+	f.StringVar(&o.overrides.Infra, "infra", "", "where to run: cloud[/region[/zone]], e.g. aws/us-east-1")
+	f.StringVar(&o.overrides.CPUs, "cpus", "", "vCPUs per node: 8 (exactly) or 8+ (at least)")
+	f.StringVar(&o.overrides.Memory, "memory", "", "memory per node in GB: 32 or 32+")
+	f.StringVar(&o.overrides.GPUs, "gpus", "", "accelerators per node, e.g. A100:8")
+	f.StringVarP(&o.overrides.InstanceType, "instance-type", "t", "", "instance type, e.g. m6i.2xlarge")
+	f.IntVar(&o.overrides.NumNodes, "num-nodes", 0, "number of nodes")
+	f.BoolVar(&o.useSpot, "use-spot", false, "run on spot instances")
+	f.BoolVar(&o.noUseSpot, "no-use-spot", false, "run on on-demand instances")
+	f.StringVar(&o.overrides.ImageID, "image-id", "", "image to run, e.g. docker:python:3.12-slim")
+	f.StringVar(&o.overrides.DiskSize, "disk-size", "", "OS disk size in GB")
+	f.StringArrayVar(&o.envs, "env", nil, "environment variable NAME=VALUE, or NAME to pass yours (repeatable)")
+	f.StringVar(&o.envFile, "env-file", "", "dotenv file of environment variables")
+	f.StringArrayVar(&o.secrets, "secret", nil, "secret NAME=VALUE, or NAME to pass yours (repeatable; never printed)")
+	f.StringVar(&o.overrides.JobRecovery, "job-recovery", "", "recovery strategy: EAGER_NEXT_REGION or FAILOVER")
+	f.BoolVarP(&o.detach, "detach-run", "d", false, "return after submitting instead of streaming the logs")
+	f.StringVarP(&o.pool, "pool", "p", "", "submit to this worker pool")
+	f.IntVar(&o.numJobs, "num-jobs", 1, "submit this many jobs (ranks 0..N-1 in $SKYPILOT_JOB_RANK)")
+	f.BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")
+	f.StringVar(&o.overrides.Workdir, "workdir", "", "working directory to sync to the job")
+	return cmd
+}
+
+func (o *launchOptions) Complete(io IO, cmd *cobra.Command, args []string) error {
+	s, err := newSession(io)
+	if err != nil {
+		return err
+	}
+	o.session = s
+	o.file = args[0]
+	if cmd.Flags().Changed("use-spot") || cmd.Flags().Changed("no-use-spot") {
+		v := o.useSpot || !o.noUseSpot
+		o.overrides.UseSpot = &v
+	}
+	lookup := func(name string) (string, bool) {
+		v := io.Getenv(name)
+		return v, v != ""
+	}
+	if o.envFile != "" {
+		vars, err := translator.ParseEnvFile(o.envFile)
+		if err != nil {
+			return err
+		}
+		o.load.Env = append(o.load.Env, vars...)
+	}
+	for _, e := range o.envs {
+		v, err := translator.ParseEnvFlag(e, lookup)
+		if err != nil {
+			return err
+		}
+		o.load.Env = append(o.load.Env, v)
+	}
+	for _, e := range o.secrets {
+		v, err := translator.ParseSecretFlag(e, lookup)
+		if err != nil {
+			return err
+		}
+		o.load.Secrets = append(o.load.Secrets, v)
+	}
+	o.load.Overrides = o.overrides
+	o.load.Warn = func(msg string) { o.ui.Warn("%s", msg) }
+	return nil
+}
+
+func (o *launchOptions) Validate() error {
+	if o.useSpot && o.noUseSpot {
+		return errors.New("--use-spot and --no-use-spot exclude each other")
+	}
+	if o.numJobs < 1 {
+		return fmt.Errorf("--num-jobs %d: want at least 1", o.numJobs)
+	}
+	return nil
+}
+
+func (o *launchOptions) Run(ctx context.Context) error {
+	dag, err := translator.LoadFile(o.file, o.load)
+	if err != nil {
+		return err
+	}
+	o.ui.Output("Task from YAML spec: %s", o.file)
+	c, err := o.connect(ctx)
+	if err != nil {
+		return err
+	}
+	plan, err := c.Plan(ctx, *dag)
+	if err != nil {
+		return fmt.Errorf("planning the job: %w", err)
+	}
+	if o.pool != "" {
+		o.ui.Output("Submitting to pool '%s' with %d job(s).", o.pool, o.numJobs)
+	}
+	showPlan(o.ui, dag, &plan)
+
+	what := fmt.Sprintf("a managed job '%s'", dag.Name)
+	if o.numJobs > 1 {
+		what = fmt.Sprintf("%d managed jobs '%s'", o.numJobs, dag.Name)
+	}
+	if !o.yes {
+		ok, err := o.ui.Ask(fmt.Sprintf("Launching %s. Proceed?", what))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			o.ui.Output("Aborted.")
+			return withExitCode(ExitError, nil)
+		}
+	}
+	res, err := c.Launch(ctx, api.LaunchRequest{DAG: *dag, User: o.user(), Pool: o.pool, NumJobs: o.numJobs})
+	if err != nil {
+		return fmt.Errorf("submitting the job: %w", err)
+	}
+	o.ui.Output("")
+	showSubmitted(o.ui, res.JobIDs, o.pool)
+	if o.detach || len(res.JobIDs) != 1 {
+		return nil
+	}
+	return followJob(ctx, o.ui, c, res.JobIDs[0])
+}
+
+// showPlan prints the "Considered resources" table of every task.
+func showPlan(u ui.UI, dag *task.DAG, plan *api.PlanResponse) {
+	u.Output("Managed job '%s' will be launched on (estimated):", dag.Name)
+	for i, tp := range plan.Tasks {
+		if i >= len(dag.Tasks) {
+			break
+		}
+		t := dag.Tasks[i]
+		if len(dag.Tasks) > 1 {
+			u.Output("Task '%s' (%d of %d):", t.Name, i+1, len(dag.Tasks))
+		}
+		if tp.Error != "" {
+			u.Failure("No resources satisfy task '%s': %s", t.Name, tp.Error)
+			u.Output("The job will end FAILED_PRECHECKS.")
+			continue
+		}
+		nodes := max(t.NumNodes, 1)
+		plural := "s"
+		if nodes == 1 {
+			plural = ""
+		}
+		u.Output("Considered resources (%d node%s):", nodes, plural)
+		u.Table(resourcesTable(catalog.Rows(tp.Choices, t, resourceRows)))
+	}
+}
+
+func resourcesTable(rows []catalog.Row) ui.Table {
+	t := ui.Table{
+		Style:   ui.StyleRuled,
+		Headers: []string{"INFRA", "INSTANCE", "vCPUs", "Mem(GB)", "GPUS", "COST ($)", "CHOSEN"},
+		Align:   []ui.Align{6: ui.AlignCenter},
+	}
+	for _, r := range rows {
+		chosen := ""
+		if r.Chosen {
+			chosen = "✔"
+		}
+		t.Rows = append(t.Rows, []string{r.Infra, r.Instance, r.VCPUs, r.MemGB, r.GPUs, r.Cost, chosen})
+	}
+	return t
+}
+
+// showSubmitted prints the new job ids and the commands that go with them.
+func showSubmitted(u ui.UI, ids []int64, pool string) {
+	if len(ids) == 1 {
+		id := ids[0]
+		u.Output("Managed Job ID: %d", id)
+		usefulCommands(u, [][2]string{
+			{"To cancel the job:", fmt.Sprintf("skynomad jobs cancel %d", id)},
+			{"To stream job logs:", fmt.Sprintf("skynomad jobs logs %d", id)},
+			{"To stream controller logs:", fmt.Sprintf("skynomad jobs logs --controller %d", id)},
+			{"To view all managed jobs:", "skynomad jobs queue"},
+		})
+		return
+	}
+	strs := make([]string, len(ids))
+	for i, id := range ids {
+		strs[i] = fmt.Sprint(id)
+	}
+	u.Output("Jobs submitted with IDs: %s.", strings.Join(strs, ","))
+	cancel := [2]string{"To cancel the jobs:", "skynomad jobs cancel " + strings.Join(strs, " ")}
+	if pool != "" {
+		cancel = [2]string{"To cancel all jobs on the pool:", "skynomad jobs cancel --pool " + pool}
+	}
+	usefulCommands(u, [][2]string{
+		{"To stream job logs:", "skynomad jobs logs <job-id>"},
+		{"To stream controller logs:", "skynomad jobs logs --controller <job-id>"},
+		cancel,
+		{"To view all managed jobs:", "skynomad jobs queue"},
+	})
+}
+
+// usefulCommands prints the "📋 Useful Commands" tree.
+func usefulCommands(u ui.UI, items [][2]string) {
+	width := 0
+	for _, it := range items {
+		width = max(width, len(it[0]))
+	}
+	u.Output("📋 Useful Commands")
+	for i, it := range items {
+		branch := "├── "
+		if i == len(items)-1 {
+			branch = "└── "
+		}
+		u.Output("%s%-*s  %s", branch, width, it[0], it[1])
+	}
+}

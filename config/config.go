@@ -1,0 +1,363 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// engines lists the accepted `engine` values.
+var engines = []string{"local", "nomad"}
+
+// Environment variables that override the file.
+const (
+	EnvHome            = "SKYNOMAD_HOME"
+	EnvControllerAddr  = "SKYNOMAD_CONTROLLER_ADDR"
+	EnvControllerToken = "SKYNOMAD_CONTROLLER_TOKEN"
+)
+
+// Config is <home>/config.yaml after overrides and defaults.
+type Config struct {
+	Controller Controller `yaml:"controller"`
+	// Engine is what a controller started from this home runs attempts on:
+	// "local" (this host) or "nomad".
+	Engine string `yaml:"engine"`
+	// Infra lists the clouds the Nomad engine may place on (aws, gcp);
+	// empty means every cloud of the catalog.
+	Infra []string `yaml:"infra"`
+	Jobs  Jobs     `yaml:"jobs"`
+	Nomad Nomad    `yaml:"nomad"`
+}
+
+// Controller says where the CLI finds the controller.
+type Controller struct {
+	// Address is unix:///path/to/socket or http(s)://host:port.
+	Address string `yaml:"address"`
+	// Token is the bearer token sent to (and required by) the controller.
+	Token string `yaml:"token"`
+}
+
+// Jobs configures managed jobs.
+type Jobs struct {
+	// Bucket is the job-files bucket (s3://bucket/prefix, gs://..., or a
+	// local directory); empty means a temporary bucket per launch.
+	Bucket string `yaml:"bucket"`
+}
+
+// Nomad configures the Nomad engine. The Nomad address and token come from
+// the usual NOMAD_* variables.
+type Nomad struct {
+	// RunnerPath is the skynomad binary on the Nomad clients.
+	RunnerPath string `yaml:"runner_path"`
+	// Datacenters the task jobs may run in.
+	Datacenters []string `yaml:"datacenters"`
+	// NodePool the task jobs run in; empty is Nomad's default pool.
+	NodePool string `yaml:"node_pool"`
+	// PlacementTimeout is how long an attempt may wait for a node before the
+	// controller moves to the next candidate.
+	PlacementTimeout Duration `yaml:"placement_timeout"`
+}
+
+// Duration is a time.Duration written as "90s" or "5m" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 {
+		return fmt.Errorf("%q is not a positive duration (e.g. 90s, 5m)", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// Defaults. Everything not set by the file or the environment comes from here.
+const (
+	DefaultEngine           = "local"
+	DefaultRunnerPath       = "/usr/local/bin/skynomad"
+	DefaultPlacementTimeout = 5 * time.Minute
+)
+
+// setDefaults fills every unset field.
+func (c *Config) setDefaults(p Paths) {
+	if c.Engine == "" {
+		c.Engine = DefaultEngine
+	}
+	if c.Controller.Address == "" {
+		c.Controller.Address = "unix://" + p.Socket
+	}
+	if c.Nomad.RunnerPath == "" {
+		c.Nomad.RunnerPath = DefaultRunnerPath
+	}
+	if len(c.Nomad.Datacenters) == 0 {
+		c.Nomad.Datacenters = []string{"*"}
+	}
+	if c.Nomad.PlacementTimeout == 0 {
+		c.Nomad.PlacementTimeout = Duration(DefaultPlacementTimeout)
+	}
+}
+
+// Home is $SKYNOMAD_HOME, or .skynomad in the user's home directory.
+func Home(getenv func(string) string) (string, error) {
+	if h := getenv(EnvHome); h != "" {
+		return filepath.Abs(h)
+	}
+	home := getenv("HOME")
+	if home == "" {
+		var err error
+		if home, err = os.UserHomeDir(); err != nil {
+			return "", fmt.Errorf("finding the home directory (set %s): %w", EnvHome, err)
+		}
+	}
+	return filepath.Join(home, ".skynomad"), nil
+}
+
+// Paths are the files a skynomad home holds.
+type Paths struct {
+	Home string
+	// Config is config.yaml.
+	Config string
+	// Socket is the local controller's unix socket.
+	Socket string
+	// State is the controller's SQLite database.
+	State string
+	// Lock is held by the running controller.
+	Lock string
+	// PID holds the running controller's process id.
+	PID string
+	// Log is the detached controller's log.
+	Log string
+	// Local is where the local engine keeps its sandboxes.
+	Local string
+}
+
+// PathsOf lays out the files of home.
+func PathsOf(home string) Paths {
+	j := func(name string) string { return filepath.Join(home, name) }
+	return Paths{
+		Home:   home,
+		Config: j("config.yaml"),
+		Socket: j("controller.sock"),
+		State:  j("state.db"),
+		Lock:   j("controller.lock"),
+		PID:    j("controller.pid"),
+		Log:    j("controller.log"),
+		Local:  j("local"),
+	}
+}
+
+// Load reads <home>/config.yaml (a missing file is an empty one), applies
+// the environment overrides, fills the defaults and validates the result.
+func Load(home string, getenv func(string) string) (*Config, error) {
+	p := PathsOf(home)
+	c := &Config{}
+	data, err := os.ReadFile(p.Config)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("reading the configuration: %w", err)
+	default:
+		if err := decode(p.Config, data, c); err != nil {
+			return nil, err
+		}
+	}
+	if v := getenv(EnvControllerAddr); v != "" {
+		c.Controller.Address = v
+	}
+	if v := getenv(EnvControllerToken); v != "" {
+		c.Controller.Token = v
+	}
+	c.setDefaults(p)
+	if err := c.validate(p.Config); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Error is a problem in the configuration file, located when it can be.
+type Error struct {
+	File      string
+	Line, Col int
+	// Key is the dotted key (controller.address); empty for the whole file.
+	Key string
+	Msg string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Col)
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		b.WriteString(e.Key + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// IsError reports whether err is (or wraps) a configuration *Error.
+func IsError(err error) bool {
+	var e *Error
+	return errors.As(err, &e)
+}
+
+// yamlLine finds the line in a yaml.v3 syntax error.
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// decode walks the YAML tree against the struct's yaml tags so that an
+// unknown key or a wrong type is reported at its line and column.
+func decode(file string, data []byte, c *Config) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		msg := err.Error()
+		e := &Error{File: file}
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			e.Line, _ = strconv.Atoi(m[1])
+			e.Col = 1
+			msg = msg[len(m[0]):]
+		}
+		e.Msg = "not valid YAML: " + strings.TrimPrefix(msg, "yaml: ")
+		return e
+	}
+	if len(doc.Content) == 0 {
+		return nil // empty file
+	}
+	return decodeNode(file, "", doc.Content[0], reflect.ValueOf(c).Elem())
+}
+
+var durationType = reflect.TypeFor[Duration]()
+
+func decodeNode(file, key string, n *yaml.Node, v reflect.Value) error {
+	at := func(n *yaml.Node, key, format string, args ...any) error {
+		return &Error{File: file, Line: n.Line, Col: n.Column, Key: key, Msg: fmt.Sprintf(format, args...)}
+	}
+	if v.Kind() != reflect.Struct || v.Type() == durationType {
+		if err := n.Decode(v.Addr().Interface()); err != nil {
+			msg := err.Error()
+			if te := (*yaml.TypeError)(nil); errors.As(err, &te) {
+				msg = fmt.Sprintf("expected %s, got %s", kindName(v.Type()), describe(n))
+			}
+			return at(n, key, "%s", msg)
+		}
+		return nil
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return at(n, key, "expected a mapping, got %s", describe(n))
+	}
+	fields := map[string]int{}
+	var names []string
+	for i := range v.NumField() {
+		name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+		fields[name] = i
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		full := k.Value
+		if key != "" {
+			full = key + "." + k.Value
+		}
+		idx, ok := fields[k.Value]
+		if !ok {
+			return at(k, full, "unknown key; accepted keys here: %s", strings.Join(names, ", "))
+		}
+		if err := decodeNode(file, full, val, v.Field(idx)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func kindName(t reflect.Type) string {
+	switch {
+	case t == durationType:
+		return "a duration (e.g. 90s, 5m)"
+	case t.Kind() == reflect.Slice:
+		return "a list"
+	case t.Kind() == reflect.String:
+		return "a string"
+	}
+	return t.String()
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	}
+	return fmt.Sprintf("%q", n.Value)
+}
+
+// validate checks values the types cannot.
+func (c *Config) validate(file string) error {
+	bad := func(key, format string, args ...any) error {
+		return &Error{File: file, Key: key, Msg: fmt.Sprintf(format, args...)}
+	}
+	if !slices.Contains(engines, c.Engine) {
+		return bad("engine", "%q is not an engine; accepted: %s", c.Engine, strings.Join(engines, ", "))
+	}
+	if !validAddress(c.Controller.Address) {
+		return bad("controller.address", "%q is not unix:///path/to/socket or http(s)://host:port", c.Controller.Address)
+	}
+	for _, cloud := range c.Infra {
+		if cloud == "" || strings.ToLower(cloud) != cloud || strings.ContainsAny(cloud, "/* ") {
+			return bad("infra", "%q is not a cloud name (lower case, e.g. aws, gcp)", cloud)
+		}
+	}
+	if b := c.Jobs.Bucket; b != "" && !validBucket(b) {
+		return bad("jobs.bucket", "%q is not s3://bucket[/prefix], gs://bucket[/prefix], file:///dir or an absolute directory", b)
+	}
+	return nil
+}
+
+func validAddress(a string) bool {
+	u, err := url.Parse(a)
+	if err != nil {
+		return false
+	}
+	return u.Scheme == "unix" && u.Path != "" || (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+func validBucket(b string) bool {
+	if filepath.IsAbs(b) {
+		return true
+	}
+	u, err := url.Parse(b)
+	if err != nil {
+		return false
+	}
+	return (u.Scheme == "s3" || u.Scheme == "gs") && u.Host != "" || u.Scheme == "file" && u.Path != ""
+}
+
+// ControllerSocket returns the socket path of a unix:// address, or "".
+func (c *Config) ControllerSocket() string {
+	if after, ok := strings.CutPrefix(c.Controller.Address, "unix://"); ok {
+		return after
+	}
+	return ""
+}

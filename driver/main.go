@@ -1,0 +1,70 @@
+package driver
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// Main is `skynomad driver`: it parses its flags (--phase setup|run|all),
+// reads its configuration from env, runs the phase(s) with output to
+// stdout/stderr and returns the exit code. SIGTERM and SIGINT terminate the
+// user's processes (see Runner.Run). It expects to own the process: it
+// installs signal handlers and starts the user's processes as children.
+func Main(ctx context.Context, args []string, env []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("driver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	phase := fs.String("phase", string(PhaseAll), "which phase to run: setup, run or all (setup, then run if setup succeeded)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "skynomad driver: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	ph := Phase(*phase)
+	if ph != PhaseSetup && ph != PhaseRun && ph != PhaseAll {
+		fmt.Fprintf(stderr, "skynomad driver: --phase %q: want setup, run or all\n", *phase)
+		return 2
+	}
+	cfg, err := ConfigFromEnv(env)
+	if err != nil {
+		fmt.Fprintf(stderr, "skynomad driver: %v\n", err)
+		return 2
+	}
+	if cfg.LockFD >= 0 {
+		// The lock must die with the runner, not with the user's processes.
+		syscall.CloseOnExec(cfg.LockFD)
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	out := &syncWriter{w: stdout}
+	errOut := out
+	if !sameWriter(stdout, stderr) {
+		errOut = &syncWriter{w: stderr}
+	}
+	logger := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	r := &Runner{
+		Config: cfg,
+		Env:    env,
+		Stdout: out,
+		Stderr: errOut,
+		Clock:  time.Now,
+		Logger: logger,
+	}
+	if len(cfg.NodeIPs) == 0 {
+		peers, err := PeersFromEnv(env, cfg.NumNodes, logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "skynomad driver: %v\n", err)
+			return 2
+		}
+		r.Peers = peers
+	}
+	return r.Run(ctx, ph)
+}

@@ -1,0 +1,383 @@
+package local
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/skynomad/skynomad/driver"
+	"github.com/skynomad/skynomad/engine"
+)
+
+// mode says who decides how a live attempt ends.
+type mode int
+
+const (
+	// modeRunning: the watcher reports the end (Exited or Preempted).
+	modeRunning mode = iota
+	// modeStopping / modePreempting: Stop or Preempt ends the attempt and
+	// reports it.
+	modeStopping
+	modePreempting
+)
+
+// stopMargin is how long Stop waits beyond the grace for runners to end by
+// themselves (they kill their user processes at the grace and write a
+// result) before it kills everything.
+const stopMargin = 2 * time.Second
+
+// attempt is the engine's memory of one live attempt; small on purpose.
+type attempt struct {
+	ref      engine.Ref
+	dir      string
+	nodes    int
+	hasSetup bool
+
+	launchMu sync.Mutex // serializes Launch, and Stop against Launch
+
+	mu       sync.Mutex
+	mode     mode
+	ended    bool
+	watching bool
+	// reported is the last phase event sent ("", setup_started, running).
+	reported engine.EventKind
+	// tearDown is when a failed or vanished node made the watcher stop the
+	// others (zero: not yet).
+	tearDown time.Time
+	// done is closed by the watcher once every runner has ended.
+	done chan struct{}
+}
+
+func newAttempt(ref engine.Ref, dir string, a *engine.Attempt) *attempt {
+	return &attempt{
+		ref:      ref,
+		dir:      dir,
+		nodes:    max(a.Task.NumNodes, 1),
+		hasSetup: a.Task.Setup != "" && !a.SkipSetup,
+		done:     make(chan struct{}),
+	}
+}
+
+// waitLaunch waits for a Launch in progress to finish starting its nodes;
+// a later Launch sees the attempt's mode and starts nothing.
+func (a *attempt) waitLaunch() {
+	a.launchMu.Lock()
+	defer a.launchMu.Unlock()
+}
+
+func (a *attempt) nodeDir(rank int) string { return nodeDir(a.dir, rank) }
+
+// gated: the run phase waits until setup succeeded on every node, as on a
+// SkyPilot cluster.
+func (a *attempt) gated() bool { return a.hasSetup && a.nodes > 1 }
+
+// openGate lets the run phase start once every node's setup succeeded.
+func (e *Engine) openGate(a *attempt, nodes []nodeState) {
+	gate := filepath.Join(a.dir, runGateFile)
+	if !a.gated() || exists(gate) {
+		return
+	}
+	for _, n := range nodes {
+		r := n.result
+		if r == nil || r.Phase != driver.PhaseSetup || r.ExitCode != 0 || r.Terminated {
+			return
+		}
+	}
+	if err := touch(gate); err != nil {
+		e.cfg.Logger.Warn("cannot open the run gate", "attempt", a.ref, "err", err)
+	}
+}
+
+func (a *attempt) marker() string { return attemptMarker + "=" + a.dir }
+
+// setMode moves a live attempt to m; false if it already ended.
+func (a *attempt) setMode(m mode) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ended {
+		return false
+	}
+	a.mode = m
+	return true
+}
+
+func (a *attempt) currentMode() mode {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.mode
+}
+
+// lookup returns the live attempt ref, registering it from disk if this
+// engine has not seen it. ended is the terminal event when the attempt has
+// already ended (the attempt returned then is not registered).
+func (e *Engine) lookup(ref engine.Ref) (a *attempt, ended *engine.Event, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if a := e.attempts[ref]; a != nil {
+		return a, nil, nil
+	}
+	dir := e.attemptDir(ref)
+	rec, err := readAttempt(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, engine.ErrNotFound
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	a = newAttempt(ref, dir, rec)
+	if ev, err := readEvent(dir); err == nil {
+		a.ended = true
+		return a, ev, nil
+	}
+	switch {
+	case exists(filepath.Join(dir, stoppedFile)):
+		a.mode = modeStopping
+	case exists(filepath.Join(dir, preemptedFile)):
+		a.mode = modePreempting
+	}
+	e.attempts[ref] = a
+	return a, nil, nil
+}
+
+// register returns the registered attempt for ref, creating it.
+func (e *Engine) register(ref engine.Ref, dir string, rec *engine.Attempt) *attempt {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if a := e.attempts[ref]; a != nil {
+		return a
+	}
+	a := newAttempt(ref, dir, rec)
+	e.attempts[ref] = a
+	return a
+}
+
+// finish reports the attempt's end once: it records the event on disk,
+// forgets the attempt and sends the event. Later calls do nothing.
+func (e *Engine) finish(a *attempt, ev engine.Event) {
+	a.mu.Lock()
+	if a.ended {
+		a.mu.Unlock()
+		return
+	}
+	a.ended = true
+	a.mu.Unlock()
+	ev.Ref = a.ref
+	if ev.Time.IsZero() {
+		ev.Time = e.cfg.Clock()
+	}
+	ev.Node = nodeName
+	if err := writeEvent(a.dir, ev); err != nil {
+		e.cfg.Logger.Warn("cannot record the end of an attempt", "attempt", a.ref, "err", err)
+	}
+	e.forget(a)
+	e.emit(ev)
+}
+
+// forget drops a from the live attempts.
+func (e *Engine) forget(a *attempt) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.attempts[a.ref] == a {
+		delete(e.attempts, a.ref)
+	}
+}
+
+// watch starts the attempt's watcher unless one runs.
+func (e *Engine) watch(a *attempt) {
+	a.mu.Lock()
+	if a.watching || a.ended {
+		a.mu.Unlock()
+		return
+	}
+	a.watching = true
+	a.mu.Unlock()
+	e.goTracked(func() {
+		defer func() {
+			a.mu.Lock()
+			a.watching = false
+			a.mu.Unlock()
+		}()
+		t := time.NewTicker(e.cfg.PollInterval)
+		defer t.Stop()
+		for {
+			if e.observe(a) {
+				return
+			}
+			select {
+			case <-e.ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
+}
+
+// observe looks at every node once; it returns true when all runners have
+// ended (and the end has been handled).
+func (e *Engine) observe(a *attempt) bool {
+	nodes := make([]nodeState, a.nodes)
+	allDone := true
+	for i := range nodes {
+		nodes[i] = observeNode(a.nodeDir(i))
+		if nodes[i].alive {
+			allDone = false
+		}
+	}
+	m := a.currentMode()
+	if m == modeRunning {
+		e.reportPhase(a, nodes)
+		e.openGate(a, nodes)
+	}
+	if allDone {
+		select {
+		case <-a.done:
+		default:
+			close(a.done)
+		}
+		if m == modeRunning {
+			e.finish(a, outcome(nodes))
+		}
+		return true
+	}
+	if m == modeRunning {
+		e.tearDownOnFailure(a, nodes)
+	}
+	return false
+}
+
+// reportPhase sends SetupStarted / Running once every node reached the
+// phase.
+func (e *Engine) reportPhase(a *attempt, nodes []nodeState) {
+	least := driver.PhaseRun
+	for _, n := range nodes {
+		switch n.phase {
+		case driver.PhaseRun:
+		case driver.PhaseSetup:
+			least = driver.PhaseSetup
+		default:
+			return
+		}
+	}
+	a.mu.Lock()
+	var send []engine.EventKind
+	if a.hasSetup && a.reported == "" {
+		send = append(send, engine.EventSetupStarted)
+		a.reported = engine.EventSetupStarted
+	}
+	if least == driver.PhaseRun && a.reported != engine.EventRunning {
+		send = append(send, engine.EventRunning)
+		a.reported = engine.EventRunning
+	}
+	a.mu.Unlock()
+	for _, k := range send {
+		ev := engine.Event{Ref: a.ref, Kind: k, Phase: engine.PhaseSetup}
+		if k == engine.EventRunning {
+			ev.Phase = engine.PhaseRun
+		}
+		e.emit(ev)
+	}
+}
+
+// tearDownOnFailure stops the other nodes once one node failed or
+// vanished (the attempt cannot succeed): SIGTERM first, SIGKILL after the
+// grace.
+func (e *Engine) tearDownOnFailure(a *attempt, nodes []nodeState) {
+	failed := false
+	for _, n := range nodes {
+		if n.done() && !(n.result != nil && n.result.Final() && n.result.ExitCode == 0 && !n.result.Terminated) {
+			failed = true
+		}
+		if !n.launched {
+			failed = true // a launch that crashed half-way
+		}
+	}
+	if !failed {
+		return
+	}
+	a.mu.Lock()
+	first := a.tearDown.IsZero()
+	if first {
+		a.tearDown = e.cfg.Clock()
+	}
+	started := a.tearDown
+	a.mu.Unlock()
+	if first {
+		e.signalRunners(a, syscall.SIGTERM)
+		return
+	}
+	if e.cfg.Clock().Sub(started) > e.cfg.Grace+stopMargin {
+		e.killAll(e.ctx, a)
+	}
+}
+
+// outcome is the end of an attempt whose runners all ended by themselves:
+// the first user failure (setup failures first), else a preemption if a
+// runner vanished or was terminated from outside, else success.
+func outcome(nodes []nodeState) engine.Event {
+	type failure struct {
+		rank int
+		res  driver.Result
+	}
+	var failures []failure
+	interrupted := -1
+	terminated := false
+	for rank, n := range nodes {
+		switch r := n.result; {
+		case r == nil || !r.Final():
+			if interrupted < 0 {
+				interrupted = rank
+			}
+		case r.Terminated:
+			if interrupted < 0 {
+				interrupted, terminated = rank, true
+			}
+		case r.ExitCode != 0:
+			failures = append(failures, failure{rank, *r})
+		}
+	}
+	if len(failures) > 0 {
+		f := slices.MinFunc(failures, func(x, y failure) int {
+			if (x.res.Phase == driver.PhaseSetup) != (y.res.Phase == driver.PhaseSetup) {
+				if x.res.Phase == driver.PhaseSetup {
+					return -1
+				}
+				return 1
+			}
+			if c := x.res.FinishedAt.Compare(y.res.FinishedAt); c != 0 {
+				return c
+			}
+			return x.rank - y.rank
+		})
+		return engine.Event{
+			Kind:     engine.EventExited,
+			Phase:    engine.Phase(f.res.Phase),
+			ExitCode: f.res.ExitCode,
+			Reason:   fmt.Sprintf("%s exited with code %d on rank %d", f.res.Phase, f.res.ExitCode, f.rank),
+		}
+	}
+	if interrupted >= 0 {
+		reason := fmt.Sprintf("runner vanished (rank %d)", interrupted)
+		if terminated {
+			reason = fmt.Sprintf("runner of rank %d was terminated from outside skynomad", interrupted)
+		}
+		return engine.Event{Kind: engine.EventPreempted, Reason: reason}
+	}
+	return engine.Event{Kind: engine.EventExited, Phase: engine.PhaseRun, ExitCode: 0, Reason: "succeeded"}
+}
+
+// signalRunners sends sig to every live runner of the attempt.
+func (e *Engine) signalRunners(a *attempt, sig syscall.Signal) {
+	for rank := range a.nodes {
+		node := a.nodeDir(rank)
+		if p, ok := readRunnerPID(node); ok && lockHeld(filepath.Join(node, lockFile)) {
+			if err := signalProcess(p, sig); err != nil {
+				e.cfg.Logger.Debug("signal runner", "attempt", a.ref, "rank", rank, "err", err)
+			}
+		}
+	}
+}

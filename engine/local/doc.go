@@ -1,0 +1,30 @@
+// Package local is the embedded default engine: it runs each attempt's
+// nodes as processes on this host, so managed jobs work on a machine
+// without Nomad. It does not pretend to be a cluster scheduler: every node
+// sees the whole host, and N nodes are N sandboxes side by side.
+//
+// Layout under Config.Dir:
+//
+//	attempts/<job>-<task>-<attempt>/
+//	  attempt.json        the Attempt without its secrets
+//	  run-gate            created once setup succeeded on every node
+//	  stopped, preempted  a stop / fault injection began
+//	  event.json          the terminal event, once sent (Resume re-sends it)
+//	  node-<rank>/
+//	    sky_workdir/      copy of the task's workdir; the task's cwd
+//	    setup.sh, run.sh  the task's scripts
+//	    output.log        the runner's prefixed output (Logs reads it)
+//	    runner.lock       flock held by the live runner: its liveness
+//	    runner.pid        "<pid> <start ticks>", to signal it safely
+//	    launched          the runner was started (never start it twice)
+//	    phase, result.json, user.pgid, preemption-deadline  written by the runner
+//
+// Each node's runner (package driver, started through Config.RunnerCommand
+// in its own session) runs setup then run. A watcher per attempt polls the
+// nodes' files and reports SetupStarted, Running and the end: Exited with
+// the first user failure (setup failures first) or success, or Preempted
+// when a runner vanished or was terminated from outside. Stop and Preempt
+// (fault injection) own the end they cause. Every process of an attempt
+// carries SKYNOMAD_ATTEMPT_DIR=<attempt dir>, so nothing of it survives
+// Stop, even a process that left its process group.
+package local

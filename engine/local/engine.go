@@ -1,0 +1,166 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/skynomad/skynomad/catalog"
+	"github.com/skynomad/skynomad/engine"
+)
+
+// Defaults.
+const (
+	DefaultGrace        = 10 * time.Second
+	DefaultPollInterval = 200 * time.Millisecond
+)
+
+// Config configures the local engine.
+type Config struct {
+	// Dir is the state root (e.g. ~/.skynomad/local); attempts live under
+	// <Dir>/attempts/<job>-<task>-<attempt>/.
+	Dir string
+	// RunnerCommand starts the task runner; the engine appends
+	// "--phase all". Default: [os.Executable(), "driver"].
+	RunnerCommand []string
+	// Sink receives the attempts' events.
+	Sink   engine.Sink
+	Logger *slog.Logger
+	Clock  func() time.Time
+	// Grace is the time between SIGTERM and SIGKILL when stopping.
+	Grace time.Duration
+	// HostCPUs and HostMemoryGB describe this host (default: measured).
+	HostCPUs     int
+	HostMemoryGB float64
+	// PollInterval is how often watchers look at runners and phases.
+	PollInterval time.Duration
+}
+
+// withDefaults validates the config and fills its defaults.
+func (c Config) withDefaults() (Config, error) {
+	if c.Dir == "" {
+		return c, errors.New("local engine: Config.Dir is required")
+	}
+	dir, err := filepath.Abs(c.Dir)
+	if err != nil {
+		return c, fmt.Errorf("local engine: state dir: %w", err)
+	}
+	c.Dir = dir
+	if len(c.RunnerCommand) == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return c, fmt.Errorf("local engine: find the runner binary: %w", err)
+		}
+		c.RunnerCommand = []string{exe, "driver"}
+	}
+	if c.Sink == nil {
+		c.Sink = func(engine.Event) {}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Grace <= 0 {
+		c.Grace = DefaultGrace
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.HostCPUs <= 0 || c.HostMemoryGB <= 0 {
+		host, err := catalog.Local()
+		if err != nil {
+			return c, fmt.Errorf("local engine: %w", err)
+		}
+		if c.HostCPUs <= 0 {
+			c.HostCPUs = int(host.VCPUs)
+		}
+		if c.HostMemoryGB <= 0 {
+			c.HostMemoryGB = host.MemoryGB
+		}
+	}
+	return c, nil
+}
+
+// Engine runs attempts as process groups on this host.
+type Engine struct {
+	cfg Config
+	// ctx ends with Close; watchers and preemption timers follow it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	attempts map[engine.Ref]*attempt // attempts not yet ended
+}
+
+var (
+	_ engine.Engine    = (*Engine)(nil)
+	_ engine.Preempter = (*Engine)(nil)
+)
+
+// New returns a local engine. Attempts already under cfg.Dir are picked up
+// by Resume.
+func New(cfg Config) (*Engine, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.Dir, "attempts"), 0o755); err != nil {
+		return nil, fmt.Errorf("local engine: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Engine{cfg: cfg, ctx: ctx, cancel: cancel, attempts: map[engine.Ref]*attempt{}}, nil
+}
+
+// Name implements engine.Engine.
+func (e *Engine) Name() string { return catalog.LocalCloud }
+
+// Offerings implements engine.Engine: this host, at no cost.
+func (e *Engine) Offerings(context.Context) ([]catalog.Offering, error) {
+	return []catalog.Offering{e.offering()}, nil
+}
+
+func (e *Engine) offering() catalog.Offering {
+	return catalog.Offering{
+		Cloud:        catalog.LocalCloud,
+		Region:       catalog.LocalCloud,
+		InstanceType: catalog.LocalCloud,
+		VCPUs:        float64(e.cfg.HostCPUs),
+		MemoryGB:     e.cfg.HostMemoryGB,
+	}
+}
+
+// Close stops watching attempts; their processes keep running and a new
+// engine on the same Dir re-attaches with Resume.
+func (e *Engine) Close() error {
+	e.cancel()
+	e.wg.Wait()
+	return nil
+}
+
+// emit sends an event stamped with the engine's clock.
+func (e *Engine) emit(ev engine.Event) {
+	if ev.Time.IsZero() {
+		ev.Time = e.cfg.Clock()
+	}
+	if ev.Node == "" {
+		ev.Node = nodeName
+	}
+	e.cfg.Sink(ev)
+}
+
+// go runs f as a tracked goroutine (Close waits for it).
+func (e *Engine) goTracked(f func()) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		f()
+	}()
+}

@@ -1,0 +1,285 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/skynomad/skynomad/driver"
+	"github.com/skynomad/skynomad/engine"
+)
+
+// Launch implements engine.Engine. It starts one runner per node, each in
+// its own session, with the node's sandbox node-<rank>/ as working area.
+// It is idempotent: a node whose runner was started (alive or not) is
+// never started again, so calling Launch after a crash half-way through a
+// launch starts only the missing nodes.
+func (e *Engine) Launch(ctx context.Context, at *engine.Attempt) error {
+	if at == nil {
+		return errors.New("local engine: launch of a nil attempt")
+	}
+	dir := e.attemptDir(at.Ref)
+	if exists(filepath.Join(dir, eventFile)) {
+		return nil // ended already
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("launch %s: %w", at.Ref, err)
+	}
+	if !exists(filepath.Join(dir, attemptFile)) {
+		if err := writeAttempt(dir, at); err != nil {
+			return fmt.Errorf("launch %s: %w", at.Ref, err)
+		}
+	}
+	a := e.register(at.Ref, dir, at)
+	a.launchMu.Lock()
+	defer a.launchMu.Unlock()
+	if a.currentMode() != modeRunning || exists(filepath.Join(dir, stoppedFile)) || exists(filepath.Join(dir, preemptedFile)) {
+		return nil // being stopped or preempted: never start more
+	}
+
+	var missing []int
+	for rank := range a.nodes {
+		if !exists(filepath.Join(a.nodeDir(rank), launchedFile)) {
+			missing = append(missing, rank)
+		}
+	}
+	// Prepare every missing sandbox before starting anything, so that a bad
+	// workdir fails the launch with nothing running.
+	for _, rank := range missing {
+		if err := e.prepareNode(ctx, at, a.nodeDir(rank)); err != nil {
+			if len(missing) == a.nodes {
+				e.forget(a) // nothing ever ran: the attempt was never launched
+				os.RemoveAll(dir)
+			}
+			return fmt.Errorf("launch %s: node %d: %w", at.Ref, rank, err)
+		}
+	}
+	for _, rank := range missing {
+		if err := e.startNode(at, a, rank); err != nil {
+			e.killAll(context.WithoutCancel(ctx), a)
+			return fmt.Errorf("launch %s: node %d: %w", at.Ref, rank, err)
+		}
+	}
+	if len(missing) > 0 {
+		e.emit(engine.Event{Ref: at.Ref, Kind: engine.EventPlaced, Reason: fmt.Sprintf("%d node(s) on this host", a.nodes)})
+	}
+	e.watch(a)
+	return nil
+}
+
+// prepareNode lays out a fresh sandbox: the workdir copy and the scripts.
+func (e *Engine) prepareNode(ctx context.Context, at *engine.Attempt, node string) error {
+	if err := os.RemoveAll(node); err != nil { // left by a crashed launch
+		return err
+	}
+	if err := os.MkdirAll(node, 0o755); err != nil {
+		return err
+	}
+	work := filepath.Join(node, workdirName)
+	switch wd := at.Task.Workdir; {
+	case wd != nil && wd.Path != "":
+		if err := copyTree(wd.Path, work); err != nil {
+			return fmt.Errorf("copy workdir %s: %w", wd.Path, err)
+		}
+	case wd != nil && wd.GitURL != "":
+		if err := gitClone(ctx, wd.GitURL, wd.GitRef, work); err != nil {
+			return err
+		}
+	default:
+		if err := os.Mkdir(work, 0o755); err != nil {
+			return err
+		}
+	}
+	if at.Task.Setup != "" && !at.SkipSetup {
+		if err := os.WriteFile(filepath.Join(node, setupScript), []byte(at.Task.Setup), 0o644); err != nil {
+			return err
+		}
+	}
+	if at.Task.Run != "" {
+		if err := os.WriteFile(filepath.Join(node, runScript), []byte(at.Task.Run), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startNode starts the runner of one node. The launched marker is written
+// before the start: a crash in between reads as a vanished runner (the
+// attempt is preempted and recovered), never as a node to start twice.
+func (e *Engine) startNode(at *engine.Attempt, a *attempt, rank int) error {
+	node := a.nodeDir(rank)
+	lock, err := takeLock(filepath.Join(node, lockFile))
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	logf, err := os.OpenFile(filepath.Join(node, outputLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	if err := os.WriteFile(filepath.Join(node, launchedFile), nil, 0o644); err != nil {
+		return err
+	}
+	args := append(append([]string(nil), e.cfg.RunnerCommand[1:]...), "--phase", string(driver.PhaseAll))
+	cmd := exec.Command(e.cfg.RunnerCommand[0], args...)
+	cmd.Dir = node
+	cmd.Env = e.runnerEnv(at, a, rank)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{lock} // descriptor 3: SKYNOMAD_LOCK_FD
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		os.Remove(filepath.Join(node, launchedFile))
+		return fmt.Errorf("start runner %q: %w", e.cfg.RunnerCommand[0], err)
+	}
+	if err := writeRunnerPID(node, cmd.Process.Pid); err != nil {
+		e.cfg.Logger.Warn("cannot record the runner pid", "attempt", at.Ref, "rank", rank, "err", err)
+	}
+	go cmd.Wait() // reap; liveness is watched through the lock
+	e.cfg.Logger.Info("runner started", "attempt", at.Ref, "rank", rank, "pid", cmd.Process.Pid)
+	return nil
+}
+
+// runnerEnv is the runner's environment: a minimal host environment, the
+// attempt's variables and secrets, then the driver contract.
+func (e *Engine) runnerEnv(at *engine.Attempt, a *attempt, rank int) []string {
+	var env []string
+	// The only variables of the engine's own environment a runner keeps.
+	for _, k := range []string{"PATH", "HOME", "USER", "LANG", "TMPDIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	for _, v := range at.Env {
+		env = append(env, v.Name+"="+v.Value)
+	}
+	for _, v := range at.Secrets {
+		env = append(env, v.Name+"="+v.Value)
+	}
+	node := a.nodeDir(rank)
+	ips := make([]string, a.nodes)
+	for i := range ips {
+		ips[i] = "127.0.0.1"
+	}
+	info, _ := json.Marshal(clusterInfo{
+		ClusterName: fmt.Sprintf("sky-%d-%d", at.Ref.JobID, at.Ref.Task),
+		Cloud:       "local",
+		Region:      "local",
+	})
+	set := func(k, v string) { env = append(env, k+"="+v) }
+	if exists(filepath.Join(node, setupScript)) {
+		set(driver.EnvSetupFile, filepath.Join(node, setupScript))
+	}
+	if exists(filepath.Join(node, runScript)) {
+		set(driver.EnvRunFile, filepath.Join(node, runScript))
+	}
+	set(driver.EnvTaskName, at.Task.Name)
+	set(driver.EnvNumNodes, strconv.Itoa(a.nodes))
+	set(driver.EnvNodeRank, strconv.Itoa(rank))
+	set(driver.EnvNodeIPs, strings.Join(ips, "\n"))
+	set(driver.EnvWorkdir, filepath.Join(node, workdirName))
+	set(driver.EnvResultFile, filepath.Join(node, resultFile))
+	set(driver.EnvGrace, e.cfg.Grace.String())
+	set(driver.EnvClusterInfo, string(info))
+	set(driver.EnvNoticeFile, filepath.Join(node, noticeFile))
+	set(driver.EnvPhaseFile, filepath.Join(node, phaseFile))
+	set(driver.EnvPGIDFile, filepath.Join(node, pgidFile))
+	set(driver.EnvLockFD, "3")
+	if a.gated() {
+		set(driver.EnvRunGate, filepath.Join(a.dir, runGateFile))
+	}
+	set(attemptMarker, a.dir)
+	return env
+}
+
+// clusterInfo is SKYPILOT_CLUSTER_INFO.
+type clusterInfo struct {
+	ClusterName string  `json:"cluster_name"`
+	Cloud       string  `json:"cloud"`
+	Region      string  `json:"region"`
+	Zone        *string `json:"zone"`
+}
+
+// copyTree copies the directory src to dst (which must not exist). Symlinks
+// are copied as links, never followed; special files are skipped.
+func copyTree(src, dst string) error {
+	fi, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", src)
+	}
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, info.Mode().Perm()|0o700)
+		case d.Type()&fs.ModeSymlink != 0:
+			link, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		case d.Type().IsRegular():
+			return copyFile(path, target, info.Mode().Perm())
+		default:
+			return nil
+		}
+	})
+}
+
+func copyFile(src, dst string, perm fs.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// gitClone clones url into dst and checks out ref, if given.
+func gitClone(ctx context.Context, url, ref, dst string) error {
+	run := func(args ...string) error {
+		out, err := exec.CommandContext(ctx, "git", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("git %s: %w: %s", args[0], err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
+	if err := run("clone", "--quiet", url, dst); err != nil {
+		return err
+	}
+	if ref != "" {
+		return run("-C", dst, "checkout", "--quiet", ref)
+	}
+	return nil
+}

@@ -1,0 +1,497 @@
+package nomad
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/skynomad/skynomad/engine"
+)
+
+// Nomad's alloc descriptions the engine reads (recorded in scenarios 5a-5c).
+const (
+	descLost      = "alloc is lost since its node is down"
+	descMigrating = "alloc is being migrated"
+)
+
+// Task names of the rendered job.
+const (
+	taskSetup = "setup"
+	taskRun   = "run"
+)
+
+// allocView is what the engine keeps of an allocation, from an event
+// payload or from a list stub (which lacks DesiredTransition and
+// PreviousAllocation; those stay as first seen).
+type allocView struct {
+	ID, Name, NodeID, NodeName        string
+	CreateIndex, ModifyIndex          uint64
+	ClientStatus, DesiredStatus, Desc string
+	Migrate                           bool
+	Previous, Next                    string
+	Tasks                             map[string]*api.TaskState
+}
+
+func viewOfAlloc(a *api.Allocation) *allocView {
+	return &allocView{
+		ID: a.ID, Name: a.Name, NodeID: a.NodeID, NodeName: a.NodeName,
+		CreateIndex: a.CreateIndex, ModifyIndex: a.ModifyIndex,
+		ClientStatus: a.ClientStatus, DesiredStatus: a.DesiredStatus, Desc: a.DesiredDescription,
+		Migrate:  a.DesiredTransition.Migrate != nil && *a.DesiredTransition.Migrate,
+		Previous: a.PreviousAllocation, Next: a.NextAllocation, Tasks: a.TaskStates,
+	}
+}
+
+func viewOfStub(a *api.AllocationListStub) *allocView {
+	return &allocView{
+		ID: a.ID, Name: a.Name, NodeID: a.NodeID, NodeName: a.NodeName,
+		CreateIndex: a.CreateIndex, ModifyIndex: a.ModifyIndex,
+		ClientStatus: a.ClientStatus, DesiredStatus: a.DesiredStatus, Desc: a.DesiredDescription,
+		Next: a.NextAllocation, Tasks: a.TaskStates,
+	}
+}
+
+// merge keeps the newest view (by ModifyIndex) so an old event replayed
+// after a listing never moves an alloc back.
+func merge(old, v *allocView) *allocView {
+	if old == nil {
+		return v
+	}
+	if v.ModifyIndex < old.ModifyIndex {
+		return old
+	}
+	v.Migrate = v.Migrate || old.Migrate
+	if v.Previous == "" {
+		v.Previous = old.Previous
+	}
+	return v
+}
+
+func (v *allocView) terminal() bool {
+	switch v.ClientStatus {
+	case api.AllocClientStatusComplete, api.AllocClientStatusFailed, api.AllocClientStatusLost:
+		return true
+	}
+	return false
+}
+
+func (v *allocView) rank() int {
+	i := strings.LastIndex(v.Name, "[")
+	if i < 0 || !strings.HasSuffix(v.Name, "]") {
+		return 0
+	}
+	n, _ := strconv.Atoi(v.Name[i+1 : len(v.Name)-1])
+	return n
+}
+
+func (v *allocView) started(task string) bool {
+	ts := v.Tasks[task]
+	if ts == nil {
+		return false
+	}
+	if !ts.StartedAt.IsZero() {
+		return true
+	}
+	for _, ev := range ts.Events {
+		if ev.Type == api.TaskStarted {
+			return true
+		}
+	}
+	return false
+}
+
+// progressing: the client has taken the alloc on (beyond "Received").
+func (v *allocView) progressing() bool {
+	if v.ClientStatus != api.AllocClientStatusPending {
+		return true
+	}
+	for _, ts := range v.Tasks {
+		for _, ev := range ts.Events {
+			if ev.Type != api.TaskReceived {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// stoppedForMigration: Allocations().Stop by the spot handler or an
+// operator's `nomad alloc stop`, or a drain (5a, 5b).
+func (v *allocView) stoppedForMigration() bool {
+	return v.DesiredStatus == api.AllocDesiredStatusStop && (v.Migrate || v.Desc == descMigrating)
+}
+
+// preemption says why the alloc counts as preempted, or "".
+func (v *allocView) preemption() string {
+	switch {
+	case v.ClientStatus == api.AllocClientStatusLost || v.Desc == descLost:
+		return fmt.Sprintf("alloc lost: node %s is down", v.NodeName)
+	case v.stoppedForMigration():
+		return "alloc stopped: " + v.Desc
+	case v.DesiredStatus == api.AllocDesiredStatusEvict:
+		return "alloc evicted: " + v.Desc
+	}
+	return ""
+}
+
+// failure reads how a failed alloc failed: the failed task's phase and the
+// exit code of its last Terminated event (scenarios 3 and 4).
+func (v *allocView) failure() (phase engine.Phase, code int, finished time.Time, reason string) {
+	name := ""
+	for _, n := range []string{taskSetup, taskRun} {
+		if ts := v.Tasks[n]; ts != nil && ts.Failed {
+			name = n
+			break
+		}
+	}
+	if name == "" {
+		for _, n := range sortedTasks(v.Tasks) {
+			if v.Tasks[n].Failed {
+				name = n
+				break
+			}
+		}
+	}
+	if name == "" {
+		// No task marked failed: blame the phase the alloc reached.
+		name = taskRun
+		if _, ok := v.Tasks[taskSetup]; ok && !v.started(taskRun) {
+			name = taskSetup
+		}
+	}
+	phase = engine.PhaseRun
+	if name == taskSetup {
+		phase = engine.PhaseSetup
+	}
+	ts := v.Tasks[name]
+	code, detail := -1, "failed"
+	if ts != nil {
+		finished = ts.FinishedAt
+		code, detail = exitOf(ts)
+	}
+	return phase, code, finished, fmt.Sprintf("%s %s on %s", name, detail, v.NodeName)
+}
+
+// exitOf returns the exit code of a task's last Terminated event (Details
+// exit_code, 128+signal when killed by one) and a phrase for the reason. A
+// task that never ran (driver or setup failure) has code -1.
+func exitOf(ts *api.TaskState) (int, string) {
+	for i := len(ts.Events) - 1; i >= 0; i-- {
+		ev := ts.Events[i]
+		if ev.Type != api.TaskTerminated {
+			continue
+		}
+		code := ev.ExitCode
+		if s, ok := ev.Details["exit_code"]; ok {
+			if n, err := strconv.Atoi(s); err == nil {
+				code = n
+			}
+		}
+		sig, _ := strconv.Atoi(ev.Details["signal"])
+		if code == 0 && sig != 0 {
+			code = 128 + sig
+		}
+		detail := fmt.Sprintf("exited with code %d", code)
+		if ev.Details["oom_killed"] == "true" {
+			detail += " (OOM killed)"
+		}
+		return code, detail
+	}
+	for i := len(ts.Events) - 1; i >= 0; i-- {
+		ev := ts.Events[i]
+		switch ev.Type {
+		case api.TaskDriverFailure, api.TaskSetupFailure, api.TaskArtifactDownloadFailed, api.TaskFailedValidation:
+			msg := ev.DisplayMessage
+			if msg == "" {
+				msg = ev.Type
+			}
+			return -1, "could not start: " + msg
+		}
+	}
+	return -1, "failed"
+}
+
+func sortedTasks(m map[string]*api.TaskState) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// notice is a spot handler's preemption record (Nomad Variable
+// skynomad/preemptions/<allocID>).
+type notice struct {
+	NodeID, NodeName, Cloud, Action string
+	NoticeTime, Deadline            time.Time
+}
+
+// stopReason says why the engine deregistered a job itself.
+type stopReason string
+
+const (
+	stopRequested  stopReason = "stop"        // engine.Stop
+	stopPreempted  stopReason = "preempted"   // Nomad's own replacement must not run
+	stopFailed     stopReason = "failed"      // one node failed: end the others
+	stopNoCapacity stopReason = "no_capacity" // not placed in time
+	stopSuperseded stopReason = "superseded"  // a newer attempt is launched
+)
+
+// watch is the engine's view of the current attempt of one Nomad job.
+type watch struct {
+	jobID string
+	ref   engine.Ref
+	count int
+	// registered is set once the attempt's version exists; since is the
+	// JobModifyIndex it was registered at. Allocs created at or after since
+	// belong to this attempt: Nomad only places allocs of the current
+	// version, and event payloads carry neither the job nor its version.
+	registered bool
+	since      uint64
+	launched   time.Time
+	allocs     map[string]*allocView
+
+	jobStopped    bool // Stop seen on a version of this attempt
+	jobGone       bool // the job was purged
+	selfStop      stopReason
+	deregistered  bool
+	stopRequested bool
+	noCapacity    bool
+	preemptedBy   string
+	notices       map[string]*notice // alloc → record (nil: looked, none)
+	noticeSent    map[string]bool
+	emitted       map[engine.EventKind]bool
+	ended         bool
+	changed       chan struct{}
+}
+
+func newWatch(jobID string, ref engine.Ref, count int) *watch {
+	return &watch{
+		jobID: jobID, ref: ref, count: max(count, 1), allocs: map[string]*allocView{},
+		notices: map[string]*notice{}, noticeSent: map[string]bool{}, emitted: map[engine.EventKind]bool{},
+		changed: make(chan struct{}),
+	}
+}
+
+func (w *watch) signal() {
+	close(w.changed)
+	w.changed = make(chan struct{})
+}
+
+// originals are the attempt's own allocs: created for its version, not a
+// replacement Nomad placed by itself (linked by Next/PreviousAllocation),
+// the first Count by creation, ordered by rank.
+func (w *watch) originals() []*allocView {
+	if !w.registered {
+		return nil
+	}
+	replacement := map[string]bool{}
+	for _, v := range w.allocs {
+		if v.Next != "" {
+			replacement[v.Next] = true
+		}
+	}
+	var out []*allocView
+	for _, v := range w.allocs {
+		if v.CreateIndex >= w.since && v.Previous == "" && !replacement[v.ID] {
+			out = append(out, v)
+		}
+	}
+	sort.Slice(out, func(i, k int) bool {
+		if out[i].CreateIndex != out[k].CreateIndex {
+			return out[i].CreateIndex < out[k].CreateIndex
+		}
+		return out[i].rank() < out[k].rank()
+	})
+	if len(out) > w.count {
+		out = out[:w.count]
+	}
+	sort.Slice(out, func(i, k int) bool { return out[i].rank() < out[k].rank() })
+	return out
+}
+
+// action is one call the engine must make before deciding further.
+type action struct {
+	lookupNotice string     // read the preemption Variable of this alloc
+	deregister   stopReason // stop the job, recording why
+}
+
+func (a action) none() bool { return a.lookupNotice == "" && a.deregister == "" }
+
+// decide turns the attempt's state into the events not yet emitted and at
+// most one action to take first. Endings wait until every one of the
+// attempt's allocs is terminal, and a deregistration the ending depends on
+// has succeeded, so the controller never relaunches while a copy runs.
+func (w *watch) decide(now time.Time, timeout time.Duration) ([]engine.Event, action) {
+	if w.ended || !w.registered {
+		return nil, action{}
+	}
+	var evs []engine.Event
+	emit := func(ev engine.Event) {
+		if w.emitted[ev.Kind] {
+			return
+		}
+		w.emitted[ev.Kind] = true
+		ev.Ref, ev.Time = w.ref, now
+		evs = append(evs, ev)
+	}
+	end := func(ev engine.Event) {
+		emit(ev)
+		w.ended = true
+	}
+	allocs := w.originals()
+	all := func(f func(*allocView) bool) bool {
+		for _, v := range allocs {
+			if !f(v) {
+				return false
+			}
+		}
+		return true
+	}
+	placed := len(allocs) == w.count
+	nodes := make([]string, 0, len(allocs))
+	for _, v := range allocs {
+		nodes = append(nodes, v.NodeName)
+	}
+	nodeList := strings.Join(nodes, ",")
+
+	if placed {
+		emit(engine.Event{Kind: engine.EventPlaced, Node: nodeList})
+		hasSetup := all(func(v *allocView) bool { return v.Tasks[taskSetup] != nil })
+		if hasSetup && all(func(v *allocView) bool { return v.started(taskSetup) }) {
+			emit(engine.Event{Kind: engine.EventSetupStarted, Node: nodeList})
+		}
+		if all(func(v *allocView) bool { return v.started(taskRun) }) {
+			emit(engine.Event{Kind: engine.EventRunning, Node: nodeList})
+		}
+	}
+	allTerminal := all((*allocView).terminal)
+
+	// Our own Stop wins over whatever else happens meanwhile.
+	if w.stopRequested {
+		if !w.deregistered {
+			return evs, action{deregister: stopRequested}
+		}
+		if allTerminal {
+			end(engine.Event{Kind: engine.EventStopped, Reason: "stopped by skynomad"})
+		}
+		return evs, action{}
+	}
+
+	// Preemption: a lost node, a stopped (migrating) or evicted alloc.
+	var preempted *allocView
+	for _, v := range allocs {
+		if r := v.preemption(); r != "" {
+			if w.preemptedBy == "" {
+				w.preemptedBy = r
+			}
+			if preempted == nil {
+				preempted = v
+			}
+		}
+	}
+	if w.preemptedBy != "" {
+		for _, v := range allocs {
+			if !v.stoppedForMigration() || w.noticeSent[v.ID] {
+				continue
+			}
+			n, looked := w.notices[v.ID]
+			if !looked {
+				return evs, action{lookupNotice: v.ID}
+			}
+			w.noticeSent[v.ID] = true
+			if n != nil {
+				node := n.NodeName
+				if node == "" {
+					node = v.NodeName
+				}
+				evs = append(evs, engine.Event{
+					Ref: w.ref, Kind: engine.EventPreemptionNotice, Time: now, Node: node, Deadline: n.Deadline,
+					Reason: fmt.Sprintf("preemption notice at %s, deadline %s, node %s",
+						n.NoticeTime.Format(time.RFC3339), n.Deadline.Format(time.RFC3339), node),
+				})
+			}
+		}
+		if !w.deregistered {
+			return evs, action{deregister: stopPreempted}
+		}
+		if allTerminal {
+			node := ""
+			if preempted != nil {
+				node = preempted.NodeName
+			}
+			end(engine.Event{Kind: engine.EventPreempted, Node: node, Reason: w.preemptedBy})
+		}
+		return evs, action{}
+	}
+
+	// Failure: setup before run, then the earliest.
+	var failed []*allocView
+	for _, v := range allocs {
+		if v.ClientStatus == api.AllocClientStatusFailed {
+			failed = append(failed, v)
+		}
+	}
+	if len(failed) > 0 {
+		if !allTerminal {
+			if !w.deregistered {
+				return evs, action{deregister: stopFailed}
+			}
+			return evs, action{}
+		}
+		type fail struct {
+			phase    engine.Phase
+			code     int
+			finished time.Time
+			reason   string
+			node     string
+		}
+		var best *fail
+		for _, v := range failed {
+			p, c, t, r := v.failure()
+			f := &fail{p, c, t, r, v.NodeName}
+			if best == nil || (f.phase == engine.PhaseSetup && best.phase != engine.PhaseSetup) ||
+				(f.phase == best.phase && f.finished.Before(best.finished)) {
+				best = f
+			}
+		}
+		end(engine.Event{Kind: engine.EventExited, Phase: best.phase, ExitCode: best.code, Node: best.node, Reason: best.reason})
+		return evs, action{}
+	}
+
+	// An operator's `nomad job stop` (scenario 6) or purge.
+	if w.jobGone || (w.jobStopped && w.selfStop == "") {
+		if w.jobGone || allTerminal {
+			end(engine.Event{Kind: engine.EventOperatorStopped, Node: nodeList, Reason: "Nomad job " + w.jobID + " was stopped outside skynomad"})
+		}
+		return evs, action{}
+	}
+
+	// Not placed in time.
+	if !w.noCapacity && w.selfStop == "" && !(placed && all((*allocView).progressing)) &&
+		!w.launched.IsZero() && now.Sub(w.launched) > timeout {
+		w.noCapacity = true
+	}
+	if w.noCapacity {
+		if !w.deregistered {
+			return evs, action{deregister: stopNoCapacity}
+		}
+		if allTerminal {
+			end(engine.Event{Kind: engine.EventNoCapacity, Reason: fmt.Sprintf("not placed within %s", timeout)})
+		}
+		return evs, action{}
+	}
+
+	// Success: every node complete, every task 0, nothing stopped it.
+	if placed && all(func(v *allocView) bool {
+		return v.ClientStatus == api.AllocClientStatusComplete && v.DesiredStatus == api.AllocDesiredStatusRun
+	}) {
+		end(engine.Event{Kind: engine.EventExited, Phase: engine.PhaseRun, ExitCode: 0, Node: nodeList, Reason: "all tasks completed"})
+	}
+	return evs, action{}
+}

@@ -1,0 +1,526 @@
+package nomad
+
+import (
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/engine/nomad/nomadfake"
+)
+
+// ignoreTime drops what the fake clock or Nomad's node names decide.
+var ignoreTime = cmpopts.IgnoreFields(engine.Event{}, "Time")
+
+func TestAttemptOutcomes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		setup string
+		play  func(t *testing.T, h *harness, alloc string)
+		want  []engine.Event
+	}{
+		{
+			name: "run exits 0", setup: "echo setup",
+			play: func(t *testing.T, h *harness, alloc string) {
+				must(t, h.fake.Run(alloc))
+				must(t, h.fake.Exit(alloc, 0))
+			},
+			want: []engine.Event{
+				{Kind: engine.EventPlaced, Node: "nfx-client"},
+				{Kind: engine.EventSetupStarted, Node: "nfx-client"},
+				{Kind: engine.EventRunning, Node: "nfx-client"},
+				{Kind: engine.EventExited, Phase: engine.PhaseRun, ExitCode: 0, Node: "nfx-client", Reason: "all tasks completed"},
+			},
+		},
+		{
+			name: "run exits 7 (scenario 3)",
+			play: func(t *testing.T, h *harness, alloc string) {
+				must(t, h.fake.Run(alloc))
+				must(t, h.fake.Exit(alloc, 7))
+			},
+			want: []engine.Event{
+				{Kind: engine.EventPlaced, Node: "nfx-client"},
+				{Kind: engine.EventRunning, Node: "nfx-client"},
+				{Kind: engine.EventExited, Phase: engine.PhaseRun, ExitCode: 7, Node: "nfx-client", Reason: "run exited with code 7 on nfx-client"},
+			},
+		},
+		{
+			name: "setup exits 3 (scenario 4)", setup: "exit 3",
+			play: func(t *testing.T, h *harness, alloc string) {
+				must(t, h.fake.FailSetup(alloc, 3))
+			},
+			want: []engine.Event{
+				{Kind: engine.EventPlaced, Node: "nfx-client"},
+				{Kind: engine.EventSetupStarted, Node: "nfx-client"},
+				{Kind: engine.EventExited, Phase: engine.PhaseSetup, ExitCode: 3, Node: "nfx-client", Reason: "setup exited with code 3 on nfx-client"},
+			},
+		},
+		{
+			name: "operator stops the job (scenario 6)",
+			play: func(t *testing.T, h *harness, alloc string) {
+				must(t, h.fake.Run(alloc))
+				_, _, err := h.client.Jobs().Deregister("sky-1-0", false, nil)
+				must(t, err)
+			},
+			want: []engine.Event{
+				{Kind: engine.EventPlaced, Node: "nfx-client"},
+				{Kind: engine.EventRunning, Node: "nfx-client"},
+				{Kind: engine.EventOperatorStopped, Node: "nfx-client", Reason: "Nomad job sky-1-0 was stopped outside skynomad"},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOpts{})
+			a := attempt(1, 1, tt.setup, "echo hi", 1)
+			h.launch(t, a)
+			tt.play(t, h, h.allocOf(t, a.Ref))
+			last := tt.want[len(tt.want)-1]
+			h.rec.wait(t, a.Ref, last.Kind)
+			for i := range tt.want {
+				tt.want[i].Ref = a.Ref
+			}
+			if diff := cmp.Diff(tt.want, h.rec.of(a.Ref), ignoreTime); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLostAlloc: the node of a running attempt goes down. Nomad replaces
+// the alloc by itself (linked at once with a second node, 5c-2; through a
+// blocked eval otherwise, 5c); the engine must stop that replacement,
+// report Preempted, and let attempt 2 run. Never two copies at once.
+func TestLostAlloc(t *testing.T) {
+	t.Parallel()
+	for _, secondNode := range []bool{true, false} {
+		name := "only node"
+		if secondNode {
+			name = "second node ready"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOpts{})
+			var n2 string
+			if secondNode {
+				n2 = h.fake.AddNode(nomadfake.NodeSpec{Name: "nfx-client-2", Class: "sky-test"})
+			}
+			a1 := attempt(1, 1, "", "sleep 600", 1)
+			h.launch(t, a1)
+			first := h.allocOf(t, a1.Ref)
+			must(t, h.fake.Run(first))
+			h.rec.wait(t, a1.Ref, engine.EventRunning)
+			if h.fake.Alloc(first).NodeID != h.node {
+				t.Fatalf("want the first alloc on the first node")
+			}
+
+			must(t, h.fake.NodeDown(h.node))
+			ev := h.rec.wait(t, a1.Ref, engine.EventPreempted)
+			if ev.Node != "nfx-client" || !strings.Contains(ev.Reason, "lost") {
+				t.Errorf("preempted event %+v, want node nfx-client and a lost reason", ev)
+			}
+			// An eager client now tries to start whatever Nomad still wants.
+			h.fake.StartPending()
+			for _, al := range h.fake.Allocs("sky-1-0") {
+				if al.ID != first && h.fake.EverStarted(al.ID) {
+					t.Errorf("Nomad's own replacement %s ran", al.ID)
+				}
+			}
+
+			a2 := attempt(1, 2, "", "sleep 600", 1)
+			h.launch(t, a2)
+			if !secondNode {
+				// Nothing fits until the node returns; it is then placed.
+				must(t, h.fake.NodeUp(h.node))
+			}
+			second := h.allocOf(t, a2.Ref)
+			must(t, h.fake.Run(second))
+			h.rec.wait(t, a2.Ref, engine.EventRunning)
+			if secondNode && h.fake.Alloc(second).NodeID != n2 {
+				t.Errorf("attempt 2 should run on the second node")
+			}
+			if got := h.fake.MaxRunning("sky-1-0"); got != 1 {
+				t.Errorf("at most %d allocs of the job ran at once, want 1", got)
+			}
+			if diff := cmp.Diff([]engine.EventKind{engine.EventPlaced, engine.EventRunning, engine.EventPreempted}, h.rec.kinds(a1.Ref)); diff != "" {
+				t.Errorf("attempt 1 events (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestAllocStopped: the spot handler (or an operator) stops the alloc.
+func TestAllocStopped(t *testing.T) {
+	t.Parallel()
+	deadline := time.Date(2026, 11, 28, 15, 2, 0, 0, time.UTC)
+	tests := []struct {
+		name       string
+		ineligible bool // the handler marks the node ineligible first (5b)
+		notice     bool // the handler left its Variable
+		wantKinds  []engine.EventKind
+	}{
+		{"node eligible, with notice (5a)", false, true,
+			[]engine.EventKind{engine.EventPlaced, engine.EventRunning, engine.EventPreemptionNotice, engine.EventPreempted}},
+		{"node ineligible, with notice (5b)", true, true,
+			[]engine.EventKind{engine.EventPlaced, engine.EventRunning, engine.EventPreemptionNotice, engine.EventPreempted}},
+		{"node eligible, no notice (nomad alloc stop)", false, false,
+			[]engine.EventKind{engine.EventPlaced, engine.EventRunning, engine.EventPreempted}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOpts{fake: nomadfake.Options{ManualKill: true}})
+			a1 := attempt(1, 1, "", "sleep 600", 1)
+			h.launch(t, a1)
+			first := h.allocOf(t, a1.Ref)
+			must(t, h.fake.Run(first))
+			h.rec.wait(t, a1.Ref, engine.EventRunning)
+
+			if tt.ineligible {
+				must(t, h.fake.SetEligibility(h.node, false))
+			}
+			if tt.notice {
+				h.fake.PutVariable(PreemptionVarPrefix+first, map[string]string{
+					"node_id": h.node, "node_name": "nfx-client", "notice_time": "2026-11-28T15:00:00Z",
+					"deadline": deadline.Format(time.RFC3339), "cloud": "aws", "action": "terminate",
+				})
+			}
+			_, err := h.fake.StopAlloc(first)
+			must(t, err)
+			if tt.notice {
+				ev := h.rec.wait(t, a1.Ref, engine.EventPreemptionNotice)
+				want := engine.Event{Ref: a1.Ref, Kind: engine.EventPreemptionNotice, Node: "nfx-client", Deadline: deadline,
+					Reason: "preemption notice at 2026-11-28T15:00:00Z, deadline 2026-11-28T15:02:00Z, node nfx-client"}
+				if diff := cmp.Diff(want, ev, ignoreTime); diff != "" {
+					t.Errorf("notice (-want +got):\n%s", diff)
+				}
+			}
+			// The old alloc is still shutting down: no Preempted yet, and
+			// Nomad's replacement (5a) must already be stopped.
+			eventually(t, "the job stopped by the engine", func() bool {
+				j := h.fake.Job("sky-1-0")
+				return j.Stop != nil && *j.Stop
+			})
+			if got := h.rec.kinds(a1.Ref); len(got) > 0 && got[len(got)-1] == engine.EventPreempted {
+				t.Errorf("Preempted before the stopped alloc ended")
+			}
+			h.fake.StartPending()
+			must(t, h.fake.Kill(first))
+			ev := h.rec.wait(t, a1.Ref, engine.EventPreempted)
+			if ev.Reason != "alloc stopped: alloc is being migrated" {
+				t.Errorf("reason %q", ev.Reason)
+			}
+			if diff := cmp.Diff(tt.wantKinds, h.rec.kinds(a1.Ref)); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+			for _, al := range h.fake.Allocs("sky-1-0") {
+				if al.ID != first && h.fake.EverStarted(al.ID) {
+					t.Errorf("Nomad's replacement %s ran", al.ID)
+				}
+			}
+
+			// The controller relaunches: a new version is registered.
+			a2 := attempt(1, 2, "", "sleep 600", 1)
+			h.launch(t, a2)
+			if tt.ineligible {
+				// The only node stays ineligible: not placed in time.
+				h.clock.Advance(2 * time.Minute)
+				h.rec.wait(t, a2.Ref, engine.EventNoCapacity)
+				must(t, h.fake.SetEligibility(h.node, true))
+				for _, al := range h.fake.Allocs("sky-1-0") {
+					if al.Job.Meta[MetaAttempt] == "2" {
+						t.Errorf("attempt 2 was placed after NoCapacity: %s", al.ID)
+					}
+				}
+				return
+			}
+			second := h.allocOf(t, a2.Ref)
+			must(t, h.fake.Run(second))
+			h.rec.wait(t, a2.Ref, engine.EventRunning)
+			if got := h.fake.MaxRunning("sky-1-0"); got != 1 {
+				t.Errorf("at most %d allocs of the job ran at once, want 1", got)
+			}
+		})
+	}
+}
+
+func TestStop(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{})
+	a := attempt(1, 1, "", "sleep 600", 1)
+	h.launch(t, a)
+	alloc := h.allocOf(t, a.Ref)
+	must(t, h.fake.Run(alloc))
+	h.rec.wait(t, a.Ref, engine.EventRunning)
+	must(t, h.eng.Stop(t.Context(), a.Ref))
+	if got := h.fake.Alloc(alloc).ClientStatus; got != api.AllocClientStatusComplete {
+		t.Errorf("after Stop the alloc is %s, want complete", got)
+	}
+	h.rec.wait(t, a.Ref, engine.EventStopped)
+	if diff := cmp.Diff([]engine.EventKind{engine.EventPlaced, engine.EventRunning, engine.EventStopped}, h.rec.kinds(a.Ref)); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	if j := h.fake.Job("sky-1-0"); j == nil || !*j.Stop {
+		t.Errorf("the job should be stopped, not purged: %v", j)
+	}
+	// Stopping again, or an attempt that never ran, is not an error.
+	must(t, h.eng.Stop(t.Context(), a.Ref))
+	must(t, h.eng.Stop(t.Context(), engine.Ref{JobID: 9, Attempt: 1}))
+}
+
+func TestReRegistrationPerAttempt(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{})
+	a1 := attempt(1, 1, "", "echo one", 1)
+	h.launch(t, a1)
+	h.launch(t, a1) // same attempt again: nothing
+	// A restarted controller launching the same attempt: nothing either.
+	other := h.start(t, 0)
+	must(t, other.Launch(t.Context(), a1))
+	if n := count(h.fake.Requests(), "PUT /v1/jobs"); n != 1 {
+		t.Errorf("attempt 1 registered %d times, want 1", n)
+	}
+	first := h.allocOf(t, a1.Ref)
+	must(t, h.fake.Run(first))
+	must(t, h.fake.Exit(first, 5))
+	h.rec.wait(t, a1.Ref, engine.EventExited)
+
+	a2 := attempt(1, 2, "", "echo one", 1)
+	h.launch(t, a2)
+	var metas []string
+	for _, v := range h.fake.Versions("sky-1-0") {
+		metas = append(metas, v.Meta[MetaAttempt])
+	}
+	if diff := cmp.Diff([]string{"1", "2"}, metas); diff != "" {
+		t.Errorf("job versions' sky.attempt (-want +got):\n%s", diff)
+	}
+	second := h.allocOf(t, a2.Ref)
+	if second == first {
+		t.Fatal("attempt 2 reuses attempt 1's alloc")
+	}
+	must(t, h.fake.Run(second))
+	must(t, h.fake.Exit(second, 0))
+	ev := h.rec.wait(t, a2.Ref, engine.EventExited)
+	if ev.ExitCode != 0 {
+		t.Errorf("attempt 2 exit code %d: attempt 1's failure leaked into it", ev.ExitCode)
+	}
+	// A stale attempt is refused.
+	if err := h.eng.Launch(t.Context(), a1); err == nil {
+		t.Errorf("launching attempt 1 after attempt 2 should fail")
+	}
+}
+
+// TestStreamDropAndReplay: the event stream drops while the attempt moves
+// on, with older events already out of Nomad's small buffer. The engine
+// reconnects from its cursor (inclusive replay) and lists the allocs: it
+// reports every step once.
+func TestStreamDropAndReplay(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{fake: nomadfake.Options{BufferSize: 2}, reconnectDelay: 200 * time.Millisecond})
+	a := attempt(1, 1, "echo setup", "echo hi", 1)
+	h.launch(t, a)
+	alloc := h.allocOf(t, a.Ref)
+	h.rec.wait(t, a.Ref, engine.EventPlaced)
+	eventually(t, "the stream open", func() bool { return h.fake.Streams() == 1 })
+
+	h.fake.DropEventStreams()
+	must(t, h.fake.Run(alloc))
+	must(t, h.fake.Exit(alloc, 0))
+	// Push the alloc's frames out of the 2-frame buffer: only a listing
+	// after the reconnect can tell the engine how the attempt ended.
+	for _, n := range []string{"n2", "n3", "n4"} {
+		h.fake.AddNode(nomadfake.NodeSpec{Name: n})
+	}
+	h.rec.wait(t, a.Ref, engine.EventExited)
+
+	// Once more with nothing new: the replayed last frame is not handled
+	// again.
+	eventually(t, "the stream reopened", func() bool { return h.fake.Streams() == 1 })
+	h.fake.DropEventStreams()
+	eventually(t, "the stream reopened again", func() bool { return h.fake.Streams() == 1 })
+	want := []engine.EventKind{engine.EventPlaced, engine.EventSetupStarted, engine.EventRunning, engine.EventExited}
+	if diff := cmp.Diff(want, h.rec.kinds(a.Ref)); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	if n := count(h.fake.Requests(), "GET /v1/event/stream"); n < 3 {
+		t.Errorf("event stream opened %d times, want 3", n)
+	}
+	saved, _ := h.cursor.Load()
+	if saved == 0 || saved > h.fake.Index() {
+		t.Errorf("cursor %d, want a handled index <= %d", saved, h.fake.Index())
+	}
+}
+
+func TestResumeAfterRestart(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{})
+	a := attempt(1, 1, "", "sleep 1", 1)
+	h.launch(t, a)
+	alloc := h.allocOf(t, a.Ref)
+	must(t, h.fake.Run(alloc))
+	h.rec.wait(t, a.Ref, engine.EventRunning)
+	must(t, h.eng.Close())
+	saved, _ := h.cursor.Load()
+	if saved == 0 {
+		t.Fatal("the engine saved no event index")
+	}
+
+	// While the controller is down the attempt fails.
+	must(t, h.fake.Exit(alloc, 7))
+	h.rec = newRecorder()
+	restarted := h.start(t, 0)
+	must(t, restarted.Resume(t.Context(), a))
+	eventually(t, "the stream reopened from the saved index", func() bool {
+		return count(h.fake.Requests(), "GET /v1/event/stream?index="+strconv.FormatUint(saved, 10)+"&") == 1
+	})
+	ev := h.rec.wait(t, a.Ref, engine.EventExited)
+	if ev.Phase != engine.PhaseRun || ev.ExitCode != 7 {
+		t.Errorf("after restart: %+v, want run exit 7", ev)
+	}
+
+	for _, ref := range []engine.Ref{{JobID: 1, Attempt: 2}, {JobID: 2, Attempt: 1}} {
+		err := restarted.Resume(t.Context(), &engine.Attempt{Ref: ref})
+		if !errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("Resume(%v) = %v, want ErrNotFound", ref, err)
+		}
+	}
+}
+
+// TestResumeTellsOwnStopFromOperators: after a restart a stopped job is
+// Stopped if skynomad stopped it, OperatorStopped otherwise.
+func TestResumeTellsOwnStopFromOperators(t *testing.T) {
+	t.Parallel()
+	for _, own := range []bool{true, false} {
+		t.Run(map[bool]string{true: "own stop", false: "operator stop"}[own], func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, harnessOpts{})
+			a := attempt(1, 1, "", "sleep 600", 1)
+			h.launch(t, a)
+			must(t, h.fake.Run(h.allocOf(t, a.Ref)))
+			h.rec.wait(t, a.Ref, engine.EventRunning)
+			if own {
+				must(t, h.eng.Stop(t.Context(), a.Ref))
+			}
+			must(t, h.eng.Close())
+			if !own {
+				must(t, h.fake.StopJob("sky-1-0", false))
+			}
+			h.rec = newRecorder()
+			restarted := h.start(t, 0)
+			must(t, restarted.Resume(t.Context(), a))
+			want := engine.EventOperatorStopped
+			if own {
+				want = engine.EventStopped
+			}
+			h.rec.wait(t, a.Ref, want)
+		})
+	}
+}
+
+func TestMultiNodeFailure(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{})
+	h.fake.AddNode(nomadfake.NodeSpec{Name: "nfx-client-2", Class: "sky-test"})
+	a := attempt(1, 1, "", "train", 2)
+	h.launch(t, a)
+	allocs := h.allocsOf(t, a.Ref, 2)
+	for _, al := range allocs {
+		must(t, h.fake.Run(al.ID))
+	}
+	placed := h.rec.wait(t, a.Ref, engine.EventPlaced)
+	h.rec.wait(t, a.Ref, engine.EventRunning)
+	must(t, h.fake.Exit(allocs[1].ID, 7))
+	ev := h.rec.wait(t, a.Ref, engine.EventExited)
+	if ev.Phase != engine.PhaseRun || ev.ExitCode != 7 {
+		t.Errorf("exit %+v, want run 7", ev)
+	}
+	if got := h.fake.Alloc(allocs[0].ID).ClientStatus; got != api.AllocClientStatusComplete {
+		t.Errorf("the healthy node's alloc is %s; the engine should have stopped it", got)
+	}
+	if strings.Count(placed.Node, ",") != 1 {
+		t.Errorf("placed on %q, want two nodes", placed.Node)
+	}
+}
+
+func TestLogs(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{})
+	a := attempt(1, 1, "echo setup", "echo run", 1)
+	h.launch(t, a)
+	alloc := h.allocOf(t, a.Ref)
+	must(t, h.fake.StartTasks(alloc))
+	must(t, h.fake.WriteLog(alloc, "setup", "stdout", "(setup pid=1) installing\n"))
+	must(t, h.fake.WriteLog(alloc, "setup", "stderr", "(setup pid=1) warning\n"))
+	must(t, h.fake.ExitTask(alloc, "setup", 0))
+	must(t, h.fake.WriteLog(alloc, "run", "stdout", "(task, pid=2) step 1\n"))
+
+	read := func(opts engine.LogOptions) string {
+		t.Helper()
+		r, err := h.eng.Logs(t.Context(), a.Ref, opts)
+		must(t, err)
+		defer r.Close()
+		b, err := io.ReadAll(r)
+		must(t, err)
+		return string(b)
+	}
+	want := "(setup pid=1) installing\n(setup pid=1) warning\n(task, pid=2) step 1\n"
+	if got := read(engine.LogOptions{}); got != want {
+		t.Errorf("logs:\n%s\nwant:\n%s", got, want)
+	}
+	if got := read(engine.LogOptions{Tail: 1}); got != "(task, pid=2) step 1\n" {
+		t.Errorf("tail 1: %q", got)
+	}
+
+	// Follow: what exists, then new lines, until the task ends.
+	r, err := h.eng.Logs(t.Context(), a.Ref, engine.LogOptions{Follow: true, Tail: 1})
+	must(t, err)
+	defer r.Close()
+	buf := make([]byte, len("(task, pid=2) step 1\n"))
+	if _, err := io.ReadFull(r, buf); err != nil || string(buf) != "(task, pid=2) step 1\n" {
+		t.Fatalf("follow starts with %q, %v", buf, err)
+	}
+	must(t, h.fake.WriteLog(alloc, "run", "stdout", "(task, pid=2) step 2\n"))
+	must(t, h.fake.Exit(alloc, 0))
+	rest, err := io.ReadAll(r)
+	must(t, err)
+	if string(rest) != "(task, pid=2) step 2\n" {
+		t.Errorf("followed %q", rest)
+	}
+}
+
+func TestLogsOfFailedSetup(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{})
+	a := attempt(1, 1, "exit 3", "echo run", 1)
+	h.launch(t, a)
+	alloc := h.allocOf(t, a.Ref)
+	must(t, h.fake.StartTasks(alloc))
+	must(t, h.fake.WriteLog(alloc, "setup", "stderr", "setup broke\n"))
+	must(t, h.fake.ExitTask(alloc, "setup", 3))
+	for _, follow := range []bool{false, true} {
+		r, err := h.eng.Logs(t.Context(), a.Ref, engine.LogOptions{Follow: follow})
+		must(t, err)
+		b, err := io.ReadAll(r)
+		r.Close()
+		// The run task never started: its logs are a 404, not an error.
+		if err != nil || string(b) != "setup broke\n" {
+			t.Errorf("follow=%v: %q, %v", follow, b, err)
+		}
+	}
+}

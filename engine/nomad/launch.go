@@ -1,0 +1,305 @@
+package nomad
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/skynomad/skynomad/engine"
+)
+
+// Launch registers the attempt as a new version of the task's Nomad job.
+// It is idempotent: an attempt whose version is already registered (by
+// this process or an earlier one) is only re-attached. Before registering,
+// any alloc of an older attempt still wanting to run is stopped and waited
+// for, so two attempts never run at once.
+func (e *Engine) Launch(ctx context.Context, a *engine.Attempt) error {
+	jobID := JobID(a.Ref)
+	unlock := e.lockJob(jobID)
+	defer unlock()
+
+	e.mu.Lock()
+	if w := e.watches[jobID]; w != nil && w.ref == a.Ref && w.registered {
+		e.mu.Unlock()
+		return nil
+	}
+	e.mu.Unlock()
+
+	cur, err := e.jobInfo(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	if cur != nil {
+		n := attemptOf(cur)
+		switch {
+		case n == a.Ref.Attempt:
+			return e.attach(ctx, a.Ref, cur)
+		case n > a.Ref.Attempt:
+			return fmt.Errorf("nomad: job %s already runs attempt %d, newer than %d", jobID, n, a.Ref.Attempt)
+		}
+		// The controller has moved on from the older attempt: whatever
+		// happens to it now is not reported.
+		e.mu.Lock()
+		old := e.watches[jobID]
+		if old != nil && old.ref.Attempt != n {
+			old = nil
+		}
+		if old != nil {
+			old.ended = true
+			old.signal()
+		}
+		e.mu.Unlock()
+		if err := e.retireOlder(ctx, jobID, cur, old); err != nil {
+			return err
+		}
+	}
+
+	job, err := e.cfg.Render(a)
+	if err != nil {
+		return fmt.Errorf("nomad: render %s: %w", a.Ref, err)
+	}
+	if job.ID == nil || *job.ID != jobID {
+		return fmt.Errorf("nomad: rendered job ID %q, want %q", deref(job.ID), jobID)
+	}
+	if job.Meta == nil {
+		job.Meta = map[string]string{}
+	}
+	job.Meta[MetaAttempt] = strconv.Itoa(a.Ref.Attempt)
+
+	if len(a.Secrets) > 0 {
+		items := api.VariableItems{}
+		for _, s := range a.Secrets {
+			items[s.Name] = s.Value
+		}
+		if _, _, err := e.client.Variables().Create(&api.Variable{Path: SecretsVarPrefix + jobID, Items: items}, wo(ctx)); err != nil {
+			return fmt.Errorf("nomad: write secrets of %s: %w", jobID, err)
+		}
+	}
+
+	w := newWatch(jobID, a.Ref, groupCount(job))
+	w.launched = e.cfg.Clock.Now()
+	e.mu.Lock()
+	e.watches[jobID] = w
+	e.mu.Unlock()
+
+	resp, _, err := e.client.Jobs().Register(job, wo(ctx))
+	if err != nil {
+		e.mu.Lock()
+		delete(e.watches, jobID)
+		e.mu.Unlock()
+		return fmt.Errorf("nomad: register %s: %w", jobID, err)
+	}
+	e.mu.Lock()
+	w.since, w.registered = resp.JobModifyIndex, true
+	e.mu.Unlock()
+	e.log.Info("registered attempt", "job", jobID, "ref", a.Ref.String(), "job_modify_index", resp.JobModifyIndex)
+	e.refresh(ctx, jobID)
+	e.stepLocked(ctx, jobID)
+	return nil
+}
+
+// Resume re-attaches to an attempt after a controller restart and emits
+// what it finds.
+func (e *Engine) Resume(ctx context.Context, a *engine.Attempt) error {
+	jobID := JobID(a.Ref)
+	unlock := e.lockJob(jobID)
+	defer unlock()
+	cur, err := e.jobInfo(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	n := attemptOf(cur)
+	switch {
+	case cur == nil || n < a.Ref.Attempt:
+		return fmt.Errorf("nomad: %s: %w", a.Ref, engine.ErrNotFound)
+	case n > a.Ref.Attempt:
+		// The controller launched a newer attempt and lost track of it.
+		e.mu.Lock()
+		e.enqueue(engine.Event{Ref: a.Ref, Kind: engine.EventStopped, Time: e.cfg.Clock.Now(),
+			Reason: fmt.Sprintf("superseded by attempt %d in Nomad", n)})
+		e.mu.Unlock()
+		return nil
+	}
+	return e.attach(ctx, a.Ref, cur)
+}
+
+// Stop stops the attempt (deregister, no purge) and returns once none of
+// its allocs runs; EventStopped follows unless the attempt had already
+// ended.
+func (e *Engine) Stop(ctx context.Context, ref engine.Ref) error {
+	jobID := JobID(ref)
+	unlock := e.lockJob(jobID)
+	e.mu.Lock()
+	w := e.watches[jobID]
+	e.mu.Unlock()
+	if w == nil || w.ref != ref {
+		cur, err := e.jobInfo(ctx, jobID)
+		if err != nil {
+			unlock()
+			return err
+		}
+		if cur == nil || attemptOf(cur) != ref.Attempt {
+			unlock()
+			return nil // never launched, or superseded
+		}
+		if err := e.attach(ctx, ref, cur); err != nil {
+			unlock()
+			return err
+		}
+		e.mu.Lock()
+		w = e.watches[jobID]
+		e.mu.Unlock()
+	}
+	e.mu.Lock()
+	if w.ended {
+		e.mu.Unlock()
+		unlock()
+		return nil
+	}
+	w.stopRequested = true
+	e.mu.Unlock()
+	e.stepLocked(ctx, jobID)
+	unlock()
+
+	ticker := time.NewTicker(e.cfg.PollInterval)
+	defer ticker.Stop()
+	for {
+		e.mu.Lock()
+		ended, changed := w.ended, w.changed
+		e.mu.Unlock()
+		if ended {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("nomad: stop %s: %w", ref, ctx.Err())
+		case <-changed:
+		case <-ticker.C:
+			e.kick(jobID, true)
+		}
+	}
+}
+
+// attach watches an attempt that is already registered: its first version
+// from the job history, a stop skynomad recorded, then its current state.
+// The caller holds the job lock.
+func (e *Engine) attach(ctx context.Context, ref engine.Ref, cur *api.Job) error {
+	jobID := JobID(ref)
+	versions, _, _, err := e.client.Jobs().Versions(jobID, false, qo(ctx))
+	if err != nil {
+		return fmt.Errorf("nomad: versions of %s: %w", jobID, err)
+	}
+	w := newWatch(jobID, ref, groupCount(cur))
+	// Versions come newest first; the attempt began at the oldest of the
+	// newest run of versions carrying its number.
+	for _, v := range versions {
+		if attemptOf(v) != ref.Attempt {
+			break
+		}
+		w.since = deref(v.JobModifyIndex)
+		if t := deref(v.SubmitTime); t > 0 {
+			w.launched = time.Unix(0, t)
+		}
+	}
+	w.registered = true
+	if cur.Stop != nil && *cur.Stop {
+		reason, err := e.readStopMarker(ctx, jobID, ref.Attempt)
+		if err != nil {
+			return err
+		}
+		w.jobStopped = true
+		if reason != "" {
+			w.selfStop, w.deregistered = reason, true
+			w.stopRequested = reason == stopRequested
+			w.noCapacity = reason == stopNoCapacity
+		}
+	}
+	e.mu.Lock()
+	if old := e.watches[jobID]; old != nil && old.ref == ref {
+		// Keep what this process already knows (emitted events, notices).
+		e.mu.Unlock()
+		e.refresh(ctx, jobID)
+		e.stepLocked(ctx, jobID)
+		return nil
+	}
+	e.watches[jobID] = w
+	e.mu.Unlock()
+	e.refresh(ctx, jobID)
+	e.stepLocked(ctx, jobID)
+	return nil
+}
+
+// retireOlder makes sure no alloc of an older attempt still runs before a
+// new attempt registers: if one wants to run, the job is stopped first;
+// then Launch waits until none is pending or running.
+func (e *Engine) retireOlder(ctx context.Context, jobID string, cur *api.Job, old *watch) error {
+	ticker := time.NewTicker(e.cfg.PollInterval)
+	defer ticker.Stop()
+	stopped := cur.Stop != nil && *cur.Stop
+	for {
+		stubs, _, err := e.client.Jobs().Allocations(jobID, false, qo(ctx))
+		if err != nil && !isNotFound(err) {
+			return fmt.Errorf("nomad: list allocations of %s: %w", jobID, err)
+		}
+		live := 0
+		for _, s := range stubs {
+			if !viewOfStub(s).terminal() {
+				live++
+				if !stopped && s.DesiredStatus == api.AllocDesiredStatusRun {
+					if err := e.deregister(ctx, jobID, attemptOf(cur), stopSuperseded, old); err != nil {
+						return err
+					}
+					stopped = true
+				}
+			}
+		}
+		if live == 0 {
+			return nil
+		}
+		e.log.Info("waiting for the previous attempt's allocs to stop", "job", jobID, "allocs", live)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("nomad: wait for previous attempt of %s: %w", jobID, ctx.Err())
+		case <-ticker.C:
+		}
+	}
+}
+
+func (e *Engine) jobInfo(ctx context.Context, jobID string) (*api.Job, error) {
+	job, _, err := e.client.Jobs().Info(jobID, qo(ctx))
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("nomad: read job %s: %w", jobID, err)
+	}
+	return job, nil
+}
+
+// groupCount is the node count of the attempt: group "main", or the first.
+func groupCount(job *api.Job) int {
+	var tg *api.TaskGroup
+	for _, g := range job.TaskGroups {
+		if deref(g.Name) == "main" {
+			tg = g
+		}
+	}
+	if tg == nil && len(job.TaskGroups) > 0 {
+		tg = job.TaskGroups[0]
+	}
+	if tg == nil || tg.Count == nil {
+		return 1
+	}
+	return *tg.Count
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

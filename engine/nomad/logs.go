@@ -1,0 +1,361 @@
+package nomad
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/skynomad/skynomad/engine"
+)
+
+// Logs returns the attempt's output: for each node, task "setup" then
+// "run", stdout then stderr. With several nodes each line starts with
+// "(rank N, <node>) ". Without Follow it is a snapshot; with Follow it
+// streams until every task has ended or ctx ends or the reader is closed.
+// Tail keeps the last N lines of what already exists. A task that never
+// started has no logs and is skipped (scenario 4).
+func (e *Engine) Logs(ctx context.Context, ref engine.Ref, opts engine.LogOptions) (io.ReadCloser, error) {
+	allocs, count, err := e.attemptAllocs(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if !opts.Follow {
+		var buf bytes.Buffer
+		for _, v := range allocs {
+			w := newLineWriter(&buf, &sync.Mutex{}, prefixOf(v, count))
+			for _, task := range []string{taskSetup, taskRun} {
+				for _, stream := range []string{"stdout", "stderr"} {
+					if _, err := e.copyLog(ctx, v, task, stream, false, 0, w); err != nil {
+						return nil, err
+					}
+					w.flush()
+				}
+			}
+		}
+		return io.NopCloser(bytes.NewReader(tailLines(buf.Bytes(), opts.Tail))), nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(e.followLogs(ctx, ref, allocs, count, opts.Tail, pw))
+	}()
+	return &cancelReader{PipeReader: pr, cancel: cancel}, nil
+}
+
+type cancelReader struct {
+	*io.PipeReader
+	cancel context.CancelFunc
+}
+
+func (r *cancelReader) Close() error {
+	r.cancel()
+	return r.PipeReader.Close()
+}
+
+func prefixOf(v *allocView, count int) string {
+	if count <= 1 {
+		return ""
+	}
+	return fmt.Sprintf("(rank %d, %s) ", v.rank(), v.NodeName)
+}
+
+// attemptAllocs lists the attempt's own allocs (see watch.originals) and
+// its node count.
+func (e *Engine) attemptAllocs(ctx context.Context, ref engine.Ref) ([]*allocView, int, error) {
+	jobID := JobID(ref)
+	cur, err := e.jobInfo(ctx, jobID)
+	if err != nil {
+		return nil, 0, err
+	}
+	if cur == nil {
+		return nil, 0, fmt.Errorf("nomad: logs of %s: %w", ref, engine.ErrNotFound)
+	}
+	versions, _, _, err := e.client.Jobs().Versions(jobID, false, qo(ctx))
+	if err != nil {
+		return nil, 0, fmt.Errorf("nomad: versions of %s: %w", jobID, err)
+	}
+	// Versions come newest first. The attempt's window of raft indexes
+	// starts at its oldest version of the newest run carrying its number
+	// and ends where the next attempt registered.
+	var since, until uint64
+	found := false
+	for i, v := range versions {
+		if attemptOf(v) == ref.Attempt {
+			found = true
+			since = deref(v.JobModifyIndex)
+			if i > 0 && until == 0 {
+				until = deref(versions[i-1].JobModifyIndex)
+			}
+			continue
+		}
+		if found {
+			break
+		}
+	}
+	if !found {
+		return nil, 0, fmt.Errorf("nomad: logs of %s: %w", ref, engine.ErrNotFound)
+	}
+	stubs, _, err := e.client.Jobs().Allocations(jobID, false, qo(ctx))
+	if err != nil {
+		return nil, 0, fmt.Errorf("nomad: allocations of %s: %w", jobID, err)
+	}
+	var count int
+	for _, v := range versions {
+		if attemptOf(v) == ref.Attempt {
+			count = groupCount(v)
+			break
+		}
+	}
+	w := newWatch(jobID, ref, count)
+	w.since, w.registered = since, true
+	for _, s := range stubs {
+		if until == 0 || s.CreateIndex < until {
+			w.allocs[s.ID] = viewOfStub(s)
+		}
+	}
+	return w.originals(), w.count, nil
+}
+
+// copyLog writes one task stream to w from offset and returns how many
+// bytes it wrote. A task that has not started (404) writes nothing.
+func (e *Engine) copyLog(ctx context.Context, v *allocView, task, stream string, follow bool, offset int64, w io.Writer) (int64, error) {
+	alloc := &api.Allocation{ID: v.ID, NodeID: v.NodeID}
+	cancel := make(chan struct{})
+	defer close(cancel)
+	frames, errs := e.client.AllocFS().Logs(alloc, follow, task, stream, "start", offset, cancel, qo(ctx))
+	var n int64
+	if frames == nil {
+		err := <-errs
+		if isNotFound(err) || ctx.Err() != nil {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("nomad: logs of alloc %s task %s: %w", v.ID, task, err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return n, nil
+		case err := <-errs:
+			if err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
+				return n, fmt.Errorf("nomad: logs of alloc %s task %s: %w", v.ID, task, err)
+			}
+			return n, nil
+		case f, ok := <-frames:
+			if !ok {
+				return n, nil
+			}
+			if len(f.Data) > 0 {
+				if _, err := w.Write(f.Data); err != nil {
+					return n, err
+				}
+				n += int64(len(f.Data))
+			}
+		}
+	}
+}
+
+// followLogs writes the existing output (its last tail lines) and then
+// follows each node's tasks in order until they end.
+func (e *Engine) followLogs(ctx context.Context, ref engine.Ref, allocs []*allocView, count, tail int, out io.Writer) error {
+	ticker := time.NewTicker(e.cfg.PollInterval)
+	defer ticker.Stop()
+	for len(allocs) < count {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		}
+		var err error
+		if allocs, count, err = e.attemptAllocs(ctx, ref); err != nil {
+			return err
+		}
+	}
+	// Snapshot, remembering where each stream ended.
+	type key struct{ alloc, task, stream string }
+	offsets := map[key]int64{}
+	var snap bytes.Buffer
+	for _, v := range allocs {
+		w := newLineWriter(&snap, &sync.Mutex{}, prefixOf(v, count))
+		for _, task := range []string{taskSetup, taskRun} {
+			for _, stream := range []string{"stdout", "stderr"} {
+				n, err := e.copyLog(ctx, v, task, stream, false, 0, w)
+				if err != nil {
+					return err
+				}
+				w.flush()
+				offsets[key{v.ID, task, stream}] = n
+			}
+		}
+	}
+	var mu sync.Mutex
+	if _, err := out.Write(tailLines(snap.Bytes(), tail)); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(allocs)*4)
+	for _, v := range allocs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, task := range []string{taskSetup, taskRun} {
+				if !e.waitStarted(ctx, v.ID, task) {
+					continue
+				}
+				// Nomad ends a followed log when the task dies; in case it
+				// does not, stop one poll after the task is seen dead.
+				taskCtx, stop := context.WithCancel(ctx)
+				go e.cancelWhenDead(taskCtx, stop, v.ID, task)
+				var swg sync.WaitGroup
+				for _, stream := range []string{"stdout", "stderr"} {
+					swg.Add(1)
+					go func() {
+						defer swg.Done()
+						w := newLineWriter(out, &mu, prefixOf(v, count))
+						defer w.flush()
+						if _, err := e.copyLog(taskCtx, v, task, stream, true, offsets[key{v.ID, task, stream}], w); err != nil {
+							errs <- err
+						}
+					}()
+				}
+				swg.Wait()
+				stop()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// cancelWhenDead cancels a followed log a grace period after its task is
+// seen dead, in case the client keeps the stream open.
+func (e *Engine) cancelWhenDead(ctx context.Context, cancel context.CancelFunc, allocID, task string) {
+	ticker := time.NewTicker(e.cfg.PollInterval)
+	defer ticker.Stop()
+	grace := max(10*e.cfg.PollInterval, 3*time.Second)
+	var deadAt time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		if !deadAt.IsZero() {
+			if time.Since(deadAt) > grace {
+				cancel()
+				return
+			}
+			continue
+		}
+		a, _, err := e.client.Allocations().Info(allocID, qo(ctx))
+		if err == nil {
+			v := viewOfAlloc(a)
+			ts := v.Tasks[task]
+			if v.terminal() || (ts != nil && ts.State == "dead") {
+				deadAt = time.Now()
+			}
+		}
+	}
+}
+
+// waitStarted waits until the task has started (true) or can no longer
+// start: the alloc ended or the task is dead without starting (false).
+func (e *Engine) waitStarted(ctx context.Context, allocID, task string) bool {
+	ticker := time.NewTicker(e.cfg.PollInterval)
+	defer ticker.Stop()
+	for {
+		a, _, err := e.client.Allocations().Info(allocID, qo(ctx))
+		if err == nil {
+			v := viewOfAlloc(a)
+			ts := v.Tasks[task]
+			switch {
+			case v.started(task):
+				return true
+			case ts == nil && a.TaskStates != nil, ts != nil && ts.State == "dead", v.terminal():
+				return false
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-ticker.C:
+		}
+	}
+}
+
+// lineWriter writes whole lines to out under mu, each with prefix, so
+// streams written concurrently never interleave inside a line.
+type lineWriter struct {
+	out    io.Writer
+	mu     *sync.Mutex
+	prefix string
+	buf    []byte
+}
+
+func newLineWriter(out io.Writer, mu *sync.Mutex, prefix string) *lineWriter {
+	return &lineWriter{out: out, mu: mu, prefix: prefix}
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	i := bytes.LastIndexByte(l.buf, '\n')
+	if i < 0 {
+		return len(p), nil
+	}
+	if err := l.emit(l.buf[:i+1]); err != nil {
+		return 0, err
+	}
+	l.buf = append(l.buf[:0], l.buf[i+1:]...)
+	return len(p), nil
+}
+
+func (l *lineWriter) flush() {
+	if len(l.buf) > 0 {
+		_ = l.emit(append(l.buf, '\n'))
+		l.buf = l.buf[:0]
+	}
+}
+
+func (l *lineWriter) emit(lines []byte) error {
+	var b bytes.Buffer
+	if l.prefix == "" {
+		b.Write(lines)
+	} else {
+		for _, line := range bytes.SplitAfter(lines, []byte("\n")) {
+			if len(line) > 0 {
+				b.WriteString(l.prefix)
+				b.Write(line)
+			}
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err := l.out.Write(b.Bytes())
+	return err
+}
+
+// tailLines keeps the last n lines of b (all of b when n <= 0).
+func tailLines(b []byte, n int) []byte {
+	if n <= 0 {
+		return b
+	}
+	end := len(b)
+	if end > 0 && b[end-1] == '\n' {
+		end--
+	}
+	for i := end - 1; i >= 0; i-- {
+		if b[i] == '\n' {
+			n--
+			if n == 0 {
+				return b[i+1:]
+			}
+		}
+	}
+	return b
+}

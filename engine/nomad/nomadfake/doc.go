@@ -1,0 +1,46 @@
+// Package nomadfake is an in-memory fake of a Nomad 1.6.1 cluster (one
+// server and its client nodes) behind Nomad's HTTP API, for tests of code
+// that uses github.com/hashicorp/nomad/api: the Nomad engine and the spot
+// interruption handler.
+//
+// It follows what a real Nomad v1.6.1 did in the recordings of
+// shared/fixtures/nomad-1.6.1 (copies of the ones it uses are in testdata/,
+// read with Fixture): batch jobs with restart and reschedule off, versions on
+// re-registration and none for an identical body (8, 8b), failed allocs
+// with the Terminated exit code and the prestart "Sibling Task Failed"
+// shape (3, 4), alloc stop with a linked replacement or a blocked eval that
+// places nothing once the stopped alloc completed (5a, 5b), lost allocs on a
+// down node with a linked replacement when another node is ready and an
+// unlinked one after the node returns (5c, 5c-2), `nomad job stop` (6),
+// the event stream with `{}` heartbeats, inclusive ?index replay, job
+// filters and a bounded buffer (7), logs plain and framed with the 404s
+// (2, 4, 9), and the plain-text error bodies (9).
+//
+// Use it with httptest:
+//
+//	fake := nomadfake.New(nomadfake.Options{})
+//	srv := httptest.NewServer(fake)
+//	defer srv.Close()
+//	defer fake.Close() // ends open event streams first
+//	node := fake.AddNode(nomadfake.NodeSpec{Name: "n1", Class: "sky-test"})
+//	client, _ := api.NewClient(&api.Config{Address: srv.URL})
+//
+// Nothing runs by itself on a fake client: a test moves allocs with
+// StartTasks, Run, ExitTask, Exit, FailSetup, StartPending, and the cluster
+// with NodeDown, NodeUp, SetEligibility, StopAlloc, StopJob, Kill and
+// DropEventStreams. What Nomad does on its own in reaction (marking allocs
+// lost, placing replacements, killing stopped allocs, re-running blocked
+// evals) the fake does at once, in separate raft indexes as Nomad does.
+//
+// Beyond the recordings (Nomad's documented behaviour, not recorded; each
+// place says so in a comment): the Variables API (/v1/var, /v1/vars), the
+// client signal endpoint, log follow, purge on deregister, EnforceIndex on
+// register, stopping older-version allocs when a changed version is
+// registered while they run ("alloc is being updated due to job update"),
+// constraint operands, node drivers (docker is on by default), and the
+// Job/Evaluation/Node event types for changes the recordings did not
+// stream. Not modelled: resources (a node fits any number of allocs),
+// namespaces and ACLs (one namespace, no tokens), blocking queries
+// (?index/?wait are ignored outside the event stream), deployments,
+// service jobs, restarts in place and reschedules.
+package nomadfake

@@ -1,0 +1,186 @@
+// Package api holds the wire types of the controller's HTTP API: what the
+// CLI (jobs/client) sends and what the controller (jobs) answers. It holds no
+// behaviour beyond naming statuses.
+package api
+
+import (
+	"time"
+
+	"github.com/skynomad/skynomad/catalog"
+	"github.com/skynomad/skynomad/task"
+)
+
+// Status is a managed job's (or task's) status, as in SkyPilot.
+type Status string
+
+const (
+	StatusPending          Status = "PENDING"
+	StatusStarting         Status = "STARTING"
+	StatusRunning          Status = "RUNNING"
+	StatusRecovering       Status = "RECOVERING"
+	StatusCancelling       Status = "CANCELLING"
+	StatusSucceeded        Status = "SUCCEEDED"
+	StatusCancelled        Status = "CANCELLED"
+	StatusFailed           Status = "FAILED"
+	StatusFailedSetup      Status = "FAILED_SETUP"
+	StatusFailedPrechecks  Status = "FAILED_PRECHECKS"
+	StatusFailedNoResource Status = "FAILED_NO_RESOURCE"
+	StatusFailedController Status = "FAILED_CONTROLLER"
+)
+
+// AllStatuses lists every status in display order.
+var AllStatuses = []Status{
+	StatusPending, StatusStarting, StatusRunning, StatusRecovering, StatusCancelling,
+	StatusSucceeded, StatusCancelled, StatusFailed, StatusFailedSetup,
+	StatusFailedPrechecks, StatusFailedNoResource, StatusFailedController,
+}
+
+// Terminal reports whether the status is final.
+func (s Status) Terminal() bool {
+	switch s {
+	case StatusSucceeded, StatusCancelled, StatusFailed, StatusFailedSetup,
+		StatusFailedPrechecks, StatusFailedNoResource, StatusFailedController:
+		return true
+	}
+	return false
+}
+
+// Failed reports whether the status is one of the FAILED* statuses.
+func (s Status) Failed() bool {
+	return s.Terminal() && s != StatusSucceeded && s != StatusCancelled
+}
+
+// Job is one managed job as `jobs queue` shows it.
+type Job struct {
+	ID          int64      `json:"id"`
+	Name        string     `json:"name"`
+	User        string     `json:"user"`
+	Status      Status     `json:"status"`
+	Pool        string     `json:"pool,omitempty"`
+	Pipeline    bool       `json:"pipeline,omitempty"`
+	Priority    int        `json:"priority"`
+	SubmittedAt time.Time  `json:"submitted_at"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+	EndedAt     *time.Time `json:"ended_at,omitempty"`
+	// JobDuration is the time spent RUNNING, summed over attempts and tasks.
+	JobDuration   time.Duration `json:"job_duration"`
+	Recoveries    int           `json:"recoveries"`
+	FailureReason string        `json:"failure_reason,omitempty"`
+	Tasks         []Task        `json:"tasks"`
+}
+
+// Task is one task of a managed job.
+type Task struct {
+	Index  int    `json:"index"`
+	Name   string `json:"name"`
+	Status Status `json:"status"`
+	// Requested reads like SkyPilot's REQUESTED column: "1x [V100:8][Spot]".
+	Requested   string        `json:"requested"`
+	SubmittedAt *time.Time    `json:"submitted_at,omitempty"`
+	StartedAt   *time.Time    `json:"started_at,omitempty"`
+	EndedAt     *time.Time    `json:"ended_at,omitempty"`
+	JobDuration time.Duration `json:"job_duration"`
+	Recoveries  int           `json:"recoveries"`
+	Restarts    int           `json:"restarts"`
+	Attempt     int           `json:"attempt"`
+	// ExitCode is the last exit code seen, if any.
+	ExitCode      *int   `json:"exit_code,omitempty"`
+	FailureReason string `json:"failure_reason,omitempty"`
+	// Infra and Instance describe the current (or last) placement.
+	Infra    string `json:"infra,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	Spot     bool   `json:"spot,omitempty"`
+	JobRank  int    `json:"job_rank"`
+	NumJobs  int    `json:"num_jobs"`
+}
+
+// PlanRequest asks which resources each task would get.
+type PlanRequest struct {
+	DAG task.DAG `json:"dag"`
+}
+
+// TaskPlan is the optimizer's answer for one task.
+type TaskPlan struct {
+	Task    string           `json:"task"`
+	Choices []catalog.Choice `json:"choices,omitempty"` // ranked; [0] is chosen
+	// Error says why nothing fits (the job would end FAILED_PRECHECKS).
+	Error string `json:"error,omitempty"`
+}
+
+// PlanResponse holds one TaskPlan per task.
+type PlanResponse struct {
+	Engine string     `json:"engine"`
+	Tasks  []TaskPlan `json:"tasks"`
+}
+
+// LaunchRequest submits a managed job (or NumJobs of them to a pool).
+type LaunchRequest struct {
+	DAG  task.DAG `json:"dag"`
+	User string   `json:"user"`
+	// Pool submits to a worker pool.
+	Pool string `json:"pool,omitempty"`
+	// NumJobs submits that many copies, ranked 0..N-1 (default 1).
+	NumJobs int `json:"num_jobs,omitempty"`
+}
+
+// LaunchResponse lists the new job ids.
+type LaunchResponse struct {
+	JobIDs []int64 `json:"job_ids"`
+}
+
+// QueueRequest filters `jobs queue`.
+type QueueRequest struct {
+	All          bool    `json:"all,omitempty"` // include finished jobs (default: in progress + recent)
+	SkipFinished bool    `json:"skip_finished,omitempty"`
+	User         string  `json:"user,omitempty"` // empty: every user
+	Limit        int     `json:"limit,omitempty"`
+	JobIDs       []int64 `json:"job_ids,omitempty"`
+}
+
+// QueueResponse is the list of jobs, newest first.
+type QueueResponse struct {
+	Jobs []Job `json:"jobs"`
+}
+
+// CancelRequest selects jobs to cancel; exactly one selector is set.
+type CancelRequest struct {
+	JobIDs []int64 `json:"job_ids,omitempty"`
+	Name   string  `json:"name,omitempty"`
+	All    bool    `json:"all,omitempty"`
+	Pool   string  `json:"pool,omitempty"`
+	User   string  `json:"user,omitempty"`
+}
+
+// CancelResponse lists what was cancelled.
+type CancelResponse struct {
+	Cancelled []int64 `json:"cancelled"`
+}
+
+// PreemptRequest injects a preemption into a running task (fault injection).
+type PreemptRequest struct {
+	Task int `json:"task"`
+	// NoticeSeconds > 0 delivers a spot notice first: SIGTERM, then kill at
+	// the deadline.
+	NoticeSeconds float64 `json:"notice_seconds,omitempty"`
+}
+
+// Error is the body of every non-2xx answer.
+type Error struct {
+	Error string `json:"error"`
+}
+
+// Health is the answer of GET /v1/health.
+type Health struct {
+	Engine  string `json:"engine"`
+	Version string `json:"version"`
+}
+
+// QueueResponseGob is QueueResponse as sent with Content-Type
+// application/x-gob, which jobs/client asks for: a 10,000-job queue decodes
+// several times faster than JSON. gob cannot tell a pointer to zero from
+// nil, so each task whose exit code is 0 is listed in ZeroExitCodes as
+// {job index, task index} and its ExitCode is restored on arrival.
+type QueueResponseGob struct {
+	Jobs          []Job
+	ZeroExitCodes [][2]int
+}

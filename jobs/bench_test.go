@@ -1,0 +1,160 @@
+package jobs_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/skynomad/skynomad/jobs"
+	"github.com/skynomad/skynomad/jobs/api"
+	"github.com/skynomad/skynomad/jobs/client"
+	"github.com/skynomad/skynomad/jobs/server"
+	"github.com/skynomad/skynomad/jobs/store"
+	"github.com/skynomad/skynomad/task"
+)
+
+// startController runs a controller with the fake engine and planner, its
+// API on a unix socket, and returns it with a client.
+func startController(b *testing.B, dir string, script func(*jobs.FakeEngine)) (*jobs.Controller, *client.Client, func()) {
+	b.Helper()
+	st, err := store.Open(context.Background(), filepath.Join(dir, "state.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	q := jobs.NewEventQueue()
+	eng := jobs.NewFakeEngine(q.Sink)
+	if script != nil {
+		script(eng)
+	}
+	ctl, err := jobs.New(jobs.Config{
+		Store: st, Engine: eng, Events: q, Planner: &jobs.FakePlanner{Offerings: jobs.TestOfferings},
+		LogDir: filepath.Join(dir, "logs"),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := ctl.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	l, err := server.ListenUnix(filepath.Join(dir, "c.sock"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() {
+		server.New(server.Config{Backend: ctl}).Serve(ctx, l)
+		close(served)
+	}()
+	stop := func() {
+		cancel()
+		<-served
+		ctl.Stop()
+		st.Close()
+	}
+	c, err := client.New("unix://"+filepath.Join(dir, "c.sock"), "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ctl, c, stop
+}
+
+// BenchmarkQueue10k lists 10,000 jobs through the HTTP API over a unix
+// socket, as `skynomad jobs queue -a` does (gob), and as a JSON client
+// would.
+func BenchmarkQueue10k(b *testing.B) {
+	const n = 10000
+	dir := b.TempDir()
+	st, err := store.Open(context.Background(), filepath.Join(dir, "state.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	jobs.FillStore(b, st, n, time.Now())
+	st.Close()
+	_, c, stop := startController(b, dir, nil)
+	defer stop()
+	ctx := context.Background()
+
+	b.Run("client", func(b *testing.B) {
+		for b.Loop() {
+			resp, err := c.Queue(ctx, api.QueueRequest{All: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(resp.Jobs) != n {
+				b.Fatalf("%d jobs, want %d", len(resp.Jobs), n)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/n, "µs/job")
+	})
+	b.Run("json", func(b *testing.B) {
+		hc := &http.Client{Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, "unix", filepath.Join(dir, "c.sock"))
+			},
+		}}
+		for b.Loop() {
+			resp, err := hc.Post("http://c/v1/jobs/queue", "application/json", bytes.NewReader([]byte(`{"all":true}`)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var out api.QueueResponse
+			err = json.NewDecoder(resp.Body).Decode(&out)
+			resp.Body.Close()
+			if err != nil || len(out.Jobs) != n {
+				b.Fatalf("%d jobs, %v", len(out.Jobs), err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/n, "µs/job")
+	})
+}
+
+// BenchmarkSubmit1000ToTerminal submits 1,000 jobs at once (--num-jobs
+// 1000) through the API to a controller whose fake engine finishes every
+// attempt at once, and waits until all of them SUCCEEDED: the controller's
+// own overhead per job (planning, SQLite writes, events).
+func BenchmarkSubmit1000ToTerminal(b *testing.B) {
+	const n = 1000
+	dag := task.DAG{Name: "bench", Tasks: []task.Task{{Name: "bench", NumNodes: 1, Run: "true", Candidates: []task.Resources{{}}}}}
+	ctx := context.Background()
+	var total time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		ctl, c, stop := startController(b, b.TempDir(), func(e *jobs.FakeEngine) { e.SetScript(jobs.Succeed) })
+		b.StartTimer()
+		start := time.Now()
+		resp, err := c.Launch(ctx, api.LaunchRequest{DAG: dag, User: "bench", NumJobs: n})
+		if err != nil || len(resp.JobIDs) != n {
+			b.Fatalf("launch: %v", err)
+		}
+		for {
+			left, err := ctl.Queue(ctx, api.QueueRequest{SkipFinished: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(left) == 0 {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		total += time.Since(start)
+		b.StopTimer()
+		done, err := ctl.Queue(ctx, api.QueueRequest{All: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, j := range done {
+			if j.Status != api.StatusSucceeded {
+				b.Fatalf("job %d ended %s", j.ID, j.Status)
+			}
+		}
+		stop()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n)/(total.Seconds()/float64(b.N)), "jobs/s")
+}

@@ -1,0 +1,19 @@
+// Package jobs is the managed-jobs controller: it owns managed job and task
+// records, the twelve statuses and their transitions (transitions.go), launch
+// concurrency and priority, recovery strategies (EAGER_NEXT_REGION,
+// FAILOVER), restart counting, pipelines, job ranks, cancellation and the
+// per-job controller log.
+//
+// It drives an engine.Engine through the engine seam and never imports a
+// concrete engine. State lives in jobs/store (SQLite); a restarted controller
+// resumes every non-terminal job from it and re-attaches to its attempts
+// without launching any attempt twice.
+//
+// All decisions are made on one goroutine (the loop): engine events, the
+// results of engine calls, timers and API requests that change state are
+// handled there one at a time, so handlers need no locks and are easy to
+// make idempotent. Engine calls run on their own goroutines and report back
+// to the loop. Reads never wait for the loop: `jobs queue` is answered from
+// an in-memory view the loop keeps current (view.go), logs and single jobs
+// from the store.
+package jobs

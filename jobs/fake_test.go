@@ -1,0 +1,437 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/skynomad/skynomad/catalog"
+	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/task"
+)
+
+// FakeEngine is a programmable engine for controller tests. It records
+// every call; its script (SetScript) plays events for each new attempt
+// after Launch returns. Exported for the benchmarks in package jobs_test.
+type FakeEngine struct {
+	sinkMu sync.Mutex
+	sink   engine.Sink
+
+	mu       sync.Mutex
+	attempts map[engine.Ref]*fakeAttempt
+	launches []engine.Attempt // every Launch call, in order
+	stops    []engine.Ref
+	resumes  []engine.Ref
+	changed  chan struct{} // closed and replaced at every call
+
+	script     func(a engine.Attempt) []engine.Event
+	launchHook func(ctx context.Context, a *engine.Attempt) error
+	stopHook   func(ctx context.Context, ref engine.Ref) error
+}
+
+// SetScript sets what to play for each newly launched attempt: the events
+// are emitted in order on their own goroutine.
+func (f *FakeEngine) SetScript(s func(a engine.Attempt) []engine.Event) {
+	f.mu.Lock()
+	f.script = s
+	f.mu.Unlock()
+}
+
+// SetLaunchHook sets a function run inside Launch before anything is
+// recorded: it may block or fail.
+func (f *FakeEngine) SetLaunchHook(h func(ctx context.Context, a *engine.Attempt) error) {
+	f.mu.Lock()
+	f.launchHook = h
+	f.mu.Unlock()
+}
+
+// SetStopHook sets a function run inside Stop first: it may block or fail.
+func (f *FakeEngine) SetStopHook(h func(ctx context.Context, ref engine.Ref) error) {
+	f.mu.Lock()
+	f.stopHook = h
+	f.mu.Unlock()
+}
+
+type fakeAttempt struct {
+	a     engine.Attempt
+	mu    sync.Mutex
+	cond  *sync.Cond
+	logs  []byte
+	ended bool
+}
+
+// NewFakeEngine returns an engine reporting to sink.
+func NewFakeEngine(sink engine.Sink) *FakeEngine {
+	return &FakeEngine{sink: sink, attempts: map[engine.Ref]*fakeAttempt{}, changed: make(chan struct{})}
+}
+
+// SetSink points the engine at another controller's queue (a restarted
+// controller).
+func (f *FakeEngine) SetSink(s engine.Sink) {
+	f.sinkMu.Lock()
+	f.sink = s
+	f.sinkMu.Unlock()
+}
+
+func (f *FakeEngine) send(ev engine.Event) {
+	f.sinkMu.Lock()
+	s := f.sink
+	f.sinkMu.Unlock()
+	s(ev)
+}
+
+// bump wakes waiters; called with f.mu held.
+func (f *FakeEngine) bump() {
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+func (f *FakeEngine) Name() string { return "fake" }
+
+func (f *FakeEngine) Offerings(context.Context) ([]catalog.Offering, error) { return nil, nil }
+
+func (f *FakeEngine) Launch(ctx context.Context, a *engine.Attempt) error {
+	f.mu.Lock()
+	hook := f.launchHook
+	f.mu.Unlock()
+	if hook != nil {
+		if err := hook(ctx, a); err != nil {
+			return err
+		}
+	}
+	f.mu.Lock()
+	script := f.script
+	f.launches = append(f.launches, *a)
+	_, exists := f.attempts[a.Ref]
+	if !exists {
+		fa := &fakeAttempt{a: *a}
+		fa.cond = sync.NewCond(&fa.mu)
+		f.attempts[a.Ref] = fa
+	}
+	f.bump()
+	f.mu.Unlock()
+	if !exists && script != nil {
+		evs := script(*a)
+		go func() {
+			for _, ev := range evs {
+				f.Emit(ev)
+			}
+		}()
+	}
+	return nil
+}
+
+func (f *FakeEngine) Resume(ctx context.Context, a *engine.Attempt) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.resumes = append(f.resumes, a.Ref)
+	f.bump()
+	if _, ok := f.attempts[a.Ref]; !ok {
+		return engine.ErrNotFound
+	}
+	return nil
+}
+
+func (f *FakeEngine) Stop(ctx context.Context, ref engine.Ref) error {
+	f.mu.Lock()
+	hook := f.stopHook
+	f.mu.Unlock()
+	if hook != nil {
+		if err := hook(ctx, ref); err != nil {
+			return err
+		}
+	}
+	f.mu.Lock()
+	f.stops = append(f.stops, ref)
+	fa, ok := f.attempts[ref]
+	f.bump()
+	f.mu.Unlock()
+	if ok && fa.end() {
+		f.send(engine.Event{Ref: ref, Kind: engine.EventStopped, Time: time.Now()})
+	}
+	return nil
+}
+
+func (f *FakeEngine) Logs(ctx context.Context, ref engine.Ref, opts engine.LogOptions) (io.ReadCloser, error) {
+	f.mu.Lock()
+	fa, ok := f.attempts[ref]
+	f.mu.Unlock()
+	if !ok {
+		return nil, engine.ErrNotFound
+	}
+	if !opts.Follow {
+		fa.mu.Lock()
+		text := string(fa.logs)
+		fa.mu.Unlock()
+		if opts.Tail > 0 {
+			lines := strings.SplitAfter(text, "\n")
+			if lines[len(lines)-1] == "" {
+				lines = lines[:len(lines)-1]
+			}
+			if len(lines) > opts.Tail {
+				lines = lines[len(lines)-opts.Tail:]
+			}
+			text = strings.Join(lines, "")
+		}
+		return io.NopCloser(strings.NewReader(text)), nil
+	}
+	r := &followReader{fa: fa, ctx: ctx}
+	stop := context.AfterFunc(ctx, func() {
+		fa.mu.Lock()
+		fa.cond.Broadcast()
+		fa.mu.Unlock()
+	})
+	r.stop = stop
+	return r, nil
+}
+
+// Preempt implements engine.Preempter.
+func (f *FakeEngine) Preempt(ctx context.Context, ref engine.Ref, notice time.Duration) error {
+	f.mu.Lock()
+	fa, ok := f.attempts[ref]
+	f.mu.Unlock()
+	if !ok {
+		return engine.ErrNotFound
+	}
+	if notice > 0 {
+		f.Emit(engine.Event{Ref: ref, Kind: engine.EventPreemptionNotice, Node: "fake-node",
+			Deadline: time.Now().Add(notice)})
+	}
+	fa.end()
+	f.Emit(engine.Event{Ref: ref, Kind: engine.EventPreempted, Node: "fake-node", Reason: "injected"})
+	return nil
+}
+
+// Emit sends an event to the controller, as the engine would. Events that
+// end an attempt also end its log stream.
+func (f *FakeEngine) Emit(ev engine.Event) {
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	switch ev.Kind {
+	case engine.EventExited, engine.EventPreempted, engine.EventOperatorStopped, engine.EventNoCapacity:
+		if ev.Kind != engine.EventExited || ev.Phase != engine.PhaseSetup || ev.ExitCode != 0 {
+			f.mu.Lock()
+			fa := f.attempts[ev.Ref]
+			f.mu.Unlock()
+			if fa != nil {
+				fa.end()
+			}
+		}
+	}
+	f.send(ev)
+}
+
+// Print appends output to an attempt's log.
+func (f *FakeEngine) Print(ref engine.Ref, text string) {
+	f.mu.Lock()
+	fa := f.attempts[ref]
+	f.mu.Unlock()
+	fa.mu.Lock()
+	fa.logs = append(fa.logs, text...)
+	fa.cond.Broadcast()
+	fa.mu.Unlock()
+}
+
+// Forget drops an attempt, as if the engine never heard of it.
+func (f *FakeEngine) Forget(ref engine.Ref) {
+	f.mu.Lock()
+	delete(f.attempts, ref)
+	f.mu.Unlock()
+}
+
+func (fa *fakeAttempt) end() bool {
+	fa.mu.Lock()
+	defer fa.mu.Unlock()
+	was := fa.ended
+	fa.ended = true
+	fa.cond.Broadcast()
+	return !was
+}
+
+// Launches returns every Launch call so far.
+func (f *FakeEngine) Launches() []engine.Attempt {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.launches)
+}
+
+// Stops returns every Stop call so far.
+func (f *FakeEngine) Stops() []engine.Ref {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.stops)
+}
+
+// Resumes returns every Resume call so far.
+func (f *FakeEngine) Resumes() []engine.Ref {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.resumes)
+}
+
+// Live lists attempts launched and not ended.
+func (f *FakeEngine) Live() []engine.Ref {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []engine.Ref
+	for ref, fa := range f.attempts {
+		fa.mu.Lock()
+		if !fa.ended {
+			out = append(out, ref)
+		}
+		fa.mu.Unlock()
+	}
+	slices.SortFunc(out, func(a, b engine.Ref) int { return strings.Compare(a.String(), b.String()) })
+	return out
+}
+
+// WaitFor waits until cond (evaluated under the engine's lock, on its
+// records) holds, or the deadline passes.
+func (f *FakeEngine) WaitFor(ctx context.Context, cond func() bool) error {
+	for {
+		f.mu.Lock()
+		ch := f.changed
+		f.mu.Unlock()
+		if cond() {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+type followReader struct {
+	fa   *fakeAttempt
+	ctx  context.Context
+	off  int
+	stop func() bool
+}
+
+func (r *followReader) Read(p []byte) (int, error) {
+	fa := r.fa
+	fa.mu.Lock()
+	defer fa.mu.Unlock()
+	for r.off >= len(fa.logs) && !fa.ended && r.ctx.Err() == nil {
+		fa.cond.Wait()
+	}
+	if r.off < len(fa.logs) {
+		n := copy(p, fa.logs[r.off:])
+		r.off += n
+		return n, nil
+	}
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return 0, io.EOF
+}
+
+func (r *followReader) Close() error { r.stop(); return nil }
+
+// Scripts for FakeEngine.Script.
+
+// Succeed places the attempt, runs it and exits 0.
+func Succeed(a engine.Attempt) []engine.Event {
+	return Exit(a, engine.PhaseRun, 0)
+}
+
+// Exit places the attempt, runs it, and exits in phase with code.
+func Exit(a engine.Attempt, phase engine.Phase, code int) []engine.Event {
+	evs := []engine.Event{
+		{Ref: a.Ref, Kind: engine.EventPlaced, Node: "node-" + a.Choice.Offering.Region},
+		{Ref: a.Ref, Kind: engine.EventSetupStarted},
+	}
+	if phase == engine.PhaseRun {
+		evs = append(evs, engine.Event{Ref: a.Ref, Kind: engine.EventRunning})
+	}
+	return append(evs, engine.Event{Ref: a.Ref, Kind: engine.EventExited, Phase: phase, ExitCode: code})
+}
+
+// Place only places the attempt and starts its run.
+func Place(a engine.Attempt) []engine.Event {
+	return []engine.Event{
+		{Ref: a.Ref, Kind: engine.EventPlaced, Node: "node-" + a.Choice.Offering.Region},
+		{Ref: a.Ref, Kind: engine.EventRunning},
+	}
+}
+
+// Preempted places the attempt, then loses its node.
+func Preempted(a engine.Attempt) []engine.Event {
+	return append(Place(a), engine.Event{Ref: a.Ref, Kind: engine.EventPreempted,
+		Node: "node-" + a.Choice.Offering.Region, Reason: "spot reclaimed"})
+}
+
+// NoCap reports that the attempt could not be placed.
+func NoCap(a engine.Attempt) []engine.Event {
+	return []engine.Event{{Ref: a.Ref, Kind: engine.EventNoCapacity, Reason: "no nodes"}}
+}
+
+// FakePlanner plans over a fixed list of offerings: every candidate of the
+// task × every offering in its infra, in list order (cheapest first is the
+// list's business), Blocked locations skipped, Prefer first.
+type FakePlanner struct {
+	Offerings []catalog.Offering
+	mu        sync.Mutex
+	calls     []catalog.Constraints
+	// Hook, if set, runs first in every Plan call.
+	Hook func(t task.Task, cons catalog.Constraints)
+}
+
+func (p *FakePlanner) Plan(t task.Task, cons catalog.Constraints) ([]catalog.Choice, error) {
+	if p.Hook != nil {
+		p.Hook(t, cons)
+	}
+	p.mu.Lock()
+	p.calls = append(p.calls, cons)
+	p.mu.Unlock()
+	var out, preferred []catalog.Choice
+	for i, cand := range t.Candidates {
+		for _, o := range p.Offerings {
+			if cand.Infra.Cloud != "" && cand.Infra.Cloud != o.Cloud ||
+				cand.Infra.Region != "" && cand.Infra.Region != o.Region {
+				continue
+			}
+			if len(cons.Clouds) > 0 && !slices.Contains(cons.Clouds, o.Cloud) {
+				continue
+			}
+			if slices.ContainsFunc(cons.Blocked, func(b task.Infra) bool {
+				return b.Cloud == o.Cloud && (b.Region == "" || b.Region == o.Region)
+			}) {
+				continue
+			}
+			ch := catalog.Choice{Offering: o, Spot: cand.UseSpot, Candidate: i, HourlyCost: o.OnDemandPrice}
+			if cons.Prefer != nil && cons.Prefer.Cloud == o.Cloud && cons.Prefer.Region == o.Region {
+				preferred = append(preferred, ch)
+			} else {
+				out = append(out, ch)
+			}
+		}
+	}
+	out = append(preferred, out...)
+	if len(out) == 0 {
+		return nil, catalog.NoFit(fmt.Sprintf("nothing for %q", t.Name))
+	}
+	return out, nil
+}
+
+// Calls returns the constraints of every Plan call.
+func (p *FakePlanner) Calls() []catalog.Constraints {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.calls)
+}
+
+// TestOfferings are three regions of one cloud plus one of another.
+var TestOfferings = []catalog.Offering{
+	{Cloud: "aws", Region: "us-east-1", InstanceType: "m6i.large", VCPUs: 2, MemoryGB: 8, OnDemandPrice: 0.1, SpotPrice: 0.03},
+	{Cloud: "aws", Region: "us-west-2", InstanceType: "m6i.large", VCPUs: 2, MemoryGB: 8, OnDemandPrice: 0.11, SpotPrice: 0.035},
+	{Cloud: "aws", Region: "eu-west-1", InstanceType: "m6i.large", VCPUs: 2, MemoryGB: 8, OnDemandPrice: 0.12, SpotPrice: 0.04},
+	{Cloud: "gcp", Region: "us-central1", InstanceType: "n2-standard-2", VCPUs: 2, MemoryGB: 8, OnDemandPrice: 0.13, SpotPrice: 0.05},
+}

@@ -1,0 +1,196 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/jobs/api"
+	"github.com/skynomad/skynomad/jobs/store"
+)
+
+// Queue lists jobs newest first, as `jobs queue` shows them. Without All
+// (or SkipFinished, or ids) it returns every unfinished job and the
+// RecentFinished newest finished ones. It answers from the in-memory
+// queue view; a request reaching past the view reads the store (two
+// queries, whatever the number of jobs).
+func (c *Controller) Queue(ctx context.Context, req api.QueueRequest) ([]api.Job, error) {
+	f := store.Filter{IDs: req.JobIDs, User: req.User, Active: req.SkipFinished, Limit: req.Limit}
+	if !req.All && !req.SkipFinished && len(req.JobIDs) == 0 {
+		f.RecentFinished = c.cfg.RecentFinished
+	}
+	now := c.now()
+	if entries, ok := c.view.query(f); ok {
+		out := make([]api.Job, len(entries))
+		for i, e := range entries {
+			out[i] = e.api(now)
+		}
+		return out, nil
+	}
+	jobs, tasks, err := c.store.List(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: queue: %w", err)
+	}
+	out := make([]api.Job, len(jobs))
+	for i := range jobs {
+		out[i] = toAPI(&jobs[i], tasks[jobs[i].ID], now)
+	}
+	return out, nil
+}
+
+// Job returns one job.
+func (c *Controller) Job(ctx context.Context, id int64) (api.Job, error) {
+	if e, ok := c.view.get(id); ok {
+		return e.api(c.now()), nil
+	}
+	rec, err := c.get(ctx, id)
+	if err != nil {
+		return api.Job{}, err
+	}
+	return toAPI(&rec.Job, rec.Tasks, c.now()), nil
+}
+
+func (c *Controller) get(ctx context.Context, id int64) (store.Record, error) {
+	rec, err := c.store.Get(ctx, id)
+	if store.IsNotFound(err) {
+		return rec, NotFound("no managed job with id %d", id)
+	}
+	if err != nil {
+		return rec, fmt.Errorf("jobs: %w", err)
+	}
+	return rec, nil
+}
+
+func toAPI(j *store.Job, tasks []store.Task, now time.Time) api.Job {
+	out := api.Job{
+		ID: j.ID, Name: j.Name, User: j.User, Status: j.Status, Pool: j.Pool,
+		Pipeline: j.Pipeline || len(tasks) > 1, Priority: j.Priority, SubmittedAt: j.SubmittedAt,
+		StartedAt: timePtr(j.StartedAt), EndedAt: timePtr(j.EndedAt), FailureReason: j.FailureReason,
+		Tasks: make([]api.Task, len(tasks)),
+	}
+	for i := range tasks {
+		t := &tasks[i]
+		at := api.Task{
+			Index: t.Index, Name: t.Name, Status: t.Status, Requested: t.Requested,
+			SubmittedAt: timePtr(t.SubmittedAt), StartedAt: timePtr(t.StartedAt), EndedAt: timePtr(t.EndedAt),
+			JobDuration: t.Duration(now), Recoveries: t.Recoveries, Restarts: t.Restarts, Attempt: t.Attempt,
+			ExitCode: t.ExitCode, FailureReason: t.FailureReason, JobRank: j.JobRank, NumJobs: j.NumJobs,
+		}
+		if ch := t.Choice; ch != nil {
+			at.Infra, at.Instance, at.Spot = store.InfraOf(*ch), ch.Offering.InstanceType, ch.Spot
+		}
+		out.Tasks[i] = at
+		out.JobDuration += at.JobDuration
+		out.Recoveries += t.Recoveries
+	}
+	return out
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// Cancel cancels the selected unfinished jobs: exactly one of JobIDs, Name,
+// All or Pool (User narrows Name, All and Pool; User alone means all of
+// that user's jobs). PENDING jobs become CANCELLED at once; others
+// CANCELLING, then CANCELLED once their attempt is stopped. It returns the
+// ids it cancelled.
+func (c *Controller) Cancel(ctx context.Context, req api.CancelRequest) ([]int64, error) {
+	n := 0
+	for _, set := range []bool{len(req.JobIDs) > 0, req.Name != "", req.All, req.Pool != ""} {
+		if set {
+			n++
+		}
+	}
+	if n > 1 || n == 0 && req.User == "" {
+		return nil, Invalid("%v", errNoSelector)
+	}
+	f := store.Filter{IDs: req.JobIDs, Name: req.Name, Pool: req.Pool, User: req.User}
+	if len(req.JobIDs) > 0 {
+		f.User = ""
+	}
+	jobs, _, err := c.store.List(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: cancel: %w", err)
+	}
+	if len(req.JobIDs) > 0 && len(jobs) < len(dedupe(req.JobIDs)) {
+		found := map[int64]bool{}
+		for _, j := range jobs {
+			found[j.ID] = true
+		}
+		for _, id := range req.JobIDs {
+			if !found[id] {
+				return nil, NotFound("no managed job with id %d", id)
+			}
+		}
+	}
+	var ids []int64
+	for i := len(jobs) - 1; i >= 0; i-- { // oldest first
+		if !jobs[i].Status.Terminal() {
+			ids = append(ids, jobs[i].ID)
+		}
+	}
+	if len(ids) == 0 {
+		return []int64{}, nil
+	}
+	cancelled := []int64{}
+	err = c.call(ctx, func() error {
+		for _, id := range ids {
+			js, ok := c.jobs[id]
+			if !ok {
+				continue
+			}
+			c.guard(js, func() error {
+				did, err := c.cancelJob(js, "cancel requested")
+				if did {
+					cancelled = append(cancelled, id)
+				}
+				return err
+			})
+		}
+		return nil
+	})
+	return cancelled, err
+}
+
+func dedupe(ids []int64) map[int64]bool {
+	m := make(map[int64]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
+}
+
+// Preempt injects a preemption into a task's running attempt (fault
+// injection), if the engine can.
+func (c *Controller) Preempt(ctx context.Context, id int64, req api.PreemptRequest) error {
+	rec, err := c.get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if req.Task < 0 || req.Task >= len(rec.Tasks) {
+		return NotFound("managed job %d has no task %d", id, req.Task)
+	}
+	p, ok := c.eng.(engine.Preempter)
+	if !ok {
+		return Unsupported("engine %s cannot inject preemptions", c.eng.Name())
+	}
+	var cur *store.Attempt
+	for i := range rec.Attempts {
+		if a := &rec.Attempts[i]; a.Task == req.Task && (cur == nil || a.Number > cur.Number) {
+			cur = a
+		}
+	}
+	if cur == nil || !cur.Live() || cur.PlacedAt.IsZero() {
+		return Conflict("managed job %d task %d has no running attempt (status %s)", id, req.Task, rec.Tasks[req.Task].Status)
+	}
+	notice := time.Duration(req.NoticeSeconds * float64(time.Second))
+	if err := p.Preempt(ctx, refOf(cur), notice); err != nil {
+		return fmt.Errorf("jobs: preempt job %d task %d: %w", id, req.Task, err)
+	}
+	return nil
+}

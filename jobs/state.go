@@ -1,0 +1,237 @@
+package jobs
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/skynomad/skynomad/catalog"
+	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/jobs/api"
+	"github.com/skynomad/skynomad/jobs/store"
+	"github.com/skynomad/skynomad/task"
+)
+
+// jobState is the loop's view of one unfinished job.
+type jobState struct {
+	job   store.Job
+	tasks []*taskState
+
+	queueIndex int  // position in the ready queue, -1 when not queued
+	launchSlot bool // holds one of MaxLaunching
+	runSlot    bool // counts against MaxRunning
+	backingOff bool // waiting for the retry timer after an exhausted plan
+	timer      *time.Timer
+	timerGen   int
+}
+
+func (js *jobState) cur() *taskState { return js.tasks[js.job.CurrentTask] }
+
+// setTimer arms the job's one retry timer (replacing any other); f runs on
+// the loop unless the timer was replaced or the job finished.
+func (c *Controller) setTimer(js *jobState, d time.Duration, f func()) {
+	if js.timer != nil {
+		js.timer.Stop()
+	}
+	js.timerGen++
+	gen := js.timerGen
+	js.timer = c.after(d, func() {
+		if c.jobs[js.job.ID] != js || js.timerGen != gen {
+			return
+		}
+		js.timer = nil
+		c.guard(js, func() error { f(); return c.advance(js) })
+	})
+}
+
+func (js *jobState) stopTimers() {
+	if js.timer != nil {
+		js.timer.Stop()
+		js.timer = nil
+	}
+	js.timerGen++
+	for _, t := range js.tasks {
+		t.stopNoCapacity()
+	}
+}
+
+// taskState is the loop's view of one task of an unfinished job.
+type taskState struct {
+	idx int
+	rec store.Task
+	// att is the latest attempt (nil before the first launch).
+	att *store.Attempt
+
+	launching  bool // engine Launch or Resume in flight
+	stopping   bool // engine Stop in flight
+	wantLaunch bool // needs a new attempt
+	cleanup    bool // att must be stopped before the next launch
+
+	stopFailures int
+	callFailures int
+	plan         planState
+	noCap        *time.Timer
+	noCapGen     int
+	seen         map[engine.EventKind]bool // per-attempt, for log lines
+}
+
+func (t *taskState) stopNoCapacity() {
+	if t.noCap != nil {
+		t.noCap.Stop()
+		t.noCap = nil
+	}
+	t.noCapGen++
+}
+
+// closeInterval ends the open running interval, if any.
+func (t *taskState) closeInterval(at time.Time) {
+	if t.rec.RunningSince.IsZero() {
+		return
+	}
+	if d := at.Sub(t.rec.RunningSince); d > 0 {
+		t.rec.RunTime += d
+	}
+	t.rec.RunningSince = time.Time{}
+}
+
+// endAttempt marks the latest attempt ended.
+func (t *taskState) endAttempt(outcome string, at time.Time, code *int) {
+	a := t.att
+	a.State, a.Outcome, a.EndedAt = store.AttemptEnded, outcome, at
+	if code != nil {
+		a.ExitCode = code
+	}
+	t.closeInterval(at)
+	t.stopNoCapacity()
+}
+
+// setStatus moves a task through the transition table; the job follows its
+// current task.
+func (c *Controller) setStatus(js *jobState, t *taskState, to api.Status) error {
+	if t.rec.Status == to {
+		return nil
+	}
+	if err := CheckTransition(t.rec.Status, to); err != nil {
+		return fmt.Errorf("job %d task %d: %w", js.job.ID, t.idx, err)
+	}
+	t.rec.Status = to
+	if t.idx == js.job.CurrentTask {
+		js.job.Status = to
+	}
+	return nil
+}
+
+// restore builds the loop state of a job from its stored record.
+func restore(rec store.Record) *jobState {
+	js := &jobState{job: rec.Job, queueIndex: -1}
+	for i := range rec.Tasks {
+		js.tasks = append(js.tasks, &taskState{idx: i, rec: rec.Tasks[i]})
+	}
+	for i := range rec.Attempts {
+		a := rec.Attempts[i]
+		if a.Task < len(js.tasks) {
+			t := js.tasks[a.Task]
+			if t.att == nil || a.Number > t.att.Number {
+				t.att = &a
+			}
+		}
+	}
+	return js
+}
+
+func refOf(a *store.Attempt) engine.Ref {
+	return engine.Ref{JobID: a.JobID, Task: a.Task, Attempt: a.Number}
+}
+
+// dagTask returns the task's spec from the job's DAG.
+func (js *jobState) dagTask(idx int) task.Task { return js.job.DAG.Tasks[idx] }
+
+// engineAttempt builds what the engine needs for the task's latest attempt.
+func (c *Controller) engineAttempt(js *jobState, t *taskState) *engine.Attempt {
+	tk := js.dagTask(t.idx)
+	ch := t.att.Choice
+	if ch.Candidate >= 0 && ch.Candidate < len(tk.Candidates) {
+		tk.Resources = tk.Candidates[ch.Candidate]
+	}
+	secrets := tk.Secrets
+	tk.Secrets = nil // only in Attempt.Secrets, never rendered with the task
+	return &engine.Attempt{
+		Ref:       refOf(t.att),
+		JobName:   js.job.Name,
+		Task:      tk,
+		Choice:    ch,
+		Env:       taskEnv(&js.job, t.idx, tk, ch),
+		Secrets:   secrets,
+		Pool:      js.job.Pool,
+		SkipSetup: js.job.Pool != "",
+	}
+}
+
+// TaskIDs returns SKYPILOT_TASK_ID of every task of the job:
+// sky-managed-<submitted YYYY-MM-DD-HH-MM-SS-ffffff>_<name>_<job id>-<task index>,
+// <name> being the job name, or <pipeline>_<task> in a pipeline.
+func TaskIDs(j *store.Job) []string {
+	ts := j.SubmittedAt.Format("2006-01-02-15-04-05-000000")
+	pipeline := j.Pipeline || len(j.DAG.Tasks) > 1
+	ids := make([]string, len(j.DAG.Tasks))
+	for i, tk := range j.DAG.Tasks {
+		name := j.Name
+		if pipeline {
+			name = j.Name + "_" + tk.Name
+		}
+		ids[i] = fmt.Sprintf("sky-managed-%s_%s_%d-%d", ts, name, j.ID, i)
+	}
+	return ids
+}
+
+// taskEnv is the SKYPILOT_* environment the controller knows, then the
+// task's envs.
+func taskEnv(j *store.Job, idx int, tk task.Task, ch catalog.Choice) []task.EnvVar {
+	ids := TaskIDs(j)
+	gpus := tk.Resources.GPUsPerNode()
+	if gpus == 0 && ch.Offering.GPUCount > 0 {
+		gpus = int(math.Ceil(ch.Offering.GPUCount))
+	}
+	nodes := max(tk.NumNodes, 1)
+	env := []task.EnvVar{
+		{Name: "SKYPILOT_TASK_ID", Value: ids[idx]},
+		{Name: "SKYPILOT_TASK_IDS", Value: strings.Join(ids, "\n")},
+		{Name: "SKYPILOT_MANAGED_JOB_ID", Value: strconv.FormatInt(j.ID, 10)},
+		{Name: "SKYPILOT_NUM_NODES", Value: strconv.Itoa(nodes)},
+		{Name: "SKYPILOT_NUM_GPUS_PER_NODE", Value: strconv.Itoa(gpus)},
+		{Name: "SKYPILOT_JOB_RANK", Value: strconv.Itoa(j.JobRank)},
+		{Name: "SKYPILOT_NUM_JOBS", Value: strconv.Itoa(max(j.NumJobs, 1))},
+	}
+	return append(env, tk.Envs...)
+}
+
+// describeChoice reads like "AWS (us-east-1) m6i.2xlarge [spot]".
+func describeChoice(ch catalog.Choice) string {
+	loc := cloudName(ch.Offering.Cloud)
+	if ch.Offering.Region != "" {
+		loc += " (" + ch.Offering.Region + ")"
+	}
+	s := loc + " " + ch.Offering.InstanceType
+	if ch.Spot {
+		s += " [spot]"
+	}
+	return s
+}
+
+func cloudName(c string) string {
+	switch strings.ToLower(c) {
+	case "aws":
+		return "AWS"
+	case "gcp":
+		return "GCP"
+	case "azure":
+		return "Azure"
+	case "local":
+		return "Local"
+	case "kubernetes", "k8s":
+		return "Kubernetes"
+	}
+	return c
+}

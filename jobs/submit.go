@@ -1,0 +1,186 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/skynomad/skynomad/catalog"
+	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/jobs/api"
+	"github.com/skynomad/skynomad/jobs/store"
+	"github.com/skynomad/skynomad/task"
+)
+
+// MaxNumJobs caps LaunchRequest.NumJobs.
+const MaxNumJobs = 10000
+
+// Submit records a managed job (NumJobs copies of it, ranked 0..N-1 in job
+// id order) and returns the new ids. Every task is planned first: a task
+// nothing can run makes the job FAILED_PRECHECKS at once, with the reason.
+func (c *Controller) Submit(ctx context.Context, req api.LaunchRequest) ([]int64, error) {
+	dag, err := normalizeDAG(req.DAG)
+	if err != nil {
+		return nil, err
+	}
+	n := req.NumJobs
+	if n == 0 {
+		n = 1
+	}
+	if n < 0 || n > MaxNumJobs {
+		return nil, Invalid("num_jobs must be between 1 and %d, got %d", MaxNumJobs, req.NumJobs)
+	}
+	if req.Pool != "" {
+		return nil, Unsupported("worker pools are not supported by this controller yet (job submitted to pool %q)", req.Pool)
+	}
+
+	status, reason := api.StatusPending, c.precheck(dag)
+	if reason != "" {
+		status = api.StatusFailedPrechecks
+	}
+	now := c.now()
+	jobs := make([]store.Job, n)
+	tasks := make([][]store.Task, n)
+	for i := range jobs {
+		j := store.Job{
+			Name: dag.Name, User: req.User, Status: status, Pool: req.Pool,
+			Priority: dag.Tasks[0].Resources.Priority, Pipeline: dag.Pipeline || len(dag.Tasks) > 1,
+			DAG: dag, SubmittedAt: now, JobRank: i, NumJobs: n, FailureReason: reason,
+		}
+		ts := make([]store.Task, len(dag.Tasks))
+		for k, tk := range dag.Tasks {
+			ts[k] = store.Task{Index: k, Name: tk.Name, Status: status, Requested: c.cfg.Requested(tk)}
+			if k == 0 {
+				ts[k].SubmittedAt = now
+			}
+			if status.Terminal() {
+				ts[k].EndedAt = now
+				ts[k].FailureReason = reason
+			}
+		}
+		if status.Terminal() {
+			j.EndedAt = now
+		}
+		jobs[i], tasks[i] = j, ts
+	}
+	ids, err := c.store.CreateJobs(ctx, jobs, tasks)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: submit: %w", err)
+	}
+	if c.view.isLoaded() {
+		for i := range jobs {
+			c.view.put(jobs[i], tasks[i])
+		}
+	}
+	for i, id := range ids {
+		what := fmt.Sprintf("%d task(s)", len(dag.Tasks))
+		if n > 1 {
+			what += fmt.Sprintf(", job rank %d of %d", i, n)
+		}
+		c.jlogf(id, "submitted by %s: %s (%s)", userName(req.User), dag.Name, what)
+		if reason != "" {
+			c.jlogf(id, "job finished: FAILED_PRECHECKS (%s)", reason)
+			c.jlog.close(id)
+		}
+	}
+	c.log.Info("jobs submitted", "name", dag.Name, "ids", ids, "status", status)
+	if status == api.StatusPending && c.started.Load() {
+		c.post(func() {
+			recs, err := c.store.LoadJobs(context.WithoutCancel(c.ctx), ids)
+			if err != nil {
+				c.log.Error("cannot load submitted jobs; they start at the next controller start", "ids", ids, "err", err)
+				return
+			}
+			c.resumeAll(recs)
+		})
+	}
+	return ids, nil
+}
+
+// precheck plans every task and asks the engine; it returns why the job can
+// never run, or "".
+func (c *Controller) precheck(dag task.DAG) string {
+	checker, _ := c.eng.(Checker)
+	for i, tk := range dag.Tasks {
+		if _, err := c.cfg.Planner.Plan(tk, catalog.Constraints{Clouds: c.cfg.Clouds}); err != nil {
+			return fmt.Sprintf("task %d (%s): %v", i, tk.Name, err)
+		}
+		if checker != nil {
+			if err := checker.Check(tk); err != nil {
+				if engine.IsInfeasible(err) {
+					return fmt.Sprintf("task %d (%s): %v", i, tk.Name, err)
+				}
+				c.log.Warn("engine check failed", "task", tk.Name, "err", err)
+			}
+		}
+	}
+	return ""
+}
+
+// Plan returns what the optimizer would choose for each task.
+func (c *Controller) Plan(ctx context.Context, dag task.DAG) (api.PlanResponse, error) {
+	dag, err := normalizeDAG(dag)
+	if err != nil {
+		return api.PlanResponse{}, err
+	}
+	resp := api.PlanResponse{Engine: c.eng.Name()}
+	checker, _ := c.eng.(Checker)
+	for _, tk := range dag.Tasks {
+		tp := api.TaskPlan{Task: tk.Name}
+		choices, err := c.cfg.Planner.Plan(tk, catalog.Constraints{Clouds: c.cfg.Clouds})
+		if err == nil && checker != nil {
+			if cerr := checker.Check(tk); engine.IsInfeasible(cerr) {
+				err = cerr
+			}
+		}
+		if err != nil {
+			tp.Error = err.Error()
+		} else {
+			tp.Choices = choices
+		}
+		resp.Tasks = append(resp.Tasks, tp)
+	}
+	return resp, nil
+}
+
+// normalizeDAG checks what the controller relies on and fills names and
+// candidates the translator would have filled.
+func normalizeDAG(dag task.DAG) (task.DAG, error) {
+	if len(dag.Tasks) == 0 {
+		return dag, Invalid("the job has no task")
+	}
+	out := dag
+	out.Tasks = make([]task.Task, len(dag.Tasks))
+	for i, tk := range dag.Tasks {
+		if tk.Name == "" {
+			if dag.Name != "" && len(dag.Tasks) > 1 {
+				tk.Name = fmt.Sprintf("%s-%d", dag.Name, i)
+			} else if dag.Name != "" {
+				tk.Name = dag.Name
+			} else {
+				tk.Name = fmt.Sprintf("task-%d", i)
+			}
+		}
+		if tk.NumNodes <= 0 {
+			tk.NumNodes = 1
+		}
+		if len(tk.Candidates) == 0 {
+			tk.Candidates = []task.Resources{tk.Resources}
+		}
+		out.Tasks[i] = tk
+	}
+	if out.Name == "" {
+		out.Name = out.Tasks[0].Name
+	}
+	return out, nil
+}
+
+func userName(u string) string {
+	if u == "" {
+		return "(unknown user)"
+	}
+	return u
+}
+
+// errNoSelector is returned by Cancel without exactly one selector.
+var errNoSelector = errors.New("give exactly one of job ids, a name, --all or a pool")

@@ -1,0 +1,85 @@
+# task 0: flaky
+job "sky-1-0" {
+  type        = "batch"
+  priority    = 50
+  datacenters = ["*"]
+  meta = {
+    "sky.attempt"   = "1"
+    "sky.capacity"  = "on-demand"
+    "sky.job_id"    = "1"
+    "sky.job_name"  = "flaky"
+    "sky.offering"  = "sky-local-local-local-on-demand"
+    "sky.pipeline"  = "false"
+    "sky.task"      = "0"
+    "sky.task_name" = "flaky"
+  }
+
+  group "main" {
+    count = 1
+
+    restart {
+      attempts = 0
+      mode     = "fail"
+    }
+
+    reschedule {
+      attempts  = 0
+      unlimited = false
+    }
+
+    task "run" {
+      driver = "raw_exec"
+      env = {
+        "SKYNOMAD_CLUSTER_INFO" = "{\"cluster_name\":\"sky-1-0\",\"cloud\":\"local\",\"region\":\"local\",\"zone\":null}"
+        "SKYNOMAD_NUM_NODES"    = "1"
+        "SKYNOMAD_RUN_FILE"     = "$${NOMAD_TASK_DIR}/run.sh"
+        "SKYNOMAD_TASK_NAME"    = "flaky"
+        "SKYNOMAD_WORKDIR"      = "$${NOMAD_ALLOC_DIR}/sky_workdir"
+      }
+      kill_timeout = "30s"
+      kill_signal  = "SIGTERM"
+
+      config {
+        args    = ["driver", "--phase", "run"]
+        command = "skynomad"
+      }
+
+      resources {
+        cpu    = 1000
+        memory = 1024
+      }
+
+      template {
+        destination     = "local/run.sh"
+        data            = <<EOT
+marker="/tmp/skynomad-flaky-$SKYPILOT_TASK_ID"
+n=$(cat $marker 2>/dev/null || echo 0)
+echo $((n+1)) > $marker
+if [ "$n" -lt 2 ]; then echo "attempt $n fails"; exit 7; fi
+echo "attempt $n succeeds"
+EOT
+        change_mode     = "noop"
+        perms           = "0755"
+        left_delimiter  = "[[=skynomad:"
+        right_delimiter = ":skynomad=]]"
+      }
+
+      template {
+        destination     = "local/skynomad.env"
+        data            = <<EOT
+SKYPILOT_TASK_ID="sky-managed-2026-01-01-12-00-00-000000_flaky_1-0"
+SKYPILOT_TASK_IDS="sky-managed-2026-01-01-12-00-00-000000_flaky_1-0"
+SKYPILOT_MANAGED_JOB_ID="1"
+SKYPILOT_NUM_NODES="1"
+SKYPILOT_NUM_GPUS_PER_NODE="0"
+SKYPILOT_JOB_RANK="0"
+SKYPILOT_NUM_JOBS="1"
+EOT
+        change_mode     = "noop"
+        left_delimiter  = "[[=skynomad:"
+        right_delimiter = ":skynomad=]]"
+        env             = true
+      }
+    }
+  }
+}

@@ -1,0 +1,298 @@
+package translator
+
+import (
+	"math"
+	"regexp"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/skynomad/skynomad/task"
+)
+
+// taskDoc is one task document being decoded; the fields that need the
+// whole document (resources, envs) are finished in task().
+type taskDoc struct {
+	t         task.Task
+	resources *yaml.Node
+	envs      []varDecl
+	secrets   []varDecl
+	runNode   *yaml.Node
+	poolKey   *yaml.Node
+}
+
+// varDecl is one envs/secrets entry as written.
+type varDecl struct {
+	task.EnvVar
+	unset bool // declared without a value: must come from --env/--secret
+	key   *yaml.Node
+	path  string
+}
+
+// taskFields are the top-level keys of a task document.
+var taskFields = fieldTable[taskDoc]{
+	valueField("name", (*taskDecoder).name, func(td *taskDoc, s string) { td.t.Name = s }),
+	{"workdir", decodeWorkdir},
+	intField("num_nodes", 1, math.MaxInt32, func(td *taskDoc, v int) { td.t.NumNodes = v }),
+	{"resources", func(_ *taskDecoder, p kv, td *taskDoc) error {
+		td.resources = p.val // decoded in task(), once the pool is known
+		return nil
+	}},
+	valueField("envs", (*taskDecoder).vars, func(td *taskDoc, v []varDecl) { td.envs = v }),
+	valueField("secrets", (*taskDecoder).vars, func(td *taskDoc, v []varDecl) { td.secrets = v }),
+	{"file_mounts", decodeMounts},
+	stringField("setup", func(td *taskDoc, s string) { td.t.Setup = s }),
+	{"run", func(d *taskDecoder, p kv, td *taskDoc) (err error) {
+		td.t.Run, err = d.str(p.val, p.path)
+		td.runNode = p.val
+		return err
+	}},
+	{"pool", decodePool},
+	{"config", func(d *taskDecoder, p kv, _ *taskDoc) error {
+		if isEmptyNode(p.val) {
+			return nil
+		}
+		return d.errorAt(p.key, p.path, "field config is not supported by skynomad yet")
+	}},
+	unsupportedField[taskDoc]("service"),
+	unsupportedField[taskDoc]("event_callback"),
+	unsupportedField[taskDoc]("volumes"),
+	unsupportedField[taskDoc]("volume_mounts"),
+	unsupportedField[taskDoc]("inputs"),
+	unsupportedField[taskDoc]("outputs"),
+}
+
+// emptyTask is the task of a file that holds only a pipeline header.
+func emptyTask() task.Task {
+	t := task.Task{NumNodes: 1, Resources: task.Resources{JobRecovery: task.JobRecovery{Strategy: task.StrategyEagerNextRegion}}}
+	t.Candidates = []task.Resources{t.Resources}
+	return t
+}
+
+// task decodes one task document and applies the options to it.
+func (d *taskDecoder) task(doc *yaml.Node, opts *LoadOptions) (*taskDoc, error) {
+	td := &taskDoc{t: task.Task{NumNodes: 1}}
+	if err := decodeMapping(d, doc, "", taskFields, td); err != nil {
+		return nil, err
+	}
+	var err error
+	if td.t.Envs, err = d.resolveVars(td.envs, opts.Env, "--env"); err != nil {
+		return nil, err
+	}
+	if td.t.Secrets, err = d.resolveVars(td.secrets, opts.Secrets, "--secret"); err != nil {
+		return nil, err
+	}
+	substituteVars(&td.t)
+
+	pool := td.t.Pool != nil
+	res, err := d.resources(td.resources, opts.Overrides.resourcePairs(), pool)
+	if err != nil {
+		return nil, err
+	}
+	td.t.Resources, td.t.Candidates, td.t.Ordered = res.base, res.candidates, res.ordered
+	opts.Overrides.applyTask(&td.t)
+	if pool && td.t.Run != "" {
+		d.warnAt(td.runNode, "run", "ignored in a pool file: workers only run setup; jobs submitted with --pool bring their own run")
+		td.t.Run = ""
+	}
+	return td, nil
+}
+
+// envName is the pattern of env and secret names.
+var envName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+// vars reads `envs` or `secrets`. Keys and values are turned into strings
+// as SkyPilot does (see load_yaml11.go): `DEBUG: yes` is "True".
+func (d *taskDecoder) vars(n *yaml.Node, path string) ([]varDecl, error) {
+	if isNullNode(n) {
+		return nil, nil
+	}
+	ps, err := d.pairs(n, path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]varDecl, 0, len(ps))
+	for _, p := range ps {
+		name := resolveScalar(p.key).text
+		if !envName.MatchString(name) {
+			return nil, d.errorAt(p.key, p.path, "%q is not a valid variable name", name).
+				accepting("a letter or _, then letters, digits or _")
+		}
+		v := varDecl{EnvVar: task.EnvVar{Name: name}, key: p.key, path: p.path}
+		if isNullNode(p.val) {
+			v.unset = true
+		} else if v.Value, err = d.text(p.val, p.path, "a string"); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// resolveVars applies command-line values over the declared ones (a later
+// value wins; new names are appended) and refuses any left without a value.
+func (d *taskDecoder) resolveVars(decls []varDecl, overrides []task.EnvVar, flag string) ([]task.EnvVar, error) {
+	index := make(map[string]int, len(decls))
+	for i, v := range decls {
+		index[v.Name] = i
+	}
+	for _, o := range overrides {
+		if i, ok := index[o.Name]; ok {
+			decls[i].Value, decls[i].unset = o.Value, false
+			continue
+		}
+		index[o.Name] = len(decls)
+		decls = append(decls, varDecl{EnvVar: o})
+	}
+	var out []task.EnvVar
+	for _, v := range decls {
+		if v.unset {
+			return nil, d.errorAt(v.key, v.path, "has no value; give it one in the task file or with %s %s=VALUE", flag, v.Name).
+				accepting(`a string (use "" for empty)`)
+		}
+		out = append(out, v.EnvVar)
+	}
+	return out, nil
+}
+
+// varRef matches $NAME and ${NAME}.
+var varRef = regexp.MustCompile(`\$(?:\{([a-zA-Z_][a-zA-Z0-9_]*)\}|([a-zA-Z_][a-zA-Z0-9_]*))`)
+
+// substituteVars replaces $VAR and ${VAR} from envs and secrets (secrets
+// win) in file_mounts and workdir. Unknown variables are left as written;
+// setup and run are left to the shell.
+func substituteVars(t *task.Task) {
+	if len(t.Envs)+len(t.Secrets) == 0 {
+		return
+	}
+	vals := make(map[string]string, len(t.Envs)+len(t.Secrets))
+	for _, v := range append(append([]task.EnvVar(nil), t.Envs...), t.Secrets...) {
+		vals[v.Name] = v.Value
+	}
+	sub := func(s string) string {
+		return varRef.ReplaceAllStringFunc(s, func(ref string) string {
+			m := varRef.FindStringSubmatch(ref)
+			name := m[1] + m[2]
+			if v, ok := vals[name]; ok {
+				return v
+			}
+			return ref
+		})
+	}
+	if w := t.Workdir; w != nil {
+		w.Path, w.GitURL, w.GitRef = sub(w.Path), sub(w.GitURL), sub(w.GitRef)
+	}
+	for i := range t.Mounts {
+		m := &t.Mounts[i]
+		m.Dest, m.Source, m.BucketName, m.Store = sub(m.Dest), sub(m.Source), sub(m.BucketName), sub(m.Store)
+	}
+}
+
+// workdirFields are the keys of a git workdir.
+var workdirFields = fieldTable[task.Workdir]{
+	stringField("url", func(w *task.Workdir, s string) { w.GitURL = s }),
+	stringField("ref", func(w *task.Workdir, s string) { w.GitRef = s }),
+}
+
+// decodeWorkdir reads `workdir: PATH` or `workdir: {url, ref}`.
+func decodeWorkdir(d *taskDecoder, p kv, td *taskDoc) error {
+	n, path := p.val, p.path
+	td.t.Workdir = nil
+	if unalias(n) != nil && unalias(n).Kind == yaml.MappingNode {
+		var w task.Workdir
+		if err := decodeMapping(d, n, path, workdirFields, &w); err != nil {
+			return err
+		}
+		if w.GitURL == "" {
+			return d.errorAt(unalias(n), path+".url", "a git workdir needs a url")
+		}
+		td.t.Workdir = &w
+		return nil
+	}
+	dir, err := d.str(n, path)
+	if err == nil && dir != "" {
+		td.t.Workdir = &task.Workdir{Path: dir}
+	}
+	return err
+}
+
+// Bucket stores and mount modes accepted in file_mounts.
+var (
+	bucketStores = []string{"s3", "gcs", "azure", "r2", "ibm", "oci", "nebius"}
+	mountModes   = []string{string(task.MountModeMount), string(task.MountModeCopy), string(task.MountModeMountCached)}
+)
+
+// bucketFields are the keys of a bucket file mount.
+var bucketFields = fieldTable[task.Mount]{
+	stringField("name", func(m *task.Mount, s string) { m.BucketName = s }),
+	stringField("source", func(m *task.Mount, s string) { m.Source = s }),
+	enumField("store", bucketStores, func(m *task.Mount, s string) { m.Store = s }),
+	enumField("mode", mountModes, func(m *task.Mount, s string) { m.Mode = task.MountMode(s) }),
+	boolField("persistent", func(m *task.Mount, b bool) { m.Persistent = &b }),
+}
+
+// decodeMounts reads `file_mounts: {DST: SRC | {bucket}}`.
+func decodeMounts(d *taskDecoder, p kv, td *taskDoc) error {
+	n, path := p.val, p.path
+	td.t.Mounts = nil
+	if isNullNode(n) {
+		return nil
+	}
+	ps, err := d.pairs(n, path)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		if p.name == "" {
+			return d.errorAt(p.key, p.path, "a file mount needs a destination path")
+		}
+		m := task.Mount{Dest: p.name}
+		if v := unalias(p.val); v != nil && v.Kind == yaml.MappingNode {
+			if err := decodeMapping(d, v, p.path, bucketFields, &m); err != nil {
+				return err
+			}
+			if m.BucketName == "" && m.Source == "" {
+				return d.errorAt(v, p.path, "a bucket mount needs a name or a source")
+			}
+			if m.Mode == "" {
+				m.Mode = task.MountModeMount
+			}
+		} else if m.Source, err = d.str(p.val, p.path); err != nil {
+			return err
+		} else if m.Source == "" {
+			return d.errorAt(unalias(p.val), p.path, "a file mount needs a source (a local path, a bucket URL or a bucket mapping)")
+		}
+		td.t.Mounts = append(td.t.Mounts, m)
+	}
+	return nil
+}
+
+// poolFields are the keys of `pool:`.
+var poolFields = fieldTable[task.PoolSpec]{
+	intField("workers", 1, math.MaxInt32, func(p *task.PoolSpec, v int) { p.Workers = v }),
+	intField("min_workers", 0, math.MaxInt32, func(p *task.PoolSpec, v int) { p.MinWorkers = v }),
+	intField("max_workers", 1, math.MaxInt32, func(p *task.PoolSpec, v int) { p.MaxWorkers = v }),
+}
+
+// decodePool reads `pool: {workers | min_workers, max_workers}`.
+func decodePool(d *taskDecoder, p kv, td *taskDoc) error {
+	n, path := p.val, p.path
+	ps, err := d.pairs(n, path)
+	if err != nil {
+		return err
+	}
+	var spec task.PoolSpec
+	if err := poolFields.decodePairs(d, ps, &spec); err != nil {
+		return err
+	}
+	m := unalias(n)
+	switch {
+	case len(ps) == 0:
+		return d.errorAt(m, path, "a pool needs a size").accepting("workers, or min_workers and max_workers")
+	case spec.Workers > 0 && len(ps) > 1:
+		return d.errorAt(m, path, "give either workers or min_workers/max_workers, not both")
+	case spec.MaxWorkers > 0 && spec.MaxWorkers < spec.MinWorkers:
+		return d.errorAt(m, path+".max_workers", "%d is less than min_workers (%d)", spec.MaxWorkers, spec.MinWorkers)
+	}
+	td.t.Pool, td.poolKey = &spec, p.key
+	return nil
+}

@@ -1,0 +1,733 @@
+package translator
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/nomad/api"
+
+	"github.com/skynomad/skynomad/catalog"
+	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/task"
+)
+
+// goldenFile compares got with testdata/nomad/name, or rewrites it under
+// -update (the package's flag, declared in load_test.go).
+func goldenFile(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "nomad", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s mismatch (-want +got):\n%s", name, diff)
+	}
+}
+
+var (
+	localOffering = catalog.Offering{Cloud: "local", Region: "local", InstanceType: "local", VCPUs: 8, MemoryGB: 16}
+	p4d           = catalog.Offering{
+		Cloud: "aws", Region: "us-east-1", InstanceType: "p4d.24xlarge", VCPUs: 96, MemoryGB: 1152,
+		GPU: "A100", GPUCount: 8, OnDemandPrice: 32.77, SpotPrice: 9.83,
+	}
+	m6i = catalog.Offering{Cloud: "aws", Region: "us-west-2", InstanceType: "m6i.large", VCPUs: 2, MemoryGB: 8, OnDemandPrice: 0.096}
+)
+
+// skypilotEnv is what the controller would pass for job 7, task 0.
+var skypilotEnv = AttemptEnv(7, task.DAG{Name: "hello", Tasks: []task.Task{{Name: "hello", NumNodes: 1}}}, 0,
+	task.Resources{}, time.Date(2026, 1, 2, 3, 4, 5, 678000, time.UTC), 0, 1)
+
+// attempts are hand-built attempts covering each rendering rule; each has
+// golden JSON and HCL in testdata/nomad/.
+var attempts = []struct {
+	name string
+	opts RenderOptions
+	a    engine.Attempt
+}{
+	{
+		name: "hello-local",
+		a: engine.Attempt{
+			Ref:     engine.Ref{JobID: 7, Task: 0, Attempt: 1},
+			JobName: "hello",
+			Task: task.Task{
+				Name: "hello", NumNodes: 1,
+				Setup: "echo \"Running setup.\"\n",
+				Run:   "echo \"Hello, ${USER}!\"\nprintf '%{x}\\n' > /dev/null\n",
+			},
+			Choice: catalog.Choice{Offering: localOffering},
+			Env: append(slices.Clone(skypilotEnv),
+				task.EnvVar{Name: "DOLLAR", Value: "a$b ${HOME} $${x}"},
+				task.EnvVar{Name: "QUOTED", Value: "say \"hi\"\\n\tthen\nleave"},
+			),
+		},
+	},
+	{
+		name: "train-spot-multinode",
+		a: engine.Attempt{
+			Ref:     engine.Ref{JobID: 12, Task: 0, Attempt: 3},
+			JobName: "train",
+			Task: task.Task{
+				Name: "train", NumNodes: 2,
+				Workdir: &task.Workdir{GitURL: "https://github.com/example/train.git", GitRef: "v1.2"},
+				Setup:   "pip install -r requirements.txt\n",
+				Run:     "python train.py --ckpt-dir /checkpoint\n",
+				Mounts: []task.Mount{
+					{Dest: "/data", Source: "s3://datasets/imagenet"},
+					{Dest: "/models", BucketName: "base-models", Store: "gcs", Mode: task.MountModeCopy},
+					{Dest: "/checkpoint", BucketName: "ckpts", Mode: task.MountModeMountCached},
+					{Dest: "/local-data", Source: "./data"},
+				},
+				Resources: task.Resources{
+					Accelerators: []task.Accelerator{{Name: "A100", Count: 8}},
+					UseSpot:      true, DiskSizeGB: 256, Priority: 300,
+				},
+			},
+			Choice: catalog.Choice{Offering: p4d, Spot: true},
+			Env:    []task.EnvVar{{Name: "EPOCHS", Value: "50"}},
+		},
+	},
+	{
+		name: "docker-image",
+		a: engine.Attempt{
+			Ref:      engine.Ref{JobID: 3, Task: 1, Attempt: 1},
+			JobName:  "pipe",
+			Pipeline: true,
+			Task: task.Task{
+				Name: "in-container", NumNodes: 1,
+				Workdir: &task.Workdir{GitURL: "git@github.com:example/app.git"},
+				Run:     "python -c \"import os; print(os.environ['GREETING'])\"",
+				Resources: task.Resources{
+					ImageID: "docker:python:3.12-slim",
+					CPUs:    &task.Quantity{Value: 2},
+					Memory:  &task.Quantity{Value: 64, AtLeast: true},
+				},
+			},
+			Choice: catalog.Choice{Offering: m6i},
+			Env:    []task.EnvVar{{Name: "GREETING", Value: "hi"}},
+		},
+	},
+	{
+		name: "pool-job-with-secrets",
+		opts: RenderOptions{
+			RunnerPath: "/usr/local/bin/skynomad", Datacenters: []string{"dc1", "dc2"},
+			Namespace: "ml", Region: "eu", NodePool: "gpu", KillTimeout: 2 * time.Minute,
+		},
+		a: engine.Attempt{
+			Ref:     engine.Ref{JobID: 40, Task: 0, Attempt: 2},
+			JobName: "infer",
+			Pool:    "inference",
+			Task: task.Task{
+				Name: "infer", NumNodes: 1,
+				Setup:  "echo ignored: the pool ran setup\n",
+				Run:    "echo rank $SKYPILOT_JOB_RANK\n",
+				Mounts: []task.Mount{{Dest: "/data", Source: "s3://ignored/in/pools"}},
+				Resources: task.Resources{
+					Accelerators: []task.Accelerator{{Name: "H100", Count: 1}},
+					Priority:     -1000,
+				},
+			},
+			Choice:    catalog.Choice{Offering: p4d},
+			SkipSetup: true,
+			Secrets:   []task.EnvVar{{Name: "HF_TOKEN", Value: "hf_very-secret-value"}},
+		},
+	},
+	{
+		name: "pool-workers",
+		a: engine.Attempt{
+			Ref:     engine.Ref{JobID: 0, Task: 0, Attempt: 1},
+			JobName: "inference",
+			Pool:    "inference",
+			Task: task.Task{
+				Name: "inference", NumNodes: 1,
+				Pool:    &task.PoolSpec{Workers: 2},
+				Workdir: &task.Workdir{Path: "."},
+				Setup:   "echo \"prepare the environment once per worker\"\n",
+				Resources: task.Resources{
+					Accelerators: []task.Accelerator{{Name: "H100", Count: 1}},
+					DiskSizeGB:   512,
+				},
+			},
+			Choice:  catalog.Choice{Offering: p4d, Spot: true},
+			Env:     []task.EnvVar{{Name: "MODEL_NAME", Value: "openai/gpt-oss-20b"}},
+			Secrets: []task.EnvVar{{Name: "HF_TOKEN", Value: "hf_pool-secret"}},
+		},
+	},
+	{
+		name: "meta-placement",
+		opts: RenderOptions{NoNodeClass: true},
+		a: engine.Attempt{
+			Ref:     engine.Ref{JobID: 5, Task: 2, Attempt: 1},
+			JobName: "cpu",
+			Task: task.Task{
+				Name: "cpu", NumNodes: 1, Run: "EOT\necho done\n",
+				Resources: task.Resources{Memory: &task.Quantity{Value: 4}},
+			},
+			Choice: catalog.Choice{Offering: m6i},
+		},
+	},
+}
+
+func render(t *testing.T, i int) *api.Job {
+	t.Helper()
+	a := attempts[i].a
+	job, err := RenderJob(&a, attempts[i].opts)
+	if err != nil {
+		t.Fatalf("RenderJob(%s): %v", attempts[i].name, err)
+	}
+	return job
+}
+
+func TestRenderJobGolden(t *testing.T) {
+	t.Parallel()
+	for i, tc := range attempts {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			job := render(t, i)
+			js, err := JobJSON(job)
+			if err != nil {
+				t.Fatal(err)
+			}
+			goldenFile(t, tc.name+".json", js)
+			hcl, err := JobHCL(job)
+			if err != nil {
+				t.Fatal(err)
+			}
+			goldenFile(t, tc.name+".nomad.hcl", hcl)
+		})
+	}
+}
+
+// TestJobJSONRoundTrips: what we print is what the API client would send.
+func TestJobJSONRoundTrips(t *testing.T) {
+	t.Parallel()
+	for i, tc := range attempts {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			job := render(t, i)
+			js, err := JobJSON(job)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got struct{ Job *api.Job }
+			if err := json.Unmarshal(js, &got); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(job, got.Job); diff != "" {
+				t.Errorf("job after a JSON round trip (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestJobJSONHasFixtureShape: every field of a request a real Nomad 1.6.1
+// accepted (a job with a prestart setup task) is where our jobs have it.
+func TestJobJSONHasFixtureShape(t *testing.T) {
+	t.Parallel()
+	fixture, err := os.ReadFile(filepath.Join("testdata", "nomad", "fixture-1.6.1-setup-fail.request.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := JobJSON(render(t, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, got := jsonPaths(t, fixture), jsonPaths(t, js)
+	var missing []string
+	for p := range want {
+		if !got[p] {
+			missing = append(missing, p)
+		}
+	}
+	slices.Sort(missing)
+	if len(missing) > 0 {
+		t.Errorf("rendered job lacks fields of the 1.6.1 request: %v", missing)
+	}
+}
+
+// jsonPaths lists the dotted paths of every member of a JSON document
+// (array elements share their array's path; meta keys are data, not paths).
+func jsonPaths(t *testing.T, doc []byte) map[string]bool {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]bool{}
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if strings.HasSuffix(prefix, ".Meta") {
+				return
+			}
+			for k, e := range v {
+				p := prefix + "." + k
+				paths[p] = true
+				walk(p, e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(prefix, e)
+			}
+		}
+	}
+	walk("", v)
+	return paths
+}
+
+// TestSecretsNeverInline: secret values reach the task only through the
+// Nomad Variable; neither jobspec form contains them.
+func TestSecretsNeverInline(t *testing.T) {
+	t.Parallel()
+	for i, tc := range attempts {
+		if len(tc.a.Secrets) == 0 {
+			continue
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			job := render(t, i)
+			js, err := JobJSON(job)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hcl, err := JobHCL(job)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range tc.a.Secrets {
+				for form, text := range map[string][]byte{"JSON": js, "HCL": hcl} {
+					if bytes.Contains(text, []byte(s.Value)) {
+						t.Errorf("%s jobspec contains the value of secret %s", form, s.Name)
+					}
+				}
+			}
+			for _, task := range job.TaskGroups[0].Tasks {
+				var found bool
+				for _, tmpl := range task.Templates {
+					if *tmpl.DestPath == secretsFilePath {
+						found = true
+						if !*tmpl.Envvars || !strings.Contains(*tmpl.EmbeddedTmpl, `nomadVar "nomad/jobs/`+*job.ID+`"`) {
+							t.Errorf("task %s: secrets template does not read nomad/jobs/%s into the env: %q", task.Name, *job.ID, *tmpl.EmbeddedTmpl)
+						}
+					}
+				}
+				if !found {
+					t.Errorf("task %s has no secrets template", task.Name)
+				}
+			}
+		})
+	}
+}
+
+// TestEnvReachesTaskUnchanged renders the env-file template as
+// consul-template would (text/template with our delimiters) and reads it as
+// Nomad's env-file parser would: every value comes back as given.
+func TestEnvReachesTaskUnchanged(t *testing.T) {
+	t.Parallel()
+	values := []string{
+		"plain", "", "a$b", "${HOME}", "$${x}", "%{ if }", `back\slash`, `"quoted"`,
+		"two\nlines\n", "tab\there", "{{ .Secret }}", "[[=skynomad: \"x\" :skynomad=]]", "ünïcode ✓", "#not a comment",
+		"  spaced  ", "'single'",
+	}
+	var env []task.EnvVar
+	for i, v := range values {
+		env = append(env, task.EnvVar{Name: fmt.Sprintf("V%d", i), Value: v})
+	}
+	a := engine.Attempt{Task: task.Task{Name: "t", Run: "true"}, Choice: catalog.Choice{Offering: localOffering}, Env: env}
+	job, err := RenderJob(&a, RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := job.TaskGroups[0].Tasks[0]
+	for k, v := range run.Env {
+		if slices.ContainsFunc(env, func(e task.EnvVar) bool { return e.Name == k }) {
+			t.Errorf("user env %s=%q is in the env block, where Nomad would interpolate it", k, v)
+		}
+	}
+	got := readEnvFile(t, renderTemplate(t, templateAt(t, run, envFilePath)))
+	for _, e := range env {
+		if got[e.Name] != e.Value {
+			t.Errorf("%s: task would see %q, want %q", e.Name, got[e.Name], e.Value)
+		}
+	}
+}
+
+func TestEnvControlCharacterIsRefused(t *testing.T) {
+	t.Parallel()
+	a := engine.Attempt{
+		Task:   task.Task{Name: "t", Run: "true"},
+		Choice: catalog.Choice{Offering: localOffering},
+		Env:    []task.EnvVar{{Name: "CR", Value: "a\rb"}},
+	}
+	_, err := RenderJob(&a, RenderOptions{})
+	if err == nil || !strings.Contains(err.Error(), "env CR") {
+		t.Fatalf("RenderJob with a carriage return in an env value: err = %v, want an error naming env CR", err)
+	}
+}
+
+// TestScriptsRenderUnchanged: setup and run scripts reach local/*.sh as
+// written, whatever template syntax they contain.
+func TestScriptsRenderUnchanged(t *testing.T) {
+	t.Parallel()
+	script := "echo {{ not a template }} [[=skynomad: .Evil :skynomad=]] ${HOME} %{x}\n"
+	a := engine.Attempt{
+		Task:   task.Task{Name: "t", Setup: script, Run: script},
+		Choice: catalog.Choice{Offering: localOffering},
+	}
+	job, err := RenderJob(&a, RenderOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range job.TaskGroups[0].Tasks {
+		file := "local/" + tk.Name + ".sh"
+		if got := renderTemplate(t, templateAt(t, tk, file)); got != script {
+			t.Errorf("task %s: %s renders as %q, want %q", tk.Name, file, got, script)
+		}
+	}
+}
+
+func templateAt(t *testing.T, tk *api.Task, dest string) *api.Template {
+	t.Helper()
+	for _, tmpl := range tk.Templates {
+		if *tmpl.DestPath == dest {
+			return tmpl
+		}
+	}
+	t.Fatalf("task %s has no template for %s", tk.Name, dest)
+	return nil
+}
+
+// renderTemplate executes a template the way consul-template does: Go's
+// text/template with the block's delimiters and no data.
+func renderTemplate(t *testing.T, tmpl *api.Template) string {
+	t.Helper()
+	parsed, err := template.New("t").Delims(*tmpl.LeftDelim, *tmpl.RightDelim).Parse(*tmpl.EmbeddedTmpl)
+	if err != nil {
+		t.Fatalf("template for %s does not parse: %v", *tmpl.DestPath, err)
+	}
+	var b strings.Builder
+	if err := parsed.Execute(&b, nil); err != nil {
+		t.Fatalf("template for %s: %v", *tmpl.DestPath, err)
+	}
+	return b.String()
+}
+
+// readEnvFile reads KEY="value" lines as Nomad's env-file parser
+// (hashicorp/go-envparse) does for double-quoted values: escapes \\ \" \n
+// \t, any other escape or a raw control character is an error.
+func readEnvFile(t *testing.T, text string) map[string]string {
+	t.Helper()
+	env := map[string]string{}
+	for n, line := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		key, quoted, ok := strings.Cut(line, "=")
+		if !ok || len(quoted) < 2 || quoted[0] != '"' || quoted[len(quoted)-1] != '"' {
+			t.Fatalf("env file line %d: %q is not KEY=\"value\"", n+1, line)
+		}
+		var v strings.Builder
+		body := quoted[1 : len(quoted)-1]
+		for i := 0; i < len(body); i++ {
+			c := body[i]
+			switch {
+			case c < 0x20:
+				t.Fatalf("env file line %d: raw control character %q", n+1, c)
+			case c == '"':
+				t.Fatalf("env file line %d: unescaped quote", n+1)
+			case c == '\\':
+				i++
+				esc, ok := map[byte]byte{'\\': '\\', '"': '"', 'n': '\n', 't': '\t'}[body[i]]
+				if !ok {
+					t.Fatalf("env file line %d: invalid escape \\%c", n+1, body[i])
+				}
+				v.WriteByte(esc)
+			default:
+				v.WriteByte(c)
+			}
+		}
+		env[key] = v.String()
+	}
+	return env
+}
+
+func TestPlacement(t *testing.T) {
+	t.Parallel()
+	type cons = [3]string
+	tests := []struct {
+		name string
+		a    engine.Attempt
+		opts RenderOptions
+		want []cons
+	}{
+		{
+			name: "offering node class and capacity",
+			a:    engine.Attempt{Choice: catalog.Choice{Offering: p4d, Spot: true}},
+			want: []cons{{"${node.class}", "=", "sky-aws-us-east-1-p4d.24xlarge-spot"}, {"${meta.sky.capacity}", "=", "spot"}},
+		},
+		{
+			name: "node meta without node classes",
+			a:    engine.Attempt{Choice: catalog.Choice{Offering: m6i}},
+			opts: RenderOptions{NoNodeClass: true},
+			want: []cons{
+				{"${meta.sky.cloud}", "=", "aws"}, {"${meta.sky.region}", "=", "us-west-2"},
+				{"${meta.sky.instance_type}", "=", "m6i.large"}, {"${meta.sky.capacity}", "=", "on-demand"},
+			},
+		},
+		{
+			name: "this host takes no constraint",
+			a:    engine.Attempt{Choice: catalog.Choice{Offering: localOffering}},
+		},
+		{
+			name: "pool workers",
+			a:    engine.Attempt{Pool: "gpus", Choice: catalog.Choice{Offering: p4d}},
+			want: []cons{{"${node.class}", "=", "sky-pool-gpus"}},
+		},
+		{
+			name: "nodes on distinct hosts",
+			a:    engine.Attempt{Task: task.Task{NumNodes: 4}, Choice: catalog.Choice{Offering: localOffering}},
+			want: []cons{{"", "distinct_hosts", ""}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.a.Task.Name, tc.a.Task.Run = "t", "true"
+			job, err := RenderJob(&tc.a, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []cons
+			for _, c := range job.TaskGroups[0].Constraints {
+				got = append(got, cons{c.LTarget, c.Operand, c.RTarget})
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("constraints (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestNomadPriority(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ sky, nomad int }{
+		{-1000, 1}, {-990, 1}, {-500, 25}, {0, 50}, {10, 51}, {500, 75}, {1000, 100},
+	} {
+		if got := nomadPriority(tc.sky); got != tc.nomad {
+			t.Errorf("nomadPriority(%d) = %d, want %d", tc.sky, got, tc.nomad)
+		}
+	}
+}
+
+// TestGPUModelPattern checks the device constraint against model names
+// Nomad's nvidia plugin reports.
+func TestGPUModelPattern(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		accelerator string
+		match       []string
+		noMatch     []string
+	}{
+		{"A100", []string{"NVIDIA A100-SXM4-40GB", "NVIDIA A100-SXM4-80GB", "NVIDIA A100 80GB PCIe"}, []string{"NVIDIA A10G"}},
+		{"A100-80GB", []string{"NVIDIA A100-SXM4-80GB", "NVIDIA A100 80GB PCIe"}, []string{"NVIDIA A100-SXM4-40GB"}},
+		{"L4", []string{"NVIDIA L4"}, []string{"NVIDIA L40S"}},
+		{"T4", []string{"Tesla T4"}, []string{"NVIDIA T400"}},
+		{"V100", []string{"Tesla V100-SXM2-16GB"}, nil},
+		{"H100", []string{"NVIDIA H100 80GB HBM3"}, []string{"NVIDIA H200"}},
+		{"A10G", []string{"NVIDIA A10G"}, []string{"NVIDIA A100-SXM4-40GB"}},
+	}
+	for _, tc := range tests {
+		re := regexp.MustCompile(gpuModelPattern(tc.accelerator))
+		for _, m := range tc.match {
+			if !re.MatchString(m) {
+				t.Errorf("%s: pattern %s does not match %q", tc.accelerator, re, m)
+			}
+		}
+		for _, m := range tc.noMatch {
+			if re.MatchString(m) {
+				t.Errorf("%s: pattern %s matches %q", tc.accelerator, re, m)
+			}
+		}
+	}
+}
+
+func TestResources(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		res        task.Resources
+		offering   catalog.Offering
+		wantMemory int
+		wantDisk   int // 0: no ephemeral_disk
+		wantGPUs   uint64
+	}{
+		{name: "default memory", offering: m6i, wantMemory: 1024},
+		{name: "requested memory", res: task.Resources{Memory: &task.Quantity{Value: 4}}, offering: m6i, wantMemory: 4096},
+		{name: "capped to what the node reports", res: task.Resources{Memory: &task.Quantity{Value: 8, AtLeast: true}}, offering: m6i, wantMemory: 6963},
+		{name: "disk size", res: task.Resources{DiskSizeGB: 100}, offering: m6i, wantMemory: 1024, wantDisk: 87040},
+		{name: "no disk on this host", res: task.Resources{DiskSizeGB: 100}, offering: localOffering, wantMemory: 1024},
+		{name: "fractional GPU rounds up", res: task.Resources{Accelerators: []task.Accelerator{{Name: "T4", Count: 0.5}}}, offering: m6i, wantMemory: 1024, wantGPUs: 1},
+		{name: "TPUs take no Nomad device", res: task.Resources{Accelerators: []task.Accelerator{{Name: "tpu-v4-8", Count: 1}}}, offering: m6i, wantMemory: 1024},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := engine.Attempt{
+				Task:   task.Task{Name: "t", Setup: "true", Run: "true", Resources: tc.res},
+				Choice: catalog.Choice{Offering: tc.offering},
+			}
+			job, err := RenderJob(&a, RenderOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := job.TaskGroups[0]
+			for _, tk := range g.Tasks {
+				if *tk.Resources.MemoryMB != tc.wantMemory {
+					t.Errorf("task %s memory = %d MB, want %d", tk.Name, *tk.Resources.MemoryMB, tc.wantMemory)
+				}
+			}
+			var disk int
+			if g.EphemeralDisk != nil {
+				disk = *g.EphemeralDisk.SizeMB
+			}
+			if disk != tc.wantDisk {
+				t.Errorf("ephemeral disk = %d MB, want %d", disk, tc.wantDisk)
+			}
+			if setup := g.Tasks[0]; len(setup.Resources.Devices) > 0 {
+				t.Errorf("setup task asks for devices %v; only run may", setup.Resources.Devices)
+			}
+			var gpus uint64
+			for _, d := range g.Tasks[1].Resources.Devices {
+				gpus += *d.Count
+			}
+			if gpus != tc.wantGPUs {
+				t.Errorf("run task asks for %d GPUs, want %d", gpus, tc.wantGPUs)
+			}
+		})
+	}
+}
+
+func TestRenderJobTasks(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		setup     string
+		skipSetup bool
+		want      []string // task name: hook
+	}{
+		{name: "setup and run", setup: "make", want: []string{"setup: prestart", "run: "}},
+		{name: "no setup", want: []string{"run: "}},
+		{name: "pool job skips setup", setup: "make", skipSetup: true, want: []string{"run: "}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := engine.Attempt{
+				Task:      task.Task{Name: "t", Setup: tc.setup, Run: "true"},
+				Choice:    catalog.Choice{Offering: localOffering},
+				SkipSetup: tc.skipSetup,
+			}
+			job, err := RenderJob(&a, RenderOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, tk := range job.TaskGroups[0].Tasks {
+				hook := ""
+				if tk.Lifecycle != nil {
+					hook = tk.Lifecycle.Hook
+				}
+				got = append(got, tk.Name+": "+hook)
+				if args := tk.Config["args"]; !slices.Equal(args.([]any), []any{"driver", "--phase", tk.Name}) {
+					t.Errorf("task %s runs skynomad %v", tk.Name, args)
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("tasks (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestPoolJobNeedsAName(t *testing.T) {
+	t.Parallel()
+	a := engine.Attempt{Task: task.Task{Pool: &task.PoolSpec{Workers: 1}}, Choice: catalog.Choice{Offering: p4d}}
+	if _, err := RenderJob(&a, RenderOptions{}); err == nil {
+		t.Error("RenderJob of an unnamed pool: no error")
+	}
+}
+
+func TestAttemptEnv(t *testing.T) {
+	t.Parallel()
+	submitted := time.Date(2026, 3, 4, 5, 6, 7, 890123000, time.UTC)
+	pipeline := task.DAG{Name: "pipe", Pipeline: true, Tasks: []task.Task{
+		{Name: "train", NumNodes: 2, Envs: []task.EnvVar{{Name: "EPOCHS", Value: "5"}}},
+		{Name: "eval", NumNodes: 1},
+	}}
+	single := task.DAG{Name: "hello", Tasks: []task.Task{{Name: "hello", NumNodes: 1}}}
+	tests := []struct {
+		name          string
+		dag           task.DAG
+		index         int
+		chosen        task.Resources
+		rank, numJobs int
+		want          []task.EnvVar
+	}{
+		{
+			name: "single task", dag: single, numJobs: 1,
+			want: []task.EnvVar{
+				{Name: "SKYPILOT_TASK_ID", Value: "sky-managed-2026-03-04-05-06-07-890123_hello_9-0"},
+				{Name: "SKYPILOT_TASK_IDS", Value: "sky-managed-2026-03-04-05-06-07-890123_hello_9-0"},
+				{Name: "SKYPILOT_MANAGED_JOB_ID", Value: "9"},
+				{Name: "SKYPILOT_NUM_NODES", Value: "1"},
+				{Name: "SKYPILOT_NUM_GPUS_PER_NODE", Value: "0"},
+				{Name: "SKYPILOT_JOB_RANK", Value: "0"},
+				{Name: "SKYPILOT_NUM_JOBS", Value: "1"},
+			},
+		},
+		{
+			name: "pipeline task with GPUs, third of four pool jobs", dag: pipeline, index: 0,
+			chosen: task.Resources{Accelerators: []task.Accelerator{{Name: "V100", Count: 8}}}, rank: 2, numJobs: 4,
+			want: []task.EnvVar{
+				{Name: "SKYPILOT_TASK_ID", Value: "sky-managed-2026-03-04-05-06-07-890123_pipe_train_9-0"},
+				{Name: "SKYPILOT_TASK_IDS", Value: "sky-managed-2026-03-04-05-06-07-890123_pipe_train_9-0\nsky-managed-2026-03-04-05-06-07-890123_pipe_eval_9-1"},
+				{Name: "SKYPILOT_MANAGED_JOB_ID", Value: "9"},
+				{Name: "SKYPILOT_NUM_NODES", Value: "2"},
+				{Name: "SKYPILOT_NUM_GPUS_PER_NODE", Value: "8"},
+				{Name: "SKYPILOT_JOB_RANK", Value: "2"},
+				{Name: "SKYPILOT_NUM_JOBS", Value: "4"},
+				{Name: "EPOCHS", Value: "5"},
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := AttemptEnv(9, tc.dag, tc.index, tc.chosen, submitted, tc.rank, tc.numJobs)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("AttemptEnv (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestJobHCLNeedsAnID(t *testing.T) {
+	t.Parallel()
+	if _, err := JobHCL(&api.Job{}); err == nil {
+		t.Error("JobHCL of a job without ID: no error")
+	}
+}

@@ -1,0 +1,171 @@
+job "sky-12-0" {
+  type        = "batch"
+  priority    = 65
+  datacenters = ["*"]
+  meta = {
+    "sky.attempt"            = "3"
+    "sky.capacity"           = "spot"
+    "sky.job_id"             = "12"
+    "sky.job_name"           = "train"
+    "sky.offering"           = "sky-aws-us-east-1-p4d.24xlarge-spot"
+    "sky.pipeline"           = "false"
+    "sky.task"               = "0"
+    "sky.task_name"          = "train"
+    "sky.unsupported_mounts" = "/checkpoint (MOUNT_CACHED bucket ckpts); /local-data (COPY ./data)"
+  }
+
+  group "main" {
+    count = 2
+
+    constraint {
+      attribute = "$${node.class}"
+      value     = "sky-aws-us-east-1-p4d.24xlarge-spot"
+      operator  = "="
+    }
+
+    constraint {
+      attribute = "$${meta.sky.capacity}"
+      value     = "spot"
+      operator  = "="
+    }
+
+    constraint {
+      operator = "distinct_hosts"
+    }
+
+    restart {
+      attempts = 0
+      mode     = "fail"
+    }
+
+    reschedule {
+      attempts  = 0
+      unlimited = false
+    }
+
+    ephemeral_disk {
+      size = 222822
+    }
+
+    task "setup" {
+      driver = "raw_exec"
+      env = {
+        "SKYNOMAD_CLUSTER_INFO" = "{\"cluster_name\":\"sky-12-0\",\"cloud\":\"aws\",\"region\":\"us-east-1\",\"zone\":null}"
+        "SKYNOMAD_NUM_NODES"    = "2"
+        "SKYNOMAD_SETUP_FILE"   = "$${NOMAD_TASK_DIR}/setup.sh"
+        "SKYNOMAD_TASK_NAME"    = "train"
+        "SKYNOMAD_WORKDIR"      = "$${NOMAD_ALLOC_DIR}/sky_workdir"
+      }
+      kill_timeout = "30s"
+      kill_signal  = "SIGTERM"
+
+      lifecycle {
+        hook = "prestart"
+      }
+
+      config {
+        args    = ["driver", "--phase", "setup"]
+        command = "skynomad"
+      }
+
+      resources {
+        cpu    = 1000
+        memory = 1024
+      }
+
+      artifact {
+        source      = "git::https://github.com/example/train.git?ref=v1.2"
+        destination = "../alloc/sky_workdir"
+      }
+
+      artifact {
+        source      = "s3::https://s3.amazonaws.com/datasets/imagenet"
+        destination = "../alloc/sky_mounts/0"
+      }
+
+      artifact {
+        source      = "gcs::https://www.googleapis.com/storage/v1/base-models"
+        destination = "../alloc/sky_mounts/1"
+      }
+
+      template {
+        destination     = "local/setup.sh"
+        data            = <<EOT
+pip install -r requirements.txt
+EOT
+        change_mode     = "noop"
+        perms           = "0755"
+        left_delimiter  = "[[=skynomad:"
+        right_delimiter = ":skynomad=]]"
+      }
+
+      template {
+        destination     = "local/skynomad.env"
+        data            = <<EOT
+EPOCHS="50"
+SKYNOMAD_MOUNTS="[{\"dest\":\"/data\",\"alloc_path\":\"sky_mounts/0\"},{\"dest\":\"/models\",\"alloc_path\":\"sky_mounts/1\"}]"
+EOT
+        change_mode     = "noop"
+        left_delimiter  = "[[=skynomad:"
+        right_delimiter = ":skynomad=]]"
+        env             = true
+      }
+    }
+
+    task "run" {
+      driver = "raw_exec"
+      env = {
+        "SKYNOMAD_CLUSTER_INFO" = "{\"cluster_name\":\"sky-12-0\",\"cloud\":\"aws\",\"region\":\"us-east-1\",\"zone\":null}"
+        "SKYNOMAD_NUM_NODES"    = "2"
+        "SKYNOMAD_RUN_FILE"     = "$${NOMAD_TASK_DIR}/run.sh"
+        "SKYNOMAD_TASK_NAME"    = "train"
+        "SKYNOMAD_WORKDIR"      = "$${NOMAD_ALLOC_DIR}/sky_workdir"
+      }
+      kill_timeout = "30s"
+      kill_signal  = "SIGTERM"
+
+      config {
+        args    = ["driver", "--phase", "run"]
+        command = "skynomad"
+      }
+
+      resources {
+        cpu    = 1000
+        memory = 1024
+
+        device "nvidia/gpu" {
+          count = 8
+
+          constraint {
+            attribute = "$${device.model}"
+            value     = "(?i)\\bA100\\b"
+            operator  = "regexp"
+          }
+        }
+      }
+
+      template {
+        destination     = "local/run.sh"
+        data            = <<EOT
+python train.py --ckpt-dir /checkpoint
+EOT
+        change_mode     = "noop"
+        perms           = "0755"
+        left_delimiter  = "[[=skynomad:"
+        right_delimiter = ":skynomad=]]"
+      }
+
+      template {
+        destination     = "local/skynomad.env"
+        data            = <<EOT
+EPOCHS="50"
+SKYNOMAD_MOUNTS="[{\"dest\":\"/data\",\"alloc_path\":\"sky_mounts/0\"},{\"dest\":\"/models\",\"alloc_path\":\"sky_mounts/1\"}]"
+EOT
+        change_mode     = "noop"
+        left_delimiter  = "[[=skynomad:"
+        right_delimiter = ":skynomad=]]"
+        env             = true
+      }
+    }
+  }
+}

@@ -1,0 +1,9 @@
+// Package ui is the only way skynomad's commands talk to a person: lines,
+// tables, steps (a spinner on a terminal, plain lines otherwise), a yes/no
+// question and errors with context lines (Filename:, Position:, Suggestions:).
+//
+// Two implementations share the UI interface: an interactive one for a
+// terminal (colour, animated steps) and a plain one for pipes, files and CI.
+// Lower layers never print; they return values and errors that a command
+// hands to a UI.
+package ui
