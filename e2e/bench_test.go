@@ -221,7 +221,7 @@ func BenchmarkPreemptionRecovery(b *testing.B) {
 	c := h.apiClient()
 	ctx := context.Background()
 	waitRunning := func(attempt int) {
-		deadline := time.Now().Add(waitTimeout)
+		deadline := time.Now().Add(h.target.wait)
 		for {
 			j, err := c.Job(ctx, id)
 			if err != nil {
@@ -231,7 +231,7 @@ func BenchmarkPreemptionRecovery(b *testing.B) {
 				return
 			}
 			if time.Now().After(deadline) {
-				b.Fatalf("attempt %d not RUNNING after %s:\n%s", attempt, waitTimeout, dump(j))
+				b.Fatalf("attempt %d not RUNNING after %s:\n%s", attempt, h.target.wait, dump(j))
 			}
 			time.Sleep(2 * time.Millisecond)
 		}

@@ -50,14 +50,16 @@ type target struct {
 	skip   string // why this target cannot run here
 	// infeasibleGPUs is a --gpus value nothing on this target offers.
 	infeasibleGPUs string
+	// wait bounds every wait for a job (and every command).
+	wait time.Duration
 }
 
 func targets() []target {
-	nomad := target{name: "nomad", engine: "nomad", infeasibleGPUs: "H100:64"}
+	nomad := target{name: "nomad", engine: "nomad", infeasibleGPUs: "H100:64", wait: 3 * time.Minute}
 	if os.Getenv("NOMAD_ADDR") == "" {
 		nomad.skip = "NOMAD_ADDR not set: the Nomad variant needs a Nomad agent (raw_exec enabled) to run tasks on"
 	}
-	return []target{{name: "local", engine: "local", infeasibleGPUs: "H100:8"}, nomad}
+	return []target{{name: "local", engine: "local", infeasibleGPUs: "H100:8", wait: time.Minute}, nomad}
 }
 
 // scenario runs f once per target, each in parallel with its own home.
@@ -102,6 +104,10 @@ func newHarness(t testing.TB, tg target) *harness {
 	}
 	h.env = append(h.env, "SKYNOMAD_HOME="+home)
 	if tg.engine == "nomad" {
+		// Every controller numbers its jobs from 1 and names their Nomad
+		// jobs sky-<id>-<task>: each test gets its own namespace.
+		ns := nomadNamespace(t, filepath.Base(home))
+		h.env = append(h.env, "NOMAD_NAMESPACE="+ns)
 		// infra local: plan on this host's shape, placed on any node of the
 		// cluster (a dev agent has none of skynomad's node classes).
 		cfg := fmt.Sprintf("engine: nomad\ninfra: [local]\nnomad:\n  runner_path: %s\n  placement_timeout: 2m\n", skynomad)
@@ -143,13 +149,10 @@ func (r result) String() string {
 	return fmt.Sprintf("skynomad %s: exit %d\n--- stdout\n%s--- stderr\n%s", strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
 }
 
-// commandTimeout bounds every command (a launch that follows its job too).
-const commandTimeout = 90 * time.Second
-
 // run runs skynomad with args, as a user would, with no input.
 func (h *harness) run(args ...string) result {
 	h.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), h.target.wait+30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, skynomad, args...)
 	cmd.Env = h.env
@@ -167,7 +170,7 @@ func (h *harness) run(args ...string) result {
 		h.t.Fatalf("skynomad %s: %v", strings.Join(args, " "), err)
 	}
 	if ctx.Err() != nil {
-		h.t.Fatalf("timed out after %s:\n%s", commandTimeout, r)
+		h.t.Fatalf("timed out after %s:\n%s", h.target.wait+30*time.Second, r)
 	}
 	return r
 }
@@ -222,13 +225,10 @@ func (h *harness) job(id int64) (api.Job, bool) {
 	return api.Job{}, false
 }
 
-// waitTimeout bounds every wait for a job.
-const waitTimeout = 60 * time.Second
-
 // waitJob polls the queue until cond holds for job id.
 func (h *harness) waitJob(id int64, what string, cond func(api.Job) bool) api.Job {
 	h.t.Helper()
-	deadline := time.Now().Add(waitTimeout)
+	deadline := time.Now().Add(h.target.wait)
 	var last api.Job
 	for {
 		j, ok := h.job(id)
@@ -237,7 +237,7 @@ func (h *harness) waitJob(id int64, what string, cond func(api.Job) bool) api.Jo
 		}
 		last = j
 		if time.Now().After(deadline) {
-			h.t.Fatalf("job %d: still not %s after %s; last seen:\n%s", id, what, waitTimeout, dump(last))
+			h.t.Fatalf("job %d: still not %s after %s; last seen:\n%s", id, what, h.target.wait, dump(last))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -252,14 +252,14 @@ func (h *harness) waitEnd(id int64) api.Job {
 // waitLines polls until the file has at least n lines and returns them.
 func (h *harness) waitLines(path string, n int) []string {
 	h.t.Helper()
-	deadline := time.Now().Add(waitTimeout)
+	deadline := time.Now().Add(h.target.wait)
 	for {
 		lines := readLines(path)
 		if len(lines) >= n {
 			return lines
 		}
 		if time.Now().After(deadline) {
-			h.t.Fatalf("%s: %d line(s) after %s, want %d", path, len(lines), waitTimeout, n)
+			h.t.Fatalf("%s: %d line(s) after %s, want %d", path, len(lines), h.target.wait, n)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

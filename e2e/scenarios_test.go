@@ -224,7 +224,7 @@ func TestCancelLeavesNoProcess(t *testing.T) {
 		marker := fmt.Sprintf("e2e-cancel-%d-%d", os.Getpid(), time.Now().UnixNano())
 		id := h.launch("sleeper.yaml", "--env", "MARKER="+marker)
 		h.waitJob(id, "RUNNING", func(j api.Job) bool { return j.Status == api.StatusRunning })
-		deadline := time.Now().Add(waitTimeout)
+		deadline := time.Now().Add(h.target.wait)
 		for len(processesWithEnv("MARKER="+marker)) < 2 { // bash and its sleeps
 			if time.Now().After(deadline) {
 				t.Fatalf("no process of the job found in /proc")

@@ -3,7 +3,6 @@ package jobs
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -169,42 +168,19 @@ func (c *Controller) engineAttempt(js *jobState, t *taskState) *engine.Attempt {
 	}
 }
 
-// TaskIDs returns SKYPILOT_TASK_ID of every task of the job:
-// sky-managed-<submitted YYYY-MM-DD-HH-MM-SS-ffffff>_<name>_<job id>-<task index>,
-// <name> being the job name, or <pipeline>_<task> in a pipeline.
-func TaskIDs(j *store.Job) []string {
-	ts := j.SubmittedAt.Format("2006-01-02-15-04-05-000000")
-	pipeline := j.Pipeline || len(j.DAG.Tasks) > 1
-	ids := make([]string, len(j.DAG.Tasks))
-	for i, tk := range j.DAG.Tasks {
-		name := j.Name
-		if pipeline {
-			name = j.Name + "_" + tk.Name
-		}
-		ids[i] = fmt.Sprintf("sky-managed-%s_%s_%d-%d", ts, name, j.ID, i)
-	}
-	return ids
-}
-
 // taskEnv is the SKYPILOT_* environment the controller knows, then the
 // task's envs.
 func taskEnv(j *store.Job, idx int, tk task.Task, ch catalog.Choice) []task.EnvVar {
-	ids := TaskIDs(j)
 	gpus := tk.Resources.GPUsPerNode()
 	if gpus == 0 && ch.Offering.GPUCount > 0 {
 		gpus = int(math.Ceil(ch.Offering.GPUCount))
 	}
-	nodes := max(tk.NumNodes, 1)
-	env := []task.EnvVar{
-		{Name: "SKYPILOT_TASK_ID", Value: ids[idx]},
-		{Name: "SKYPILOT_TASK_IDS", Value: strings.Join(ids, "\n")},
-		{Name: "SKYPILOT_MANAGED_JOB_ID", Value: strconv.FormatInt(j.ID, 10)},
-		{Name: "SKYPILOT_NUM_NODES", Value: strconv.Itoa(nodes)},
-		{Name: "SKYPILOT_NUM_GPUS_PER_NODE", Value: strconv.Itoa(gpus)},
-		{Name: "SKYPILOT_JOB_RANK", Value: strconv.Itoa(j.JobRank)},
-		{Name: "SKYPILOT_NUM_JOBS", Value: strconv.Itoa(max(j.NumJobs, 1))},
-	}
-	return append(env, tk.Envs...)
+	return j.DAG.AttemptEnv(jobInfo(j), idx, gpus)
+}
+
+// jobInfo is what SKYPILOT_* variables say about j.
+func jobInfo(j *store.Job) task.JobInfo {
+	return task.JobInfo{ID: j.ID, Name: j.Name, Submitted: j.SubmittedAt, Rank: j.JobRank, NumJobs: j.NumJobs}
 }
 
 // describeChoice reads like "AWS (us-east-1) m6i.2xlarge [spot]".

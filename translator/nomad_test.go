@@ -51,8 +51,8 @@ var (
 )
 
 // skypilotEnv is what the controller would pass for job 7, task 0.
-var skypilotEnv = AttemptEnv(7, task.DAG{Name: "hello", Tasks: []task.Task{{Name: "hello", NumNodes: 1}}}, 0,
-	task.Resources{}, time.Date(2026, 1, 2, 3, 4, 5, 678000, time.UTC), 0, 1)
+var skypilotEnv = task.DAG{Name: "hello", Tasks: []task.Task{{Name: "hello", NumNodes: 1}}}.AttemptEnv(
+	task.JobInfo{ID: 7, Name: "hello", Submitted: time.Date(2026, 1, 2, 3, 4, 5, 678000, time.UTC)}, 0, 0)
 
 // attempts are hand-built attempts covering each rendering rule; each has
 // golden JSON and HCL in testdata/nomad/.
@@ -668,60 +668,6 @@ func TestPoolJobNeedsAName(t *testing.T) {
 	a := engine.Attempt{Task: task.Task{Pool: &task.PoolSpec{Workers: 1}}, Choice: catalog.Choice{Offering: p4d}}
 	if _, err := RenderJob(&a, RenderOptions{}); err == nil {
 		t.Error("RenderJob of an unnamed pool: no error")
-	}
-}
-
-func TestAttemptEnv(t *testing.T) {
-	t.Parallel()
-	submitted := time.Date(2026, 3, 4, 5, 6, 7, 890123000, time.UTC)
-	pipeline := task.DAG{Name: "pipe", Pipeline: true, Tasks: []task.Task{
-		{Name: "train", NumNodes: 2, Envs: []task.EnvVar{{Name: "EPOCHS", Value: "5"}}},
-		{Name: "eval", NumNodes: 1},
-	}}
-	single := task.DAG{Name: "hello", Tasks: []task.Task{{Name: "hello", NumNodes: 1}}}
-	tests := []struct {
-		name          string
-		dag           task.DAG
-		index         int
-		chosen        task.Resources
-		rank, numJobs int
-		want          []task.EnvVar
-	}{
-		{
-			name: "single task", dag: single, numJobs: 1,
-			want: []task.EnvVar{
-				{Name: "SKYPILOT_TASK_ID", Value: "sky-managed-2026-03-04-05-06-07-890123_hello_9-0"},
-				{Name: "SKYPILOT_TASK_IDS", Value: "sky-managed-2026-03-04-05-06-07-890123_hello_9-0"},
-				{Name: "SKYPILOT_MANAGED_JOB_ID", Value: "9"},
-				{Name: "SKYPILOT_NUM_NODES", Value: "1"},
-				{Name: "SKYPILOT_NUM_GPUS_PER_NODE", Value: "0"},
-				{Name: "SKYPILOT_JOB_RANK", Value: "0"},
-				{Name: "SKYPILOT_NUM_JOBS", Value: "1"},
-			},
-		},
-		{
-			name: "pipeline task with GPUs, third of four pool jobs", dag: pipeline, index: 0,
-			chosen: task.Resources{Accelerators: []task.Accelerator{{Name: "V100", Count: 8}}}, rank: 2, numJobs: 4,
-			want: []task.EnvVar{
-				{Name: "SKYPILOT_TASK_ID", Value: "sky-managed-2026-03-04-05-06-07-890123_pipe_train_9-0"},
-				{Name: "SKYPILOT_TASK_IDS", Value: "sky-managed-2026-03-04-05-06-07-890123_pipe_train_9-0\nsky-managed-2026-03-04-05-06-07-890123_pipe_eval_9-1"},
-				{Name: "SKYPILOT_MANAGED_JOB_ID", Value: "9"},
-				{Name: "SKYPILOT_NUM_NODES", Value: "2"},
-				{Name: "SKYPILOT_NUM_GPUS_PER_NODE", Value: "8"},
-				{Name: "SKYPILOT_JOB_RANK", Value: "2"},
-				{Name: "SKYPILOT_NUM_JOBS", Value: "4"},
-				{Name: "EPOCHS", Value: "5"},
-			},
-		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			got := AttemptEnv(9, tc.dag, tc.index, tc.chosen, submitted, tc.rank, tc.numJobs)
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("AttemptEnv (-want +got):\n%s", diff)
-			}
-		})
 	}
 }
 

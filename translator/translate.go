@@ -52,7 +52,7 @@ func Translate(dag *task.DAG, opts TranslateOptions) ([]Translation, error) {
 			Pipeline: dag.Pipeline,
 			Task:     t,
 			Choice:   choice,
-			Env:      AttemptEnv(opts.JobID, *dag, i, t.Resources, opts.Submitted, 0, 1),
+			Env:      dag.AttemptEnv(task.JobInfo{ID: opts.JobID, Name: dag.Name, Submitted: opts.Submitted}, i, t.Resources.GPUsPerNode()),
 			Secrets:  secrets,
 		}
 		if t.Pool != nil {
