@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"testing"
 
@@ -70,6 +71,17 @@ func TestCommands(t *testing.T) {
 					t.Errorf("launched name %q, want renamed", got)
 				}
 			},
+		},
+		{
+			name: "launch-follow-log-stream-cut",
+			args: []string{"jobs", "launch", "-y", "testdata/hello.yaml"},
+			fake: func() *fakeController {
+				f := newFake(api.StatusFailed)
+				f.jobs[1].FailureReason = "run exited with code 7"
+				f.logErr = errors.New("log stream cut by the controller")
+				return f
+			},
+			wantCode: ExitFailed,
 		},
 		{
 			name:  "launch-asks-and-proceeds",

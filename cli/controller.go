@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -110,12 +111,13 @@ func (o *controllerOptions) Run(ctx context.Context) error {
 		h = slog.NewJSONHandler(o.io.Stderr, nil)
 	}
 	return daemon.Run(ctx, daemon.Options{
-		Home:   o.paths.Home,
-		Config: o.cfg,
-		Engine: o.engine,
-		Listen: o.listen,
-		Token:  o.cfg.Controller.Token,
-		Logger: slog.New(h),
+		Home:    o.paths.Home,
+		Config:  o.cfg,
+		Engine:  o.engine,
+		Listen:  o.listen,
+		Token:   o.cfg.Controller.Token,
+		Logger:  slog.New(h),
+		Version: version(),
 	})
 }
 
@@ -204,4 +206,13 @@ func logTail(path string, n int) string {
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	lines = lines[max(0, len(lines)-n):]
 	return "  " + strings.Join(lines, "\n  ")
+}
+
+// version is the module version the binary was built from ("(devel)"
+// for a build from a work tree).
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.Main.Version
+	}
+	return "unknown"
 }

@@ -49,6 +49,7 @@ type fakeController struct {
 	queue    []api.Job
 	logs     map[int64]map[int]string // job → task (allTasks too) → text
 	ctlLogs  map[int64]string
+	logErr   error // returned by Logs when set
 	nextID   int64
 	launched []api.LaunchRequest
 	queued   []api.QueueRequest
@@ -126,6 +127,9 @@ func (f *fakeController) Logs(ctx context.Context, id int64, task *int, follow b
 		t, name = *task, fmt.Sprint(*task)
 	}
 	f.logCalls = append(f.logCalls, fmt.Sprintf("job=%d task=%s follow=%v tail=%d", id, name, follow, tail))
+	if f.logErr != nil {
+		return nil, f.logErr
+	}
 	return io.NopCloser(strings.NewReader(f.logs[id][t])), nil
 }
 

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,7 +23,9 @@ func followJob(ctx context.Context, u ui.UI, c controllerAPI, id int64) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := streamLogs(ctx, u, c, id, nil, true, 0); err != nil && ctx.Err() == nil {
-		return err
+		// The job goes on without its log stream: say so, and still wait
+		// for its result.
+		u.Warn("%v", err)
 	}
 	job, err := waitTerminal(ctx, c, id)
 	if ctx.Err() != nil {
@@ -42,31 +43,56 @@ func followJob(ctx context.Context, u ui.UI, c controllerAPI, id int64) error {
 	return nil
 }
 
-// streamLogs copies a log stream to the UI until it ends.
-// A nil task means every task, in order.
+// streamLogs copies a job's logs to the UI until the stream ends. A nil
+// task means every task, in order.
 func streamLogs(ctx context.Context, u ui.UI, c controllerAPI, id int64, task *int, follow bool, tail int) error {
 	rc, err := c.Logs(ctx, id, task, follow, tail)
+	return copyStream(ctx, u, rc, err, fmt.Sprintf("the logs of job %d", id))
+}
+
+// copyStream copies an opened stream (or reports why it did not open) to
+// the UI. Ctrl-C is not an error.
+func copyStream(ctx context.Context, u ui.UI, rc io.ReadCloser, err error, what string) error {
 	if err != nil {
-		return fmt.Errorf("reading the logs of job %d: %w", id, err)
+		return fmt.Errorf("reading %s: %w", what, err)
 	}
 	defer rc.Close()
-	if _, err := io.Copy(u.Stdout(), rc); err != nil && ctx.Err() == nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("reading the logs of job %d: %w", id, err)
+	if _, err := io.Copy(u.Stdout(), rc); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("reading %s: %w", what, err)
 	}
 	return nil
 }
 
 // waitTerminal polls the job until its status is final.
-func waitTerminal(ctx context.Context, c controllerAPI, id int64) (*api.Job, error) {
+func waitTerminal(ctx context.Context, c controllerAPI, id int64) (api.Job, error) {
+	jobs, err := waitAllTerminal(ctx, c, []int64{id})
+	if err != nil {
+		return api.Job{}, err
+	}
+	return jobs[0], nil
+}
+
+// waitAllTerminal polls the jobs, one request a round, until every one's
+// status is final, and returns them.
+func waitAllTerminal(ctx context.Context, c controllerAPI, ids []int64) ([]api.Job, error) {
 	t := time.NewTicker(pollInterval)
 	defer t.Stop()
 	for {
-		job, err := c.Job(ctx, id)
+		res, err := c.Queue(ctx, api.QueueRequest{All: true, JobIDs: ids})
 		if err != nil {
-			return nil, fmt.Errorf("reading job %d: %w", id, err)
+			return nil, fmt.Errorf("reading jobs %v: %w", ids, err)
 		}
-		if job.Status.Terminal() {
-			return &job, nil
+		if len(res.Jobs) != len(ids) {
+			return nil, fmt.Errorf("the controller knows %d of the jobs %v", len(res.Jobs), ids)
+		}
+		done := 0
+		for _, j := range res.Jobs {
+			if j.Status.Terminal() {
+				done++
+			}
+		}
+		if done == len(ids) {
+			return res.Jobs, nil
 		}
 		select {
 		case <-ctx.Done():
@@ -76,36 +102,9 @@ func waitTerminal(ctx context.Context, c controllerAPI, id int64) (*api.Job, err
 	}
 }
 
-// waitAllTerminal polls the jobs, one request a round, until every one's
-// status is final.
-func waitAllTerminal(ctx context.Context, c controllerAPI, ids []int64) error {
-	t := time.NewTicker(pollInterval)
-	defer t.Stop()
-	for {
-		res, err := c.Queue(ctx, api.QueueRequest{All: true, JobIDs: ids})
-		if err != nil {
-			return fmt.Errorf("reading jobs %v: %w", ids, err)
-		}
-		done := 0
-		for _, j := range res.Jobs {
-			if j.Status.Terminal() {
-				done++
-			}
-		}
-		if done == len(res.Jobs) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-}
-
 // finished prints "✓ Managed job finished: 1 (status: SUCCEEDED)." or the
 // failure with its reason.
-func finished(u ui.UI, job *api.Job) {
+func finished(u ui.UI, job api.Job) {
 	msg := fmt.Sprintf("Managed job finished: %d (status: %s).", job.ID, job.Status)
 	if job.Status == api.StatusSucceeded {
 		u.Success("%s", msg)
@@ -118,7 +117,7 @@ func finished(u ui.UI, job *api.Job) {
 }
 
 // failureReason is the job's reason, else its first task's.
-func failureReason(job *api.Job) string {
+func failureReason(job api.Job) string {
 	if job.FailureReason != "" {
 		return job.FailureReason
 	}

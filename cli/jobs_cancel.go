@@ -122,7 +122,7 @@ func (o *cancelOptions) Run(ctx context.Context) error {
 		strs[i] = fmt.Sprint(id)
 	}
 	step := o.ui.Step(fmt.Sprintf("Cancelling managed job(s) %s", strings.Join(strs, ", ")))
-	if err := waitAllTerminal(ctx, c, res.Cancelled); err != nil {
+	if _, err := waitAllTerminal(ctx, c, res.Cancelled); err != nil {
 		step.Fail("")
 		return err
 	}

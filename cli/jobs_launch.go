@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -21,17 +20,12 @@ const resourceRows = 5
 // launchOptions is `skynomad jobs launch YAML`.
 type launchOptions struct {
 	*session
-	file      string
-	overrides translator.Overrides
-	useSpot   bool
-	noUseSpot bool
-	envs      []string
-	envFile   string
-	secrets   []string
-	detach    bool
-	pool      string
-	numJobs   int
-	yes       bool
+	taskFlags
+	file    string
+	detach  bool
+	pool    string
+	numJobs int
+	yes     bool
 
 	// Set by Complete.
 	load translator.LoadOptions
@@ -45,10 +39,14 @@ func newLaunchCommand(io IO) *cobra.Command {
 		Long: `Launch a managed job from a SkyPilot task YAML (one task, or a pipeline).
 
 Shows the resources the optimizer considered, asks to proceed (unless -y),
-submits the job and, unless -d, streams its logs until it ends. The exit
-code is then the job's result: 0 SUCCEEDED, 100 FAILED, 101 FAILED_SETUP,
-102 FAILED_PRECHECKS, 103 FAILED_NO_RESOURCE, 104 FAILED_CONTROLLER,
-105 CANCELLED; 1 when the command itself failed (bad YAML, no controller).`,
+submits the job and, unless -d (or --num-jobs > 1), streams its logs until
+it ends. The exit code is then the job's result: 0 SUCCEEDED, 100 FAILED,
+101 FAILED_SETUP, 102 FAILED_PRECHECKS, 103 FAILED_NO_RESOURCE,
+104 FAILED_CONTROLLER, 105 CANCELLED; 1 when the command itself failed (a
+task file that does not load, no controller, a declined confirmation).
+
+A task that no resource fits is still submitted: the controller records it
+as FAILED_PRECHECKS with the reason (see jobs queue -a).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(io, cmd, args); err != nil {
@@ -61,26 +59,11 @@ code is then the job's result: 0 SUCCEEDED, 100 FAILED, 101 FAILED_SETUP,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.overrides.Name, "name", "n", "", "name of the managed job (default: the YAML's name)")
-	f.StringVar(&o.overrides.Infra, "infra", "", "where to run: cloud[/region[/zone]], e.g. aws/us-east-1")
-	f.StringVar(&o.overrides.CPUs, "cpus", "", "vCPUs per node: 8 (exactly) or 8+ (at least)")
-	f.StringVar(&o.overrides.Memory, "memory", "", "memory per node in GB: 32 or 32+")
-	f.StringVar(&o.overrides.GPUs, "gpus", "", "accelerators per node, e.g. A100:8")
-	f.StringVarP(&o.overrides.InstanceType, "instance-type", "t", "", "instance type, e.g. m6i.2xlarge")
-	f.IntVar(&o.overrides.NumNodes, "num-nodes", 0, "number of nodes")
-	f.BoolVar(&o.useSpot, "use-spot", false, "run on spot instances")
-	f.BoolVar(&o.noUseSpot, "no-use-spot", false, "run on on-demand instances")
-	f.StringVar(&o.overrides.ImageID, "image-id", "", "image to run, e.g. docker:python:3.12-slim")
-	f.StringVar(&o.overrides.DiskSize, "disk-size", "", "OS disk size in GB")
-	f.StringArrayVar(&o.envs, "env", nil, "environment variable NAME=VALUE, or NAME to pass yours (repeatable)")
-	f.StringVar(&o.envFile, "env-file", "", "dotenv file of environment variables")
-	f.StringArrayVar(&o.secrets, "secret", nil, "secret NAME=VALUE, or NAME to pass yours (repeatable; never printed)")
-	f.StringVar(&o.overrides.JobRecovery, "job-recovery", "", "recovery strategy: EAGER_NEXT_REGION or FAILOVER")
+	o.taskFlags.register(cmd)
 	f.BoolVarP(&o.detach, "detach-run", "d", false, "return after submitting instead of streaming the logs")
 	f.StringVarP(&o.pool, "pool", "p", "", "submit to this worker pool")
 	f.IntVar(&o.numJobs, "num-jobs", 1, "submit this many jobs (ranks 0..N-1 in $SKYPILOT_JOB_RANK)")
 	f.BoolVarP(&o.yes, "yes", "y", false, "do not ask for confirmation")
-	f.StringVar(&o.overrides.Workdir, "workdir", "", "working directory to sync to the job")
 	return cmd
 }
 
@@ -91,43 +74,16 @@ func (o *launchOptions) Complete(io IO, cmd *cobra.Command, args []string) error
 	}
 	o.session = s
 	o.file = args[0]
-	if cmd.Flags().Changed("use-spot") || cmd.Flags().Changed("no-use-spot") {
-		v := o.useSpot || !o.noUseSpot
-		o.overrides.UseSpot = &v
+	o.load, err = o.loadOptions(cmd, io.Getenv, func(msg string) { o.ui.Warn("%s", msg) })
+	if err != nil {
+		return err
 	}
-	lookup := func(name string) (string, bool) {
-		v := io.Getenv(name)
-		return v, v != ""
-	}
-	if o.envFile != "" {
-		vars, err := translator.ParseEnvFile(o.envFile)
-		if err != nil {
-			return err
-		}
-		o.load.Env = append(o.load.Env, vars...)
-	}
-	for _, e := range o.envs {
-		v, err := translator.ParseEnvFlag(e, lookup)
-		if err != nil {
-			return err
-		}
-		o.load.Env = append(o.load.Env, v)
-	}
-	for _, e := range o.secrets {
-		v, err := translator.ParseSecretFlag(e, lookup)
-		if err != nil {
-			return err
-		}
-		o.load.Secrets = append(o.load.Secrets, v)
-	}
-	o.load.Overrides = o.overrides
-	o.load.Warn = func(msg string) { o.ui.Warn("%s", msg) }
 	return nil
 }
 
 func (o *launchOptions) Validate() error {
-	if o.useSpot && o.noUseSpot {
-		return errors.New("--use-spot and --no-use-spot exclude each other")
+	if err := o.taskFlags.validate(); err != nil {
+		return err
 	}
 	if o.numJobs < 1 {
 		return fmt.Errorf("--num-jobs %d: want at least 1", o.numJobs)

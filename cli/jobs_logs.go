@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -104,12 +103,8 @@ func (o *logsOptions) Run(ctx context.Context) error {
 	}
 	if o.controller {
 		rc, err := c.ControllerLog(ctx, id, o.follow)
-		if err != nil {
-			return fmt.Errorf("reading the controller log of job %d: %w", id, err)
-		}
-		defer rc.Close()
-		if _, err := io.Copy(o.ui.Stdout(), rc); err != nil && ctx.Err() == nil {
-			return fmt.Errorf("reading the controller log of job %d: %w", id, err)
+		if err := copyStream(ctx, o.ui, rc, err, fmt.Sprintf("the controller log of job %d", id)); err != nil {
+			return err
 		}
 		return o.interrupted(ctx)
 	}
@@ -119,13 +114,13 @@ func (o *logsOptions) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("reading job %d: %w", id, err)
 		}
-		i, err := taskIndex(&job, o.task)
+		i, err := taskIndex(job, o.task)
 		if err != nil {
 			return err
 		}
 		task = &i
 	}
-	if err := streamLogs(ctx, o.ui, c, id, task, o.follow, o.tail); err != nil && ctx.Err() == nil {
+	if err := streamLogs(ctx, o.ui, c, id, task, o.follow, o.tail); err != nil {
 		return err
 	}
 	return o.interrupted(ctx)
@@ -167,7 +162,7 @@ func (o *logsOptions) resolveJob(ctx context.Context, c controllerAPI) (int64, e
 }
 
 // taskIndex finds a task by index or name.
-func taskIndex(job *api.Job, s string) (int, error) {
+func taskIndex(job api.Job, s string) (int, error) {
 	if n, err := strconv.Atoi(s); err == nil {
 		for _, t := range job.Tasks {
 			if t.Index == n {

@@ -1,7 +1,3 @@
-// Package cli is the skynomad command line: one file per command, each an
-// Options struct with Complete → Validate → Run. Commands hold no logic of
-// their own: they call translator, catalog, jobs/client, daemon, driver,
-// interrupt. All output goes through ui.UI.
 package cli
 
 import (

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -16,14 +15,9 @@ import (
 
 // translateOptions is `skynomad translate FILE`.
 type translateOptions struct {
+	taskFlags
 	file       string
 	output     string
-	overrides  translator.Overrides
-	useSpot    bool
-	noUseSpot  bool
-	envs       []string
-	envFile    string
-	secrets    []string
 	jobID      int64
 	runnerPath string
 
@@ -65,22 +59,7 @@ nomad/jobs/<job id>, which the controller writes.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.output, "output", "o", "hcl", "output format: hcl or json")
-	f.StringVarP(&o.overrides.Name, "name", "n", "", "name of the managed job (default: the YAML's name)")
-	f.StringVar(&o.overrides.Infra, "infra", "", "where to run: cloud[/region[/zone]], e.g. aws/us-east-1")
-	f.StringVar(&o.overrides.CPUs, "cpus", "", "vCPUs per node: 8 (exactly) or 8+ (at least)")
-	f.StringVar(&o.overrides.Memory, "memory", "", "memory per node in GB: 32 or 32+")
-	f.StringVar(&o.overrides.GPUs, "gpus", "", "accelerators per node, e.g. A100:8")
-	f.StringVarP(&o.overrides.InstanceType, "instance-type", "t", "", "instance type, e.g. m6i.2xlarge")
-	f.IntVar(&o.overrides.NumNodes, "num-nodes", 0, "number of nodes")
-	f.BoolVar(&o.useSpot, "use-spot", false, "run on spot instances")
-	f.BoolVar(&o.noUseSpot, "no-use-spot", false, "run on on-demand instances")
-	f.StringVar(&o.overrides.ImageID, "image-id", "", "image to run, e.g. docker:python:3.12-slim")
-	f.StringVar(&o.overrides.DiskSize, "disk-size", "", "OS disk size in GB")
-	f.StringArrayVar(&o.envs, "env", nil, "environment variable NAME=VALUE, or NAME to pass yours (repeatable)")
-	f.StringVar(&o.envFile, "env-file", "", "dotenv file of environment variables")
-	f.StringArrayVar(&o.secrets, "secret", nil, "secret NAME=VALUE, or NAME to pass yours (repeatable; never printed)")
-	f.StringVar(&o.overrides.JobRecovery, "job-recovery", "", "recovery strategy: EAGER_NEXT_REGION or FAILOVER")
-	f.StringVar(&o.overrides.Workdir, "workdir", "", "working directory to sync to the job")
+	o.taskFlags.register(cmd)
 	f.Int64Var(&o.jobID, "job-id", 1, "managed job id the jobspec is for (its Nomad job is sky-<id>-<task>)")
 	f.StringVar(&o.runnerPath, "runner-path", "skynomad", "path of the skynomad binary on the Nomad clients")
 	return cmd
@@ -91,37 +70,11 @@ func (o *translateOptions) Complete(io IO, cmd *cobra.Command, args []string) er
 	o.ui = ui.New(io.Stdin, io.Stdout, io.Stderr)
 	o.out = cmd.OutOrStdout()
 	o.now = io.now()
-	if cmd.Flags().Changed("use-spot") || cmd.Flags().Changed("no-use-spot") {
-		v := o.useSpot || !o.noUseSpot
-		o.overrides.UseSpot = &v
+	var err error
+	o.load, err = o.loadOptions(cmd, io.Getenv, func(msg string) { o.ui.Warn("%s", msg) })
+	if err != nil {
+		return err
 	}
-	lookup := func(name string) (string, bool) {
-		v := io.Getenv(name)
-		return v, v != ""
-	}
-	if o.envFile != "" {
-		vars, err := translator.ParseEnvFile(o.envFile)
-		if err != nil {
-			return err
-		}
-		o.load.Env = append(o.load.Env, vars...)
-	}
-	for _, e := range o.envs {
-		v, err := translator.ParseEnvFlag(e, lookup)
-		if err != nil {
-			return err
-		}
-		o.load.Env = append(o.load.Env, v)
-	}
-	for _, e := range o.secrets {
-		v, err := translator.ParseSecretFlag(e, lookup)
-		if err != nil {
-			return err
-		}
-		o.load.Secrets = append(o.load.Secrets, v)
-	}
-	o.load.Overrides = o.overrides
-	o.load.Warn = func(msg string) { o.ui.Warn("%s", msg) }
 	return nil
 }
 
@@ -129,8 +82,8 @@ func (o *translateOptions) Validate() error {
 	if o.output != translator.FormatHCL && o.output != translator.FormatJSON {
 		return fmt.Errorf("-o %s: want hcl or json", o.output)
 	}
-	if o.useSpot && o.noUseSpot {
-		return errors.New("--use-spot and --no-use-spot exclude each other")
+	if err := o.taskFlags.validate(); err != nil {
+		return err
 	}
 	if o.jobID < 1 {
 		return fmt.Errorf("--job-id %d: want at least 1", o.jobID)

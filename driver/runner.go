@@ -231,6 +231,12 @@ func (st *run) runPhase(ctx context.Context, ph Phase) Result {
 			st.Logger.Warn("cannot write phase file", "err", err)
 		}
 	}
+	if wd := st.Config.Workdir; wd != "" {
+		// On Nomad the workdir lives in the alloc dir and may not exist yet.
+		if err := os.MkdirAll(wd, 0o755); err != nil {
+			return st.startFailed(ph, err)
+		}
+	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return st.startFailed(ph, err)

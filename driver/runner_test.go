@@ -405,3 +405,21 @@ func TestRunGate(t *testing.T) {
 		t.Errorf("the run phase did not run after the gate opened; output:\n%s", out.String())
 	}
 }
+
+// On Nomad SKYNOMAD_WORKDIR points into the alloc dir, which nobody has
+// created yet: the runner makes it, and both phases run there.
+func TestRunCreatesWorkdir(t *testing.T) {
+	t.Parallel()
+	r, out, dir := newTestRunner(t, "pwd > \"$MARK.setup\"", "pwd", nil)
+	r.Config.Workdir = filepath.Join(dir, "alloc", "sky_workdir")
+	if code := r.Run(context.Background(), PhaseAll); code != 0 {
+		t.Fatalf("Run = %d, output:\n%s", code, out.String())
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "mark.setup"))
+	if err != nil || strings.TrimSpace(string(got)) != r.Config.Workdir {
+		t.Errorf("setup ran in %q (%v), want %q", got, err, r.Config.Workdir)
+	}
+	if !strings.Contains(out.String(), r.Config.Workdir) {
+		t.Errorf("run did not print its workdir %q:\n%s", r.Config.Workdir, out.String())
+	}
+}

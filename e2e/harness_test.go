@@ -249,20 +249,28 @@ func (h *harness) waitEnd(id int64) api.Job {
 	return h.waitJob(id, "finished", func(j api.Job) bool { return j.Status.Terminal() })
 }
 
-// waitLines polls until the file has at least n lines and returns them.
-func (h *harness) waitLines(path string, n int) []string {
+// waitUntil polls until ok holds; it fails the test when job id ends
+// first (what it waits for will not come) or after the target's wait.
+func (h *harness) waitUntil(id int64, what string, ok func() bool) {
 	h.t.Helper()
 	deadline := time.Now().Add(h.target.wait)
-	for {
-		lines := readLines(path)
-		if len(lines) >= n {
-			return lines
+	for i := 0; !ok(); i++ {
+		if i%5 == 4 {
+			if j, _ := h.job(id); j.Status.Terminal() && !ok() {
+				h.t.Fatalf("job %d ended %s before %s:\n%s", id, j.Status, what, dump(j))
+			}
 		}
 		if time.Now().After(deadline) {
-			h.t.Fatalf("%s: %d line(s) after %s, want %d", path, len(lines), h.target.wait, n)
+			h.t.Fatalf("still not %s after %s", what, h.target.wait)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// waitLines waits until job id's task has written at least n lines to path.
+func (h *harness) waitLines(id int64, path string, n int) {
+	h.t.Helper()
+	h.waitUntil(id, fmt.Sprintf("%d line(s) in %s", n, path), func() bool { return len(readLines(path)) >= n })
 }
 
 func (h *harness) controllerPID() (int, bool) {

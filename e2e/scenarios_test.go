@@ -148,7 +148,7 @@ func TestPreemptedTwiceRecovers(t *testing.T) {
 		sid := strconv.FormatInt(id, 10)
 		for n := 1; n <= 3; n++ {
 			// The n-th attempt's run is executing.
-			h.waitLines(attempts, n)
+			h.waitLines(id, attempts, n)
 			h.waitJob(id, fmt.Sprintf("RUNNING attempt %d", n), func(j api.Job) bool {
 				return j.Status == api.StatusRunning && j.Tasks[0].Attempt == n
 			})
@@ -224,13 +224,9 @@ func TestCancelLeavesNoProcess(t *testing.T) {
 		marker := fmt.Sprintf("e2e-cancel-%d-%d", os.Getpid(), time.Now().UnixNano())
 		id := h.launch("sleeper.yaml", "--env", "MARKER="+marker)
 		h.waitJob(id, "RUNNING", func(j api.Job) bool { return j.Status == api.StatusRunning })
-		deadline := time.Now().Add(h.target.wait)
-		for len(processesWithEnv("MARKER="+marker)) < 2 { // bash and its sleeps
-			if time.Now().After(deadline) {
-				t.Fatalf("no process of the job found in /proc")
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		h.waitUntil(id, "running processes", func() bool {
+			return len(processesWithEnv("MARKER="+marker)) >= 2 // bash and its sleeps
+		})
 		r := h.mustRun("jobs", "cancel", "-y", strconv.FormatInt(id, 10))
 		containsInOrder(t, "cancel output", r.stdout, fmt.Sprintf("Cancelled managed job(s) %d.", id))
 		j, _ := h.job(id)

@@ -67,6 +67,7 @@ const (
 	// ExitCode 0 with PhaseRun is success.
 	EventExited EventKind = "exited"
 	// Preempted: node lost, spot notice, node down. Recovered without limit.
+	// With Event.Replacement set the engine has already relaunched it.
 	EventPreempted EventKind = "preempted"
 	// Stopped: the attempt was stopped by skynomad's own Stop.
 	EventStopped EventKind = "stopped"
@@ -102,6 +103,12 @@ type Event struct {
 	// Reason is a short human sentence for the controller log.
 	Reason   string    `json:"reason,omitempty"`
 	Deadline time.Time `json:"deadline,omitzero"`
+	// Replacement is set on a Preempted event when the engine already
+	// relaunched the attempt by itself (Nomad placed a replacement): the
+	// replacement runs as this attempt, normally Ref.Attempt+1, on the same
+	// Choice, and its events carry that Ref. The controller records it as
+	// launched and does not call Launch for it. Nil: nothing was relaunched.
+	Replacement *Ref `json:"replacement,omitempty"`
 }
 
 // Sink receives events. Engines call it from their own goroutines; it must

@@ -247,6 +247,11 @@ type watch struct {
 	jobID string
 	ref   engine.Ref
 	count int
+	// version is the sky.attempt of the job version the attempt runs in:
+	// ref.Attempt, unless the attempt is Nomad's replacement of an earlier
+	// one that the engine adopted; adopted is then that alloc's ID.
+	version int
+	adopted string
 	// registered is set once the attempt's version exists; since is the
 	// JobModifyIndex it was registered at. Allocs created at or after since
 	// belong to this attempt: Nomad only places allocs of the current
@@ -263,6 +268,9 @@ type watch struct {
 	stopRequested bool
 	noCapacity    bool
 	preemptedBy   string
+	preemptedNode string
+	recorded      string             // the replacement whose adoption is persisted
+	next          *watch             // the adopted replacement, to watch from now on
 	notices       map[string]*notice // alloc → record (nil: looked, none)
 	noticeSent    map[string]bool
 	emitted       map[engine.EventKind]bool
@@ -272,7 +280,7 @@ type watch struct {
 
 func newWatch(jobID string, ref engine.Ref, count int) *watch {
 	return &watch{
-		jobID: jobID, ref: ref, count: max(count, 1), allocs: map[string]*allocView{},
+		jobID: jobID, ref: ref, count: max(count, 1), version: ref.Attempt, allocs: map[string]*allocView{},
 		notices: map[string]*notice{}, noticeSent: map[string]bool{}, emitted: map[engine.EventKind]bool{},
 		changed: make(chan struct{}),
 	}
@@ -285,9 +293,16 @@ func (w *watch) signal() {
 
 // originals are the attempt's own allocs: created for its version, not a
 // replacement Nomad placed by itself (linked by Next/PreviousAllocation),
-// the first Count by creation, ordered by rank.
+// the first Count by creation, ordered by rank. An adopted attempt has
+// exactly its replacement alloc.
 func (w *watch) originals() []*allocView {
 	if !w.registered {
+		return nil
+	}
+	if w.adopted != "" {
+		if v := w.allocs[w.adopted]; v != nil {
+			return []*allocView{v}
+		}
 		return nil
 	}
 	replacement := map[string]bool{}
@@ -315,13 +330,51 @@ func (w *watch) originals() []*allocView {
 	return out
 }
 
+// replacement returns the replacement Nomad placed by itself for the
+// preempted alloc v, linked to it (5a, 5c-2), if the attempt may adopt it:
+// a single-node attempt, and the replacement is on a node and still wanted.
+// A multi-node attempt never adopts: one new node cannot rejoin peers that
+// started together.
+func (w *watch) replacement(v *allocView) *allocView {
+	if w.count != 1 || v == nil {
+		return nil
+	}
+	r := w.allocs[v.Next]
+	if r == nil {
+		for _, c := range w.allocs {
+			if c.Previous == v.ID {
+				r = c
+				break
+			}
+		}
+	}
+	if r == nil || r.NodeID == "" || r.DesiredStatus != api.AllocDesiredStatusRun ||
+		r.ClientStatus == api.AllocClientStatusLost {
+		return nil
+	}
+	return r
+}
+
+// successor is the watch of the adopted replacement r: attempt ref+1 in
+// the same job version.
+func (w *watch) successor(r *allocView, now time.Time) *watch {
+	ref := w.ref
+	ref.Attempt++
+	n := newWatch(w.jobID, ref, 1)
+	n.version, n.since, n.registered = w.version, w.since, true
+	n.adopted, n.launched = r.ID, now
+	n.allocs = w.allocs
+	return n
+}
+
 // action is one call the engine must make before deciding further.
 type action struct {
 	lookupNotice string     // read the preemption Variable of this alloc
 	deregister   stopReason // stop the job, recording why
+	adopt        string     // persist the adoption of this replacement alloc
 }
 
-func (a action) none() bool { return a.lookupNotice == "" && a.deregister == "" }
+func (a action) none() bool { return a.lookupNotice == "" && a.deregister == "" && a.adopt == "" }
 
 // decide turns the attempt's state into the events not yet emitted and at
 // most one action to take first. Endings wait until every one of the
@@ -388,7 +441,7 @@ func (w *watch) decide(now time.Time, timeout time.Duration) ([]engine.Event, ac
 	for _, v := range allocs {
 		if r := v.preemption(); r != "" {
 			if w.preemptedBy == "" {
-				w.preemptedBy = r
+				w.preemptedBy, w.preemptedNode = r, v.NodeName
 			}
 			if preempted == nil {
 				preempted = v
@@ -418,14 +471,28 @@ func (w *watch) decide(now time.Time, timeout time.Duration) ([]engine.Event, ac
 			}
 		}
 		if !w.deregistered {
+			if r := w.replacement(preempted); r != nil {
+				// Nomad's replacement is the recovery. Its client holds it
+				// until the preempted alloc is terminal (a stopped alloc is
+				// killed within its kill timeout; a lost one already is), so
+				// the ending waits for that like every other ending.
+				if !allTerminal {
+					return evs, action{}
+				}
+				if w.recorded != r.ID {
+					return evs, action{adopt: r.ID}
+				}
+				next := w.successor(r, now)
+				replacement := next.ref
+				end(engine.Event{Kind: engine.EventPreempted, Node: w.preemptedNode, Reason: w.preemptedBy,
+					Replacement: &replacement})
+				w.next = next
+				return evs, action{}
+			}
 			return evs, action{deregister: stopPreempted}
 		}
 		if allTerminal {
-			node := ""
-			if preempted != nil {
-				node = preempted.NodeName
-			}
-			end(engine.Event{Kind: engine.EventPreempted, Node: node, Reason: w.preemptedBy})
+			end(engine.Event{Kind: engine.EventPreempted, Node: w.preemptedNode, Reason: w.preemptedBy})
 		}
 		return evs, action{}
 	}

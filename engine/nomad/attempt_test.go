@@ -39,6 +39,7 @@ func TestDecideOnRecordedAllocs(t *testing.T) {
 	tests := []struct {
 		name    string
 		allocs  []string
+		count   int // nodes; 1 if 0
 		prepare func(w *watch)
 		want    []engine.Event
 		act     action
@@ -72,18 +73,43 @@ func TestDecideOnRecordedAllocs(t *testing.T) {
 				ev(engine.EventExited, engine.PhaseSetup, 3, "setup exited with code 3 on nfx-client")},
 		},
 		{
-			name: "5a stopped, still running: look for a notice first", allocs: []string{"05a-alloc-long-stop.after-stop-0s.json"},
-			want: []engine.Event{placed, running},
-			act:  action{lookupNotice: "f089c5b9-70ef-14ed-b1e1-0e0cddf62952"},
+			name:   "5a stopped, still running: look for a notice first",
+			allocs: []string{"05a-alloc-long-stop.after-stop-0s.json", "05a-alloc-long-stop.replacement.json"},
+			want:   []engine.Event{placed, running},
+			act:    action{lookupNotice: "f089c5b9-70ef-14ed-b1e1-0e0cddf62952"},
 		},
 		{
-			name: "5a stopped, no notice: stop the job before anything", allocs: []string{"05a-alloc-long-stop.after-stop-0s.json"},
+			name:    "5a stopped, still being killed: wait, Nomad holds the replacement until then",
+			allocs:  []string{"05a-alloc-long-stop.after-stop-0s.json", "05a-alloc-long-stop.replacement.json"},
+			prepare: func(w *watch) { w.notices["f089c5b9-70ef-14ed-b1e1-0e0cddf62952"] = nil },
+			want:    []engine.Event{placed, running},
+		},
+		{
+			name:    "5a stopped and ended: adopt the linked replacement",
+			allocs:  []string{"05a-alloc-long-stop.after-stop-10s.json", "05a-alloc-long-stop.replacement.json"},
+			prepare: func(w *watch) { w.notices["f089c5b9-70ef-14ed-b1e1-0e0cddf62952"] = nil },
+			want:    []engine.Event{placed, running},
+			act:     action{adopt: "48097ee3-bacc-7dfe-62d2-b7e388f3cdd0"},
+		},
+		{
+			name:   "5a adoption recorded: preempted, replaced by attempt 2",
+			allocs: []string{"05a-alloc-long-stop.after-stop-10s.json", "05a-alloc-long-stop.replacement.json"},
+			prepare: func(w *watch) {
+				w.notices["f089c5b9-70ef-14ed-b1e1-0e0cddf62952"] = nil
+				w.recorded = "48097ee3-bacc-7dfe-62d2-b7e388f3cdd0"
+			},
+			want: []engine.Event{placed, running, {Ref: ref, Kind: engine.EventPreempted, Time: now, Node: "nfx-client",
+				Reason: "alloc stopped: alloc is being migrated", Replacement: &engine.Ref{JobID: 1, Attempt: 2}}},
+		},
+		{
+			name:    "5a stopped, replacement not seen: stop the job",
+			allocs:  []string{"05a-alloc-long-stop.after-stop-0s.json"},
 			prepare: func(w *watch) { w.notices["f089c5b9-70ef-14ed-b1e1-0e0cddf62952"] = nil },
 			want:    []engine.Event{placed, running},
 			act:     action{deregister: stopPreempted},
 		},
 		{
-			name:   "5a stopped and ended, replacement ignored",
+			name:   "5a stopped and ended, job already stopped by the engine: no adoption",
 			allocs: []string{"05a-alloc-long-stop.after-stop-10s.json", "05a-alloc-long-stop.replacement.json"},
 			prepare: func(w *watch) {
 				w.notices["f089c5b9-70ef-14ed-b1e1-0e0cddf62952"] = nil
@@ -105,10 +131,16 @@ func TestDecideOnRecordedAllocs(t *testing.T) {
 			act:  action{deregister: stopPreempted},
 		},
 		{
-			name:    "5c-2 lost with a linked replacement",
-			allocs:  []string{"05c2-alloc-long-lost2.lost.json", "05c2-alloc-long-lost2.replacement.running.json"},
-			prepare: func(w *watch) { w.deregistered = true },
-			want:    []engine.Event{placed, running, ev(engine.EventPreempted, "", 0, "alloc lost: node nfx-client is down")},
+			name:   "5c-2 lost with a linked replacement: adopt it",
+			allocs: []string{"05c2-alloc-long-lost2.lost.json", "05c2-alloc-long-lost2.replacement.running.json"},
+			want:   []engine.Event{placed, running},
+			act:    action{adopt: "63b9cf06-fcc4-aa60-ca82-b0da2a58493d"},
+		},
+		{
+			name:   "5c-2 lost with a linked replacement, two nodes: never adopt",
+			allocs: []string{"05c2-alloc-long-lost2.lost.json", "05c2-alloc-long-lost2.replacement.running.json"},
+			count:  2,
+			act:    action{deregister: stopPreempted},
 		},
 		{
 			name: "6 stopped by an operator", allocs: []string{"06-alloc-long-deregister.after-delete-complete.json"},
@@ -133,7 +165,7 @@ func TestDecideOnRecordedAllocs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			w := newWatch("sky-1-0", ref, 1)
+			w := newWatch("sky-1-0", ref, max(tt.count, 1))
 			w.registered = true
 			for _, name := range tt.allocs {
 				a := recorded(t, name)

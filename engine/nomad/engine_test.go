@@ -103,160 +103,109 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// TestLostAlloc: the node of a running attempt goes down. Nomad replaces
-// the alloc by itself (linked at once with a second node, 5c-2; through a
-// blocked eval otherwise, 5c); the engine must stop that replacement,
-// report Preempted, and let attempt 2 run. Never two copies at once.
-func TestLostAlloc(t *testing.T) {
+// TestLostAllocNotReplaced: the only node of a running attempt goes down
+// (5c). Nomad can place no replacement and leaves a blocked eval, which
+// would place an unlinked alloc once the node returns. The engine stops
+// the job so that never happens, reports Preempted without a replacement,
+// and attempt 2 registers anew. Never two copies at once.
+func TestLostAllocNotReplaced(t *testing.T) {
 	t.Parallel()
-	for _, secondNode := range []bool{true, false} {
-		name := "only node"
-		if secondNode {
-			name = "second node ready"
+	h := newHarness(t, harnessOpts{})
+	a1 := attempt(1, 1, "", "sleep 600", 1)
+	h.launch(t, a1)
+	first := h.allocOf(t, a1.Ref)
+	must(t, h.fake.Run(first))
+	h.rec.wait(t, a1.Ref, engine.EventRunning)
+
+	must(t, h.fake.NodeDown(h.node))
+	ev := h.rec.wait(t, a1.Ref, engine.EventPreempted)
+	want := engine.Event{Ref: a1.Ref, Kind: engine.EventPreempted, Node: "nfx-client", Reason: "alloc lost: node nfx-client is down"}
+	if diff := cmp.Diff(want, ev, ignoreTime); diff != "" {
+		t.Errorf("preempted event (-want +got):\n%s", diff)
+	}
+	if j := h.fake.Job("sky-1-0"); j.Stop == nil || !*j.Stop {
+		t.Errorf("the job should be stopped so the blocked eval places nothing")
+	}
+
+	a2 := attempt(1, 2, "", "sleep 600", 1)
+	h.launch(t, a2)
+	// Nothing fits until the node returns; then attempt 2 is placed, and
+	// only it: the blocked eval of attempt 1 was cancelled.
+	must(t, h.fake.NodeUp(h.node))
+	second := h.allocOf(t, a2.Ref)
+	for _, al := range h.fake.Allocs("sky-1-0") {
+		if al.ID != first && al.ID != second {
+			t.Errorf("an alloc other than the two attempts' was placed: %s (attempt %s)", al.ID, al.Job.Meta[MetaAttempt])
 		}
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			h := newHarness(t, harnessOpts{})
-			var n2 string
-			if secondNode {
-				n2 = h.fake.AddNode(nomadfake.NodeSpec{Name: "nfx-client-2", Class: "sky-test"})
-			}
-			a1 := attempt(1, 1, "", "sleep 600", 1)
-			h.launch(t, a1)
-			first := h.allocOf(t, a1.Ref)
-			must(t, h.fake.Run(first))
-			h.rec.wait(t, a1.Ref, engine.EventRunning)
-			if h.fake.Alloc(first).NodeID != h.node {
-				t.Fatalf("want the first alloc on the first node")
-			}
-
-			must(t, h.fake.NodeDown(h.node))
-			ev := h.rec.wait(t, a1.Ref, engine.EventPreempted)
-			if ev.Node != "nfx-client" || !strings.Contains(ev.Reason, "lost") {
-				t.Errorf("preempted event %+v, want node nfx-client and a lost reason", ev)
-			}
-			// An eager client now tries to start whatever Nomad still wants.
-			h.fake.StartPending()
-			for _, al := range h.fake.Allocs("sky-1-0") {
-				if al.ID != first && h.fake.EverStarted(al.ID) {
-					t.Errorf("Nomad's own replacement %s ran", al.ID)
-				}
-			}
-
-			a2 := attempt(1, 2, "", "sleep 600", 1)
-			h.launch(t, a2)
-			if !secondNode {
-				// Nothing fits until the node returns; it is then placed.
-				must(t, h.fake.NodeUp(h.node))
-			}
-			second := h.allocOf(t, a2.Ref)
-			must(t, h.fake.Run(second))
-			h.rec.wait(t, a2.Ref, engine.EventRunning)
-			if secondNode && h.fake.Alloc(second).NodeID != n2 {
-				t.Errorf("attempt 2 should run on the second node")
-			}
-			if got := h.fake.MaxRunning("sky-1-0"); got != 1 {
-				t.Errorf("at most %d allocs of the job ran at once, want 1", got)
-			}
-			if diff := cmp.Diff([]engine.EventKind{engine.EventPlaced, engine.EventRunning, engine.EventPreempted}, h.rec.kinds(a1.Ref)); diff != "" {
-				t.Errorf("attempt 1 events (-want +got):\n%s", diff)
-			}
-		})
+	}
+	must(t, h.fake.Run(second))
+	h.rec.wait(t, a2.Ref, engine.EventRunning)
+	if h.fake.ProcessesAlive(first) {
+		t.Errorf("the returning client should have killed attempt 1")
+	}
+	if got := h.fake.MaxRunning("sky-1-0"); got != 1 {
+		t.Errorf("at most %d allocs of the job ran at once, want 1", got)
+	}
+	if diff := cmp.Diff([]engine.EventKind{engine.EventPlaced, engine.EventRunning, engine.EventPreempted}, h.rec.kinds(a1.Ref)); diff != "" {
+		t.Errorf("attempt 1 events (-want +got):\n%s", diff)
 	}
 }
 
-// TestAllocStopped: the spot handler (or an operator) stops the alloc.
-func TestAllocStopped(t *testing.T) {
+// TestAllocStoppedNotReplaced: the spot handler marks the only node
+// ineligible and stops the alloc (5b): Nomad places no replacement. The
+// engine stops the job (the blocked eval must never place one later) and
+// reports Preempted, without a replacement, once the alloc ended.
+func TestAllocStoppedNotReplaced(t *testing.T) {
 	t.Parallel()
 	deadline := time.Date(2026, 11, 28, 15, 2, 0, 0, time.UTC)
-	tests := []struct {
-		name       string
-		ineligible bool // the handler marks the node ineligible first (5b)
-		notice     bool // the handler left its Variable
-		wantKinds  []engine.EventKind
-	}{
-		{"node eligible, with notice (5a)", false, true,
-			[]engine.EventKind{engine.EventPlaced, engine.EventRunning, engine.EventPreemptionNotice, engine.EventPreempted}},
-		{"node ineligible, with notice (5b)", true, true,
-			[]engine.EventKind{engine.EventPlaced, engine.EventRunning, engine.EventPreemptionNotice, engine.EventPreempted}},
-		{"node eligible, no notice (nomad alloc stop)", false, false,
-			[]engine.EventKind{engine.EventPlaced, engine.EventRunning, engine.EventPreempted}},
+	h := newHarness(t, harnessOpts{fake: nomadfake.Options{ManualKill: true}})
+	a1 := attempt(1, 1, "", "sleep 600", 1)
+	h.launch(t, a1)
+	first := h.allocOf(t, a1.Ref)
+	must(t, h.fake.Run(first))
+	h.rec.wait(t, a1.Ref, engine.EventRunning)
+
+	must(t, h.fake.SetEligibility(h.node, false))
+	h.fake.PutVariable(PreemptionVarPrefix+first, map[string]string{
+		"node_id": h.node, "node_name": "nfx-client", "notice_time": "2026-11-28T15:00:00Z",
+		"deadline": deadline.Format(time.RFC3339), "cloud": "aws", "action": "terminate",
+	})
+	_, err := h.fake.StopAlloc(first)
+	must(t, err)
+	ev := h.rec.wait(t, a1.Ref, engine.EventPreemptionNotice)
+	want := engine.Event{Ref: a1.Ref, Kind: engine.EventPreemptionNotice, Node: "nfx-client", Deadline: deadline,
+		Reason: "preemption notice at 2026-11-28T15:00:00Z, deadline 2026-11-28T15:02:00Z, node nfx-client"}
+	if diff := cmp.Diff(want, ev, ignoreTime); diff != "" {
+		t.Errorf("notice (-want +got):\n%s", diff)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			h := newHarness(t, harnessOpts{fake: nomadfake.Options{ManualKill: true}})
-			a1 := attempt(1, 1, "", "sleep 600", 1)
-			h.launch(t, a1)
-			first := h.allocOf(t, a1.Ref)
-			must(t, h.fake.Run(first))
-			h.rec.wait(t, a1.Ref, engine.EventRunning)
+	// The old alloc is still shutting down: no Preempted yet.
+	eventually(t, "the job stopped by the engine", func() bool {
+		j := h.fake.Job("sky-1-0")
+		return j.Stop != nil && *j.Stop
+	})
+	if got := h.rec.kinds(a1.Ref); got[len(got)-1] == engine.EventPreempted {
+		t.Errorf("Preempted before the stopped alloc ended")
+	}
+	must(t, h.fake.Kill(first))
+	ev = h.rec.wait(t, a1.Ref, engine.EventPreempted)
+	want = engine.Event{Ref: a1.Ref, Kind: engine.EventPreempted, Node: "nfx-client", Reason: "alloc stopped: alloc is being migrated"}
+	if diff := cmp.Diff(want, ev, ignoreTime); diff != "" {
+		t.Errorf("preempted event (-want +got):\n%s", diff)
+	}
+	wantKinds := []engine.EventKind{engine.EventPlaced, engine.EventRunning, engine.EventPreemptionNotice, engine.EventPreempted}
+	if diff := cmp.Diff(wantKinds, h.rec.kinds(a1.Ref)); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
 
-			if tt.ineligible {
-				must(t, h.fake.SetEligibility(h.node, false))
-			}
-			if tt.notice {
-				h.fake.PutVariable(PreemptionVarPrefix+first, map[string]string{
-					"node_id": h.node, "node_name": "nfx-client", "notice_time": "2026-11-28T15:00:00Z",
-					"deadline": deadline.Format(time.RFC3339), "cloud": "aws", "action": "terminate",
-				})
-			}
-			_, err := h.fake.StopAlloc(first)
-			must(t, err)
-			if tt.notice {
-				ev := h.rec.wait(t, a1.Ref, engine.EventPreemptionNotice)
-				want := engine.Event{Ref: a1.Ref, Kind: engine.EventPreemptionNotice, Node: "nfx-client", Deadline: deadline,
-					Reason: "preemption notice at 2026-11-28T15:00:00Z, deadline 2026-11-28T15:02:00Z, node nfx-client"}
-				if diff := cmp.Diff(want, ev, ignoreTime); diff != "" {
-					t.Errorf("notice (-want +got):\n%s", diff)
-				}
-			}
-			// The old alloc is still shutting down: no Preempted yet, and
-			// Nomad's replacement (5a) must already be stopped.
-			eventually(t, "the job stopped by the engine", func() bool {
-				j := h.fake.Job("sky-1-0")
-				return j.Stop != nil && *j.Stop
-			})
-			if got := h.rec.kinds(a1.Ref); len(got) > 0 && got[len(got)-1] == engine.EventPreempted {
-				t.Errorf("Preempted before the stopped alloc ended")
-			}
-			h.fake.StartPending()
-			must(t, h.fake.Kill(first))
-			ev := h.rec.wait(t, a1.Ref, engine.EventPreempted)
-			if ev.Reason != "alloc stopped: alloc is being migrated" {
-				t.Errorf("reason %q", ev.Reason)
-			}
-			if diff := cmp.Diff(tt.wantKinds, h.rec.kinds(a1.Ref)); diff != "" {
-				t.Errorf("events (-want +got):\n%s", diff)
-			}
-			for _, al := range h.fake.Allocs("sky-1-0") {
-				if al.ID != first && h.fake.EverStarted(al.ID) {
-					t.Errorf("Nomad's replacement %s ran", al.ID)
-				}
-			}
-
-			// The controller relaunches: a new version is registered.
-			a2 := attempt(1, 2, "", "sleep 600", 1)
-			h.launch(t, a2)
-			if tt.ineligible {
-				// The only node stays ineligible: not placed in time.
-				h.clock.Advance(2 * time.Minute)
-				h.rec.wait(t, a2.Ref, engine.EventNoCapacity)
-				must(t, h.fake.SetEligibility(h.node, true))
-				for _, al := range h.fake.Allocs("sky-1-0") {
-					if al.Job.Meta[MetaAttempt] == "2" {
-						t.Errorf("attempt 2 was placed after NoCapacity: %s", al.ID)
-					}
-				}
-				return
-			}
-			second := h.allocOf(t, a2.Ref)
-			must(t, h.fake.Run(second))
-			h.rec.wait(t, a2.Ref, engine.EventRunning)
-			if got := h.fake.MaxRunning("sky-1-0"); got != 1 {
-				t.Errorf("at most %d allocs of the job ran at once, want 1", got)
-			}
-		})
+	// The controller relaunches; the only node stays ineligible: not placed
+	// in time, and never placed later.
+	a2 := attempt(1, 2, "", "sleep 600", 1)
+	h.launch(t, a2)
+	h.clock.Advance(2 * time.Minute)
+	h.rec.wait(t, a2.Ref, engine.EventNoCapacity)
+	must(t, h.fake.SetEligibility(h.node, true))
+	if n := len(h.fake.Allocs("sky-1-0")); n != 1 {
+		t.Errorf("the job has %d allocs, want only attempt 1's", n)
 	}
 }
 

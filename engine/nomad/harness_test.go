@@ -165,6 +165,8 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	h := &harness{fake: fake, srv: srv, client: client, clock: clock, cursor: &memCursor{}, rec: newRecorder()}
 	h.node = fake.AddNode(nomadfake.NodeSpec{Name: "nfx-client", Class: "sky-test"})
 	h.eng = h.start(t, o.reconnectDelay)
+	// What a test does from now on reaches the engine through the stream.
+	eventually(t, "the event stream open", func() bool { return fake.Streams() == 1 })
 	return h
 }
 

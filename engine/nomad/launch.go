@@ -13,9 +13,10 @@ import (
 
 // Launch registers the attempt as a new version of the task's Nomad job.
 // It is idempotent: an attempt whose version is already registered (by
-// this process or an earlier one) is only re-attached. Before registering,
-// any alloc of an older attempt still wanting to run is stopped and waited
-// for, so two attempts never run at once.
+// this process or an earlier one), or that runs as an adopted replacement,
+// is only re-attached. Before registering, any alloc of an older attempt
+// still wanting to run is stopped and waited for, so two attempts never
+// run at once.
 func (e *Engine) Launch(ctx context.Context, a *engine.Attempt) error {
 	jobID := JobID(a.Ref)
 	unlock := e.lockJob(jobID)
@@ -28,15 +29,15 @@ func (e *Engine) Launch(ctx context.Context, a *engine.Attempt) error {
 	}
 	e.mu.Unlock()
 
-	cur, err := e.jobInfo(ctx, jobID)
+	cur, rec, err := e.current(ctx, jobID)
 	if err != nil {
 		return err
 	}
 	if cur != nil {
-		n := attemptOf(cur)
+		n := rec.current(attemptOf(cur))
 		switch {
 		case n == a.Ref.Attempt:
-			return e.attach(ctx, a.Ref, cur)
+			return e.attach(ctx, a.Ref, cur, rec)
 		case n > a.Ref.Attempt:
 			return fmt.Errorf("nomad: job %s already runs attempt %d, newer than %d", jobID, n, a.Ref.Attempt)
 		}
@@ -52,7 +53,7 @@ func (e *Engine) Launch(ctx context.Context, a *engine.Attempt) error {
 			old.signal()
 		}
 		e.mu.Unlock()
-		if err := e.retireOlder(ctx, jobID, cur, old); err != nil {
+		if err := e.retireOlder(ctx, jobID, n, cur, old); err != nil {
 			return err
 		}
 	}
@@ -102,28 +103,48 @@ func (e *Engine) Launch(ctx context.Context, a *engine.Attempt) error {
 }
 
 // Resume re-attaches to an attempt after a controller restart and emits
-// what it finds.
+// what it finds. If the engine adopted Nomad's replacement of the attempt
+// (and maybe of that one too) and the controller missed it, the Preempted
+// events with their Replacement are emitted again and the latest adopted
+// attempt is watched.
 func (e *Engine) Resume(ctx context.Context, a *engine.Attempt) error {
 	jobID := JobID(a.Ref)
 	unlock := e.lockJob(jobID)
 	defer unlock()
-	cur, err := e.jobInfo(ctx, jobID)
+	cur, rec, err := e.current(ctx, jobID)
 	if err != nil {
 		return err
 	}
-	n := attemptOf(cur)
-	switch {
-	case cur == nil || n < a.Ref.Attempt:
+	if cur == nil {
 		return fmt.Errorf("nomad: %s: %w", a.Ref, engine.ErrNotFound)
-	case n > a.Ref.Attempt:
+	}
+	registered := attemptOf(cur)
+	n := rec.current(registered)
+	switch {
+	case n < a.Ref.Attempt:
+		return fmt.Errorf("nomad: %s: %w", a.Ref, engine.ErrNotFound)
+	case a.Ref.Attempt < registered:
 		// The controller launched a newer attempt and lost track of it.
 		e.mu.Lock()
 		e.enqueue(engine.Event{Ref: a.Ref, Kind: engine.EventStopped, Time: e.cfg.Clock.Now(),
 			Reason: fmt.Sprintf("superseded by attempt %d in Nomad", n)})
 		e.mu.Unlock()
 		return nil
+	case a.Ref.Attempt < n:
+		// Replaced and adopted while the controller was away.
+		e.mu.Lock()
+		for k := a.Ref.Attempt; k < n; k++ {
+			from, to := a.Ref, a.Ref
+			from.Attempt, to.Attempt = k, k+1
+			e.enqueue(engine.Event{Ref: from, Kind: engine.EventPreempted, Time: e.cfg.Clock.Now(),
+				Node: rec.nodes[k], Reason: rec.reasons[k], Replacement: &to})
+		}
+		e.mu.Unlock()
+		ref := a.Ref
+		ref.Attempt = n
+		return e.attach(ctx, ref, cur, rec)
 	}
-	return e.attach(ctx, a.Ref, cur)
+	return e.attach(ctx, a.Ref, cur, rec)
 }
 
 // Stop stops the attempt (deregister, no purge) and returns once none of
@@ -136,16 +157,16 @@ func (e *Engine) Stop(ctx context.Context, ref engine.Ref) error {
 	w := e.watches[jobID]
 	e.mu.Unlock()
 	if w == nil || w.ref != ref {
-		cur, err := e.jobInfo(ctx, jobID)
+		cur, rec, err := e.current(ctx, jobID)
 		if err != nil {
 			unlock()
 			return err
 		}
-		if cur == nil || attemptOf(cur) != ref.Attempt {
+		if cur == nil || rec.current(attemptOf(cur)) != ref.Attempt {
 			unlock()
-			return nil // never launched, or superseded
+			return nil // never launched, or superseded (maybe by an adopted replacement)
 		}
-		if err := e.attach(ctx, ref, cur); err != nil {
+		if err := e.attach(ctx, ref, cur, rec); err != nil {
 			unlock()
 			return err
 		}
@@ -183,25 +204,35 @@ func (e *Engine) Stop(ctx context.Context, ref engine.Ref) error {
 	}
 }
 
-// attach watches an attempt that is already registered: its first version
-// from the job history, a stop skynomad recorded, then its current state.
-// The caller holds the job lock.
-func (e *Engine) attach(ctx context.Context, ref engine.Ref, cur *api.Job) error {
+// attach watches the job's current attempt ref: its first version from
+// the job history (or, for an adopted attempt, its replacement alloc from
+// the record rec), a stop skynomad recorded, then its current state. The
+// caller holds the job lock.
+func (e *Engine) attach(ctx context.Context, ref engine.Ref, cur *api.Job, rec *adoptions) error {
 	jobID := JobID(ref)
 	versions, _, _, err := e.client.Jobs().Versions(jobID, false, qo(ctx))
 	if err != nil {
 		return fmt.Errorf("nomad: versions of %s: %w", jobID, err)
 	}
+	registered := attemptOf(cur)
 	w := newWatch(jobID, ref, groupCount(cur))
+	w.version = registered
 	// Versions come newest first; the attempt began at the oldest of the
 	// newest run of versions carrying its number.
 	for _, v := range versions {
-		if attemptOf(v) != ref.Attempt {
+		if attemptOf(v) != registered {
 			break
 		}
 		w.since = deref(v.JobModifyIndex)
 		if t := deref(v.SubmitTime); t > 0 {
 			w.launched = time.Unix(0, t)
+		}
+	}
+	if ref.Attempt > registered {
+		// An adopted replacement: it was placed when it was adopted.
+		w.adopted, w.count, w.launched = rec.allocOf(ref.Attempt), 1, e.cfg.Clock.Now()
+		if w.adopted == "" {
+			return fmt.Errorf("nomad: %s: no adopted alloc recorded: %w", ref, engine.ErrNotFound)
 		}
 	}
 	w.registered = true
@@ -232,10 +263,11 @@ func (e *Engine) attach(ctx context.Context, ref engine.Ref, cur *api.Job) error
 	return nil
 }
 
-// retireOlder makes sure no alloc of an older attempt still runs before a
-// new attempt registers: if one wants to run, the job is stopped first;
-// then Launch waits until none is pending or running.
-func (e *Engine) retireOlder(ctx context.Context, jobID string, cur *api.Job, old *watch) error {
+// retireOlder makes sure no alloc of an older attempt (the job's current
+// one is attempt) still runs before a new attempt registers: if one wants
+// to run, the job is stopped first; then Launch waits until none is
+// pending or running.
+func (e *Engine) retireOlder(ctx context.Context, jobID string, attempt int, cur *api.Job, old *watch) error {
 	ticker := time.NewTicker(e.cfg.PollInterval)
 	defer ticker.Stop()
 	stopped := cur.Stop != nil && *cur.Stop
@@ -249,7 +281,7 @@ func (e *Engine) retireOlder(ctx context.Context, jobID string, cur *api.Job, ol
 			if !viewOfStub(s).terminal() {
 				live++
 				if !stopped && s.DesiredStatus == api.AllocDesiredStatusRun {
-					if err := e.deregister(ctx, jobID, attemptOf(cur), stopSuperseded, old); err != nil {
+					if err := e.deregister(ctx, jobID, attempt, stopSuperseded, old); err != nil {
 						return err
 					}
 					stopped = true

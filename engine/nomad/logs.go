@@ -66,15 +66,25 @@ func prefixOf(v *allocView, count int) string {
 }
 
 // attemptAllocs lists the attempt's own allocs (see watch.originals) and
-// its node count.
+// its node count: an adopted attempt has its replacement alloc.
 func (e *Engine) attemptAllocs(ctx context.Context, ref engine.Ref) ([]*allocView, int, error) {
 	jobID := JobID(ref)
-	cur, err := e.jobInfo(ctx, jobID)
+	cur, rec, err := e.current(ctx, jobID)
 	if err != nil {
 		return nil, 0, err
 	}
 	if cur == nil {
 		return nil, 0, fmt.Errorf("nomad: logs of %s: %w", ref, engine.ErrNotFound)
+	}
+	if id := rec.allocOf(ref.Attempt); id != "" {
+		a, _, err := e.client.Allocations().Info(id, qo(ctx))
+		if isNotFound(err) {
+			return nil, 0, fmt.Errorf("nomad: logs of %s: alloc %s: %w", ref, id, engine.ErrNotFound)
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("nomad: alloc %s of %s: %w", id, ref, err)
+		}
+		return []*allocView{viewOfAlloc(a)}, 1, nil
 	}
 	versions, _, _, err := e.client.Jobs().Versions(jobID, false, qo(ctx))
 	if err != nil {

@@ -140,7 +140,7 @@ func (e *Engine) handle(evs *api.Events) {
 // observeJob notes a stop of the attempt's version (ours or an
 // operator's, told apart by selfStop).
 func (w *watch) observeJob(j *api.Job) {
-	if attemptOf(j) != w.ref.Attempt {
+	if attemptOf(j) != w.version {
 		return
 	}
 	if j.Stop != nil && *j.Stop {
@@ -277,6 +277,14 @@ func (e *Engine) stepLocked(ctx context.Context, jobID string) {
 		if w.ended || len(evs) > 0 {
 			w.signal()
 		}
+		if next := w.next; next != nil {
+			// Adopted: watch the replacement as the next attempt, and
+			// decide it at once (its Placed follows the Preempted).
+			w.next = nil
+			e.watches[jobID] = next
+			e.mu.Unlock()
+			continue
+		}
 		e.mu.Unlock()
 		if act.none() {
 			return
@@ -289,6 +297,9 @@ func (e *Engine) stepLocked(ctx context.Context, jobID string) {
 }
 
 func (e *Engine) act(ctx context.Context, w *watch, act action) error {
+	if act.adopt != "" {
+		return e.recordAdoption(ctx, w, act.adopt)
+	}
 	if act.lookupNotice != "" {
 		n, err := e.readNotice(ctx, act.lookupNotice)
 		if err != nil {

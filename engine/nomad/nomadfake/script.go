@@ -170,8 +170,8 @@ func (s *Server) allocFor(id string) (*alloc, error) {
 
 // StartTasks is the client starting an alloc's next lifecycle stage: its
 // prestart tasks, or its main tasks once every prestart task exited 0. It
-// fails for an alloc Nomad wants stopped, on a node that is not ready, or
-// that ended.
+// fails for an alloc Nomad wants stopped, on a node that is not ready,
+// that ended, or that replaces an alloc that has not ended yet.
 func (s *Server) StartTasks(allocID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -201,6 +201,16 @@ func (s *Server) startable(a *alloc) error {
 		return fmt.Errorf("nomadfake: alloc %s is %s", a.a.ID, a.a.ClientStatus)
 	case n == nil || n.n.Status != api.NodeStatusReady:
 		return fmt.Errorf("nomadfake: node of alloc %s is not ready", a.a.ID)
+	}
+	// A replacement (PreviousAllocation set) waits until the server sees
+	// the alloc it replaces terminal, as Nomad's client does (its
+	// "upstream allocs" prerun hook). Beyond the recordings; observed on a
+	// Nomad 1.6.1 dev agent: after `nomad alloc stop` the linked
+	// replacement stayed pending, without task states, until the stopped
+	// alloc was killed 5 s later. A lost alloc is terminal at once, though
+	// its processes may still run on its down node.
+	if prev := s.allocs[a.a.PreviousAllocation]; prev != nil && !terminal(prev.a.ClientStatus) {
+		return fmt.Errorf("nomadfake: alloc %s waits for the alloc it replaces, %s, to end", a.a.ID, prev.a.ID)
 	}
 	return nil
 }
@@ -457,6 +467,16 @@ func (s *Server) MaxRunning(jobID string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.maxRunning[jobID]
+}
+
+// MaxAlive is the most allocs of the job whose task processes were ever
+// alive at once, whatever Nomad wanted and wherever they ran (a lost
+// alloc's processes live on until its node returns): the number of copies
+// of the task that ran at the same time.
+func (s *Server) MaxAlive(jobID string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxAlive[jobID]
 }
 
 // EverStarted reports whether any task of the alloc was ever started.

@@ -56,6 +56,7 @@ type Server struct {
 	subs       map[*subscriber]struct{}
 	changed    chan struct{}
 	maxRunning map[string]int
+	maxAlive   map[string]int
 	requests   []string
 	closed     bool
 }
@@ -80,7 +81,7 @@ func New(opts Options) *Server {
 		opts: opts, tpl: tpl, index: 1,
 		jobs: map[string]*job{}, allocs: map[string]*alloc{}, evals: map[string]*api.Evaluation{},
 		vars: map[string]*api.Variable{}, subs: map[*subscriber]struct{}{}, changed: make(chan struct{}),
-		maxRunning: map[string]int{},
+		maxRunning: map[string]int{}, maxAlive: map[string]int{},
 	}
 	s.routes()
 	return s

@@ -187,15 +187,17 @@ func (s *Server) commit(t *txn) {
 		s.publish(f)
 	}
 	for id, j := range s.jobs {
-		n := 0
+		n, alive := 0, 0
 		for _, a := range s.jobAllocs(j) {
 			if a.a.ClientStatus == api.AllocClientStatusRunning && a.a.DesiredStatus == api.AllocDesiredStatusRun {
 				n++
 			}
+			if a.procs {
+				alive++
+			}
 		}
-		if n > s.maxRunning[id] {
-			s.maxRunning[id] = n
-		}
+		s.maxRunning[id] = max(s.maxRunning[id], n)
+		s.maxAlive[id] = max(s.maxAlive[id], alive)
 	}
 	s.broadcast()
 }

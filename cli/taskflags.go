@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"errors"
+
+	"github.com/spf13/cobra"
+
+	"github.com/skynomad/skynomad/translator"
+)
+
+// taskFlags are the flags that override a task YAML, shared by `jobs
+// launch` and `translate` (the same flags as `sky jobs launch`).
+type taskFlags struct {
+	overrides translator.Overrides
+	useSpot   bool
+	noUseSpot bool
+	envs      []string
+	envFile   string
+	secrets   []string
+}
+
+func (t *taskFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVarP(&t.overrides.Name, "name", "n", "", "name of the managed job (default: the YAML's name)")
+	f.StringVar(&t.overrides.Infra, "infra", "", "where to run: cloud[/region[/zone]], e.g. aws/us-east-1")
+	f.StringVar(&t.overrides.CPUs, "cpus", "", "vCPUs per node: 8 (exactly) or 8+ (at least)")
+	f.StringVar(&t.overrides.Memory, "memory", "", "memory per node in GB: 32 or 32+")
+	f.StringVar(&t.overrides.GPUs, "gpus", "", "accelerators per node, e.g. A100:8")
+	f.StringVarP(&t.overrides.InstanceType, "instance-type", "t", "", "instance type, e.g. m6i.2xlarge")
+	f.IntVar(&t.overrides.NumNodes, "num-nodes", 0, "number of nodes")
+	f.BoolVar(&t.useSpot, "use-spot", false, "run on spot instances")
+	f.BoolVar(&t.noUseSpot, "no-use-spot", false, "run on on-demand instances")
+	f.StringVar(&t.overrides.ImageID, "image-id", "", "image to run, e.g. docker:python:3.12-slim")
+	f.StringVar(&t.overrides.DiskSize, "disk-size", "", "OS disk size in GB")
+	f.StringArrayVar(&t.envs, "env", nil, "environment variable NAME=VALUE, or NAME to pass yours (repeatable)")
+	f.StringVar(&t.envFile, "env-file", "", "dotenv file of environment variables")
+	f.StringArrayVar(&t.secrets, "secret", nil, "secret NAME=VALUE, or NAME to pass yours (repeatable; never printed)")
+	f.StringVar(&t.overrides.JobRecovery, "job-recovery", "", "recovery strategy: EAGER_NEXT_REGION or FAILOVER")
+	f.StringVar(&t.overrides.Workdir, "workdir", "", "working directory to sync to the job")
+}
+
+func (t *taskFlags) validate() error {
+	if t.useSpot && t.noUseSpot {
+		return errors.New("--use-spot and --no-use-spot exclude each other")
+	}
+	return nil
+}
+
+// loadOptions turns the flags into the loader's options; a bare NAME in
+// --env/--secret takes its value from getenv.
+func (t *taskFlags) loadOptions(cmd *cobra.Command, getenv func(string) string, warn func(string)) (translator.LoadOptions, error) {
+	load := translator.LoadOptions{Overrides: t.overrides, Warn: warn}
+	if cmd.Flags().Changed("use-spot") || cmd.Flags().Changed("no-use-spot") {
+		v := t.useSpot || !t.noUseSpot
+		load.Overrides.UseSpot = &v
+	}
+	lookup := func(name string) (string, bool) {
+		v := getenv(name)
+		return v, v != ""
+	}
+	if t.envFile != "" {
+		vars, err := translator.ParseEnvFile(t.envFile)
+		if err != nil {
+			return load, err
+		}
+		load.Env = append(load.Env, vars...)
+	}
+	for _, e := range t.envs {
+		v, err := translator.ParseEnvFlag(e, lookup)
+		if err != nil {
+			return load, err
+		}
+		load.Env = append(load.Env, v)
+	}
+	for _, e := range t.secrets {
+		v, err := translator.ParseSecretFlag(e, lookup)
+		if err != nil {
+			return load, err
+		}
+		load.Secrets = append(load.Secrets, v)
+	}
+	return load, nil
+}
