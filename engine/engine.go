@@ -152,6 +152,14 @@ type Preempter interface {
 	Preempt(ctx context.Context, ref Ref, notice time.Duration) error
 }
 
+// Queuer is an optional capability of an engine whose Launch hands the
+// attempt to a scheduler that queues it (Nomad): once Launch returns, the
+// controller gives back the attempt's launch slot instead of holding it
+// until the attempt runs.
+type Queuer interface {
+	QueuesLaunches() bool
+}
+
 // ErrNotFound means the engine knows nothing of that attempt.
 var ErrNotFound = errors.New("attempt not found")
 

@@ -784,3 +784,32 @@ func TestWithCatalogPlanner(t *testing.T) {
 		t.Errorf("requested %q", j.Tasks[0].Requested)
 	}
 }
+
+// queuingEngine is a FakeEngine whose scheduler queues launched attempts.
+type queuingEngine struct{ *FakeEngine }
+
+func (queuingEngine) QueuesLaunches() bool { return true }
+
+// With an engine that queues placements (Nomad), a launch slot is given
+// back as soon as Launch returns: every job reaches the engine even though
+// none is running yet.
+func TestQueuingEngineFreesLaunchSlots(t *testing.T) {
+	t.Parallel()
+	var eng queuingEngine
+	h := newHarness(t, func(c *Config) {
+		c.MaxLaunching = 1
+		eng = queuingEngine{c.Engine.(*FakeEngine)}
+		eng.SetScript(func(engine.Attempt) []engine.Event { return nil }) // never placed
+		c.Engine = eng
+	})
+	var ids []int64
+	for i := range 4 {
+		ids = append(ids, h.submit(oneTask(fmt.Sprintf("q%d", i))))
+	}
+	for _, id := range ids {
+		h.waitLaunched(engine.Ref{JobID: id, Task: 0, Attempt: 1})
+		if j, _ := h.ctl.Job(context.Background(), id); j.Status != api.StatusStarting {
+			t.Errorf("job %d: %s, want STARTING (queued by the engine)", id, j.Status)
+		}
+	}
+}

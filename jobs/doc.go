@@ -5,7 +5,10 @@
 // per-job controller log.
 //
 // It drives an engine.Engine through the engine seam and never imports a
-// concrete engine. State lives in jobs/store (SQLite); a restarted controller
+// concrete engine. An engine may recover a preemption by itself (Nomad
+// placed a replacement): its Preempted event then names the replacement
+// (engine.Event.Replacement), which the controller records as the next
+// attempt, counted as a recovery, without launching anything. State lives in jobs/store (SQLite); a restarted controller
 // resumes every non-terminal job from it and re-attaches to its attempts
 // without launching any attempt twice.
 //

@@ -206,6 +206,28 @@ func (f *FakeEngine) Preempt(ctx context.Context, ref engine.Ref, notice time.Du
 	return nil
 }
 
+// Relaunch plays an engine that recovered a preemption by itself, as the
+// Nomad engine does when it adopts Nomad's replacement: attempt ref ends
+// Preempted with Replacement ref+1, which the engine now runs (Resume finds
+// it) without any Launch call. The replacement's events are the test's to
+// emit. It returns the replacement's Ref.
+func (f *FakeEngine) Relaunch(ref engine.Ref, node, reason string) engine.Ref {
+	next := ref
+	next.Attempt++
+	f.mu.Lock()
+	fa := &fakeAttempt{}
+	if old := f.attempts[ref]; old != nil {
+		fa.a = old.a
+	}
+	fa.a.Ref = next
+	fa.cond = sync.NewCond(&fa.mu)
+	f.attempts[next] = fa
+	f.bump()
+	f.mu.Unlock()
+	f.Emit(engine.Event{Ref: ref, Kind: engine.EventPreempted, Node: node, Reason: reason, Replacement: &next})
+	return next
+}
+
 // Emit sends an event to the controller, as the engine would. Events that
 // end an attempt also end its log stream.
 func (f *FakeEngine) Emit(ev engine.Event) {

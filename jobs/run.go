@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/skynomad/skynomad/engine"
@@ -122,6 +123,9 @@ func (c *Controller) onLaunched(ref engine.Ref, err error) {
 			if err := c.save(js, []*taskState{t}, t.att); err != nil {
 				return err
 			}
+		}
+		if q, ok := c.eng.(engine.Queuer); ok && q.QueuesLaunches() {
+			c.slots.placed(js) // the engine's scheduler queues it from here
 		}
 		c.armNoCapacity(js, t)
 		return c.advance(js)
@@ -338,9 +342,25 @@ func (c *Controller) onEvent(ev engine.Event) {
 	js, ok := c.jobs[ev.Ref.JobID]
 	if !ok {
 		c.log.Debug("event for a job not in progress", "ref", ev.Ref.String(), "kind", ev.Kind)
+		if r := relaunched(ev); r != nil {
+			// The engine relaunched an attempt of a job that has ended
+			// meanwhile: leave nothing behind.
+			c.stopDetached(*r)
+		}
 		return
 	}
 	c.guard(js, func() error { return c.handleEvent(js, ev) })
+}
+
+// relaunched returns the attempt an engine launched by itself to replace
+// the preempted one (Event.Replacement), or nil.
+func relaunched(ev engine.Event) *engine.Ref {
+	r := ev.Replacement
+	if ev.Kind != engine.EventPreempted || r == nil || r.JobID != ev.Ref.JobID || r.Task != ev.Ref.Task ||
+		r.Attempt <= ev.Ref.Attempt {
+		return nil
+	}
+	return r
 }
 
 func (c *Controller) handleEvent(js *jobState, ev engine.Event) error {
@@ -350,6 +370,13 @@ func (c *Controller) handleEvent(js *jobState, ev engine.Event) error {
 	t := js.tasks[ev.Ref.Task]
 	if t.att == nil || t.att.Number != ev.Ref.Attempt || !t.att.Live() {
 		c.log.Debug("event for an attempt that is not current", "ref", ev.Ref.String(), "kind", ev.Kind)
+		if r := relaunched(ev); r != nil && (t.att == nil || r.Attempt > t.att.Number) {
+			// The engine relaunched an attempt the controller had already
+			// given up (ended it, cancelled it): stop the replacement.
+			c.jlogf(js.job.ID, "attempt %d was replaced by the %s engine after it ended here; stopping attempt %d",
+				ev.Ref.Attempt, c.eng.Name(), r.Attempt)
+			c.stopDetached(*r)
+		}
 		return nil
 	}
 	when := ev.Time
@@ -521,6 +548,13 @@ func (c *Controller) taskSucceeded(js *jobState, t *taskState) error {
 }
 
 func (c *Controller) onPreempted(js *jobState, t *taskState, ev engine.Event, when time.Time) error {
+	if r := relaunched(ev); r != nil {
+		return c.onReplaced(js, t, ev, *r, when)
+	}
+	if ev.Replacement != nil {
+		c.log.Warn("preempted event with an unusable replacement; recovering as usual",
+			"ref", ev.Ref.String(), "replacement", ev.Replacement.String())
+	}
 	a := t.att
 	if a.Node == "" {
 		a.Node = ev.Node
@@ -542,6 +576,37 @@ func (c *Controller) onPreempted(js *jobState, t *taskState, ev engine.Event, wh
 		c.jlogf(js.job.ID, "recovering (%s)", recoveryName(js, t))
 	}
 	return c.save(js, []*taskState{t}, a)
+}
+
+// onReplaced handles a preemption the engine already recovered by itself
+// (Nomad placed a replacement): that is the recovery. The replacement is
+// recorded as the next attempt, launched on the same choice, in the same
+// transaction that ends the preempted one; the controller does not launch
+// it. While cancelling it is recorded too, so that it gets stopped.
+func (c *Controller) onReplaced(js *jobState, t *taskState, ev engine.Event, r engine.Ref, when time.Time) error {
+	a := t.att
+	if a.Node == "" {
+		a.Node = ev.Node
+	}
+	t.endAttempt(store.OutcomePreempted, when, nil)
+	c.jlogf(js.job.ID, "attempt %d preempted on node %s%s; %s placed a replacement: attempt %d",
+		a.Number, nodeName(ev.Node), suffix(ev.Reason), engineTitle(c.eng.Name()), r.Attempt)
+	next := &store.Attempt{
+		JobID: js.job.ID, Task: t.idx, Number: r.Attempt, Choice: a.Choice,
+		State: store.AttemptLaunched, CreatedAt: when, LaunchedAt: when,
+	}
+	t.rec.Attempt = r.Attempt
+	t.att = next
+	t.seen = nil
+	t.wantLaunch, t.cleanup = false, false
+	if js.job.Status != api.StatusCancelling {
+		t.rec.Recoveries++
+		if err := c.setStatus(js, t, api.StatusRecovering); err != nil {
+			return err
+		}
+		c.armNoCapacity(js, t)
+	}
+	return c.save(js, []*taskState{t}, a, next)
 }
 
 func (c *Controller) onNoCapacity(js *jobState, t *taskState, reason string) error {
@@ -695,6 +760,14 @@ func suffix(reason string) string {
 		return ""
 	}
 	return ": " + reason
+}
+
+// engineTitle is the engine's name as a sentence starts it ("Nomad").
+func engineTitle(name string) string {
+	if name == "" {
+		return "the engine"
+	}
+	return strings.ToUpper(name[:1]) + name[1:]
 }
 
 func recoveryName(js *jobState, t *taskState) string {

@@ -25,7 +25,8 @@ import (
 //	RUNNING    → SUCCEEDED          run exited 0
 //	RUNNING    → FAILED             run exited non-zero, no restarts left
 //	RUNNING    → FAILED_SETUP       setup exited non-zero, no restarts left
-//	RUNNING    → RECOVERING         preempted, or restarting after an error
+//	RUNNING    → RECOVERING         preempted (also when the engine relaunched it by
+//	                                itself), or restarting after an error
 //	RECOVERING → RUNNING            the new attempt was placed
 //	RECOVERING → PENDING            every candidate lacked capacity: back off, retry
 //	RECOVERING → FAILED_NO_RESOURCE launch retries exhausted

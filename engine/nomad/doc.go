@@ -6,10 +6,12 @@
 // Each task of a managed job is one Nomad batch job, JobID(ref) =
 // sky-<jobid>-<task>, rendered by Config.Render (the translator) with
 // restart and reschedule off, so the controller alone counts restarts and
-// recoveries. Every attempt re-registers the job with meta sky.attempt set
-// to its number, which makes a new job version and new allocs (recorded
-// scenario 8); registering the same attempt again is a no-op (8b), and
-// Launch does not even try when the job already carries that attempt.
+// recoveries. Every attempt the controller launches re-registers the job
+// with meta sky.attempt set to its number, which makes a new job version
+// and new allocs (recorded scenario 8); registering the same attempt again
+// is a no-op (8b), and Launch does not even try when the job already
+// carries that attempt. (An attempt the engine adopted from Nomad runs in
+// the version of the attempt it replaced: see Replacements.)
 // Event payloads carry neither the job nor its version, so an alloc belongs
 // to the attempt when it was created at or after the JobModifyIndex the
 // attempt was registered at (Nomad only places allocs of the current
@@ -30,7 +32,8 @@
 //
 //	all allocs placed                          → Placed (node names)
 //	task "setup" / "run" started on all nodes  → SetupStarted / Running
-//	an alloc lost, or its node down            → Preempted
+//	an alloc lost, or its node down            → Preempted (Replacement: N+1 when
+//	                                             Nomad's replacement is adopted)
 //	an alloc stopped for migration (spot       → PreemptionNotice (if the handler left
 //	  handler, `nomad alloc stop`, drain)         skynomad/preemptions/<alloc>), Preempted
 //	an alloc failed                            → Exited: phase setup if task "setup"
@@ -48,28 +51,50 @@
 // An ending is reported only once every alloc of the attempt is terminal
 // and any stop it needs has been done.
 //
-// # Replacements: never two copies of an attempt
+// # Replacements: Nomad's is the recovery, or none is
 //
 // Nomad replaces a lost alloc by itself, and a stopped one too: at once
 // and linked (NextAllocation/PreviousAllocation) when a node fits (5a,
 // 5c-2), or through a blocked eval that places an unlinked alloc when
 // capacity returns (5c); with no node at all a stopped alloc is never
-// replaced (5b). skynomad does not adopt these replacements, because each
-// attempt must be its own job version and the controller counts a recovery
-// per attempt. The rule: as soon as the engine sees an alloc of the attempt
-// lost or stopped for migration, it stops the whole job (deregister, no
-// purge), which stops a linked replacement before its client starts it
-// and cancels the blocked eval so no unlinked one is ever placed; only
-// after that call succeeded and all the attempt's allocs are terminal does
-// it emit Preempted. The controller then launches attempt N+1, which
-// registers a new version of the stopped job. Launch itself never
-// registers while an alloc of an older attempt is pending or running: it
-// stops the job first if one still wants to run, and waits.
+// replaced (5b). The rule, when an alloc of attempt N is lost or stopped
+// for migration:
 //
-// A killed client's task processes keep running until the client returns
-// (5c): Nomad then kills them because their alloc is desired stop. Until
-// then the lost attempt may still be running on a partitioned node, which
-// Nomad 1.6 cannot prevent (disconnect.replace = false needs 1.8).
+//   - Single-node attempt, and Nomad placed a linked replacement on a node
+//     that it still wants running: the engine adopts it as attempt N+1.
+//     Once the preempted alloc is terminal it records the adoption in the
+//     Variable skynomad/attempts/<jobID> (registered = the version's
+//     sky.attempt, attempt = N+1, alloc = the replacement, plus the
+//     history), then emits PreemptionNotice (if the spot handler left one)
+//     and Preempted{Ref N, Replacement: N+1}, and from then on reports the
+//     replacement's events as attempt N+1. The job is not re-registered:
+//     attempt N+1 runs in attempt N's version (same node class), and
+//     Launch(N+1) is a no-op. Resume(N+1) finds the alloc through the
+//     Variable; Resume(N) emits the missed Preempted{Replacement} again.
+//     The replacement of a replacement is adopted the same way (N+2).
+//   - No linked replacement, or it is not placed (the blocked-eval cases
+//     5b, 5c), or it is already lost or stopped: the engine stops the whole
+//     job (deregister, no purge), which cancels the blocked eval so no
+//     unlinked alloc is ever placed, and emits Preempted without a
+//     Replacement once every alloc of the attempt is terminal. The
+//     controller launches attempt N+1, a new job version.
+//   - Multi-node attempt: never adopted (one new node cannot rejoin peers
+//     that started together): the whole job is stopped as above.
+//
+// Never two copies: Nomad's client holds a linked replacement, without
+// even receiving its tasks, until the server sees the alloc it replaces
+// terminal (the client's "upstream allocs" wait; observed on 1.6.1: after
+// `nomad alloc stop` the replacement on the same node started 0.2 s after
+// the stopped alloc was killed at its kill timeout). A stopped alloc is
+// therefore gone before its replacement starts. A lost alloc is terminal at
+// once, though: the task processes of a killed or partitioned client run on
+// until that client returns and kills them because their alloc is desired
+// stop (5c, 5c-2). Until then a lost attempt may still run beside its
+// replacement or beside the next attempt; Nomad 1.6 cannot prevent that
+// (disconnect.replace = false needs 1.8). The engine reports an ending, with
+// or without a replacement, only once the attempt's allocs are terminal,
+// and Launch never registers while an alloc of an older attempt is pending
+// or running: it stops the job first if one still wants to run, and waits.
 //
 // skynomad records its own stops in the Variable skynomad/stops/<jobID>
 // (attempt, reason) so that after a restart a stopped job is still told

@@ -268,3 +268,9 @@ func isNotFound(err error) bool {
 	}
 	return false
 }
+
+// QueuesLaunches: a registered job waits in Nomad's own queue (a blocked
+// eval) until it is placed, so the controller need not hold a launch slot.
+func (e *Engine) QueuesLaunches() bool { return true }
+
+var _ engine.Queuer = (*Engine)(nil)

@@ -19,7 +19,9 @@ import (
 // "(rank N, <node>) ". Without Follow it is a snapshot; with Follow it
 // streams until every task has ended or ctx ends or the reader is closed.
 // Tail keeps the last N lines of what already exists. A task that never
-// started has no logs and is skipped (scenario 4).
+// started has no logs and is skipped (scenario 4), as is "setup" in a job
+// without one (Nomad answers 400 for a task it does not know). An adopted
+// attempt's logs are those of Nomad's replacement alloc.
 func (e *Engine) Logs(ctx context.Context, ref engine.Ref, opts engine.LogOptions) (io.ReadCloser, error) {
 	allocs, count, err := e.attemptAllocs(ctx, ref)
 	if err != nil {
@@ -30,6 +32,9 @@ func (e *Engine) Logs(ctx context.Context, ref engine.Ref, opts engine.LogOption
 		for _, v := range allocs {
 			w := newLineWriter(&buf, &sync.Mutex{}, prefixOf(v, count))
 			for _, task := range []string{taskSetup, taskRun} {
+				if v.Tasks[task] == nil {
+					continue // no such task (no setup), or not received yet: Nomad answers 400
+				}
 				for _, stream := range []string{"stdout", "stderr"} {
 					if _, err := e.copyLog(ctx, v, task, stream, false, 0, w); err != nil {
 						return nil, err
@@ -193,6 +198,9 @@ func (e *Engine) followLogs(ctx context.Context, ref engine.Ref, allocs []*alloc
 	for _, v := range allocs {
 		w := newLineWriter(&snap, &sync.Mutex{}, prefixOf(v, count))
 		for _, task := range []string{taskSetup, taskRun} {
+			if v.Tasks[task] == nil {
+				continue
+			}
 			for _, stream := range []string{"stdout", "stderr"} {
 				n, err := e.copyLog(ctx, v, task, stream, false, 0, w)
 				if err != nil {

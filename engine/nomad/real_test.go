@@ -2,8 +2,10 @@ package nomad
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,9 +15,9 @@ import (
 	"github.com/skynomad/skynomad/engine"
 )
 
-// TestRealNomad runs a tiny raw_exec job through the engine on the Nomad
-// agent at NOMAD_ADDR (a client with raw_exec enabled is needed).
-func TestRealNomad(t *testing.T) {
+// realEngine starts an engine on the Nomad agent at NOMAD_ADDR, or skips.
+func realEngine(t *testing.T) (*api.Client, *recorder, *Engine, context.Context) {
+	t.Helper()
 	if os.Getenv("NOMAD_ADDR") == "" {
 		t.Skip("NOMAD_ADDR is not set: no Nomad agent to run against (no Nomad server is installable here)")
 	}
@@ -34,18 +36,44 @@ func TestRealNomad(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	if err := eng.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer eng.Close()
+	t.Cleanup(func() { _ = eng.Close() })
+	return client, rec, eng, ctx
+}
 
-	a := attempt(time.Now().Unix(), 1, "echo preparing", "echo hello-from-skynomad; exit 3", 1)
-	jobID := JobID(a.Ref)
+// cleanUpReal purges the job and the Variables the engine wrote for it.
+func cleanUpReal(t *testing.T, client *api.Client, jobID string) {
 	t.Cleanup(func() {
 		_, _, _ = client.Jobs().Deregister(jobID, true, nil)
-		_, _ = client.Variables().Delete(StopVarPrefix+jobID, nil)
+		for _, p := range []string{StopVarPrefix, AttemptVarPrefix} {
+			_, _ = client.Variables().Delete(p+jobID, nil)
+		}
 	})
+}
+
+// realJobID is a managed-job id no other run uses.
+func realJobID() int64 { return time.Now().UnixNano() / 1000 }
+
+func readLogs(t *testing.T, ctx context.Context, eng *Engine, ref engine.Ref) string {
+	t.Helper()
+	r, err := eng.Logs(ctx, ref, engine.LogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b, _ := io.ReadAll(r)
+	return string(b)
+}
+
+// TestRealNomad runs a tiny raw_exec job through the engine on the Nomad
+// agent at NOMAD_ADDR (a client with raw_exec enabled is needed).
+func TestRealNomad(t *testing.T) {
+	client, rec, eng, ctx := realEngine(t)
+	a := attempt(realJobID(), 1, "echo preparing", "echo hello-from-skynomad; exit 3", 1)
+	cleanUpReal(t, client, JobID(a.Ref))
 	if err := eng.Launch(ctx, a); err != nil {
 		t.Fatal(err)
 	}
@@ -53,15 +81,72 @@ func TestRealNomad(t *testing.T) {
 	if ev.Phase != engine.PhaseRun || ev.ExitCode != 3 {
 		t.Errorf("exited %+v, want run phase with code 3", ev)
 	}
-	r, err := eng.Logs(ctx, a.Ref, engine.LogOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	b, _ := io.ReadAll(r)
+	b := readLogs(t, ctx, eng, a.Ref)
 	for _, want := range []string{"preparing", "hello-from-skynomad"} {
-		if !strings.Contains(string(b), want) {
+		if !strings.Contains(b, want) {
 			t.Errorf("logs %q lack %q", b, want)
 		}
 	}
+}
+
+// TestRealNomadAdoption stops the running alloc of attempt 1 as
+// `nomad alloc stop` does, with its node still eligible (5a): Nomad places
+// a linked replacement, the engine adopts it as attempt 2, and the job
+// finishes as attempt 2 without being registered again; the replacement
+// started only after the stopped alloc was killed. The task finds a marker
+// file the first run left, so the client must run on this host.
+func TestRealNomadAdoption(t *testing.T) {
+	client, rec, eng, ctx := realEngine(t)
+	marker := filepath.Join(t.TempDir(), "first-run-done")
+	// The first run ignores SIGINT, so Nomad kills it at its kill timeout.
+	run := fmt.Sprintf("if [ -e %[1]s ]; then echo second-run; exit 0; fi; touch %[1]s; echo first-run; trap '' INT; sleep 600", marker)
+	a1 := attempt(realJobID(), 1, "", run, 1)
+	a2 := attempt(a1.Ref.JobID, 2, "", run, 1)
+	jobID := JobID(a1.Ref)
+	cleanUpReal(t, client, jobID)
+	if err := eng.Launch(ctx, a1); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitWithin(t, a1.Ref, engine.EventRunning, time.Minute)
+	stubs, _, err := client.Jobs().Allocations(jobID, false, nil)
+	if err != nil || len(stubs) != 1 {
+		t.Fatalf("allocations of %s: %d, %v; want 1", jobID, len(stubs), err)
+	}
+	first := stubs[0].ID
+	if _, err := client.Allocations().Stop(&api.Allocation{ID: first}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	ev := rec.waitWithin(t, a1.Ref, engine.EventPreempted, time.Minute)
+	if ev.Replacement == nil || *ev.Replacement != a2.Ref || ev.Reason != "alloc stopped: alloc is being migrated" {
+		t.Fatalf("preempted %+v, want replaced by attempt 2 after a migration stop", ev)
+	}
+	done := rec.waitWithin(t, a2.Ref, engine.EventExited, time.Minute)
+	if done.Phase != engine.PhaseRun || done.ExitCode != 0 {
+		t.Errorf("attempt 2 exited %+v, want run phase with code 0", done)
+	}
+	if !strings.Contains(readLogs(t, ctx, eng, a1.Ref), "first-run") || !strings.Contains(readLogs(t, ctx, eng, a2.Ref), "second-run") {
+		t.Errorf("each attempt's logs should be its own run")
+	}
+	if err := eng.Launch(ctx, a2); err != nil {
+		t.Errorf("Launch(attempt 2) after adoption: %v", err)
+	}
+	versions, _, _, err := client.Jobs().Versions(jobID, false, nil)
+	if err != nil || len(versions) != 1 {
+		t.Errorf("job versions: %d, %v; want 1 (attempt 2 runs in attempt 1's)", len(versions), err)
+	}
+
+	old, _, err := client.Allocations().Info(first, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repl, _, err := client.Allocations().Info(old.NextAllocation, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended, started := old.TaskStates[taskRun].FinishedAt, repl.TaskStates[taskRun].StartedAt
+	if started.Before(ended) {
+		t.Errorf("the replacement started at %s, before the stopped alloc ended at %s", started, ended)
+	}
+	t.Logf("stopped alloc ended %s, replacement started %s (%s later)", ended, started, started.Sub(ended))
 }

@@ -28,7 +28,8 @@
 // Nothing runs by itself on a fake client: a test moves allocs with
 // StartTasks, Run, ExitTask, Exit, FailSetup, StartPending, and the cluster
 // with NodeDown, NodeUp, SetEligibility, StopAlloc, StopJob, Kill and
-// DropEventStreams. What Nomad does on its own in reaction (marking allocs
+// DropEventStreams; MaxRunning and MaxAlive tell how many copies of a job
+// ran at once. What Nomad does on its own in reaction (marking allocs
 // lost, placing replacements, killing stopped allocs, re-running blocked
 // evals) the fake does at once, in separate raft indexes as Nomad does.
 //
@@ -37,6 +38,8 @@
 // client signal endpoint, log follow, purge on deregister, EnforceIndex on
 // register, stopping older-version allocs when a changed version is
 // registered while they run ("alloc is being updated due to job update"),
+// a linked replacement that does not start before the alloc it replaces is
+// terminal (Nomad's client waits for it; checked on a 1.6.1 dev agent),
 // constraint operands, node drivers (docker is on by default), and the
 // Job/Evaluation/Node event types for changes the recordings did not
 // stream. Not modelled: resources (a node fits any number of allocs),

@@ -396,6 +396,53 @@ func TestLostAllocReplacement(t *testing.T) {
 	})
 }
 
+// TestReplacementWaitsForTheAllocItReplaces: a linked replacement does not
+// start before the alloc it replaces is terminal (observed on a 1.6.1 dev
+// agent). A stopped alloc is terminal once killed; a lost one at once,
+// while its processes live on the down node.
+func TestReplacementWaitsForTheAllocItReplaces(t *testing.T) {
+	t.Parallel()
+	t.Run("stopped alloc (5a)", func(t *testing.T) {
+		t.Parallel()
+		e := start(t, Options{ManualKill: true})
+		e.fake.AddNode(NodeSpec{Name: "nfx-client"})
+		e.register(t, recordedJob(t, "05a-job-long-stop.request.json"))
+		id := e.only(t, "fx-long-stop")
+		must(t, e.fake.Run(id))
+		_, err := e.fake.StopAlloc(id)
+		must(t, err)
+		repl := e.fake.Alloc(id).NextAllocation
+		if started := e.fake.StartPending(); len(started) != 0 {
+			t.Errorf("started %v while the stopped alloc is being killed", started)
+		}
+		if err := e.fake.StartTasks(repl); err == nil {
+			t.Fatal("the replacement started while the stopped alloc is being killed")
+		}
+		must(t, e.fake.Kill(id))
+		must(t, e.fake.Run(repl))
+		if got := e.fake.MaxAlive("fx-long-stop"); got != 1 {
+			t.Errorf("MaxAlive = %d, want 1", got)
+		}
+	})
+	t.Run("lost alloc (5c-2)", func(t *testing.T) {
+		t.Parallel()
+		e := start(t, Options{})
+		n1 := e.fake.AddNode(NodeSpec{Name: "nfx-client"})
+		e.register(t, recordedJob(t, "05a-job-long-stop.request.json"))
+		id := e.only(t, "fx-long-stop")
+		must(t, e.fake.Run(id))
+		e.fake.AddNode(NodeSpec{Name: "nfx-client-2"})
+		must(t, e.fake.NodeDown(n1))
+		must(t, e.fake.Run(e.fake.Alloc(id).NextAllocation))
+		if got := e.fake.MaxAlive("fx-long-stop"); got != 2 {
+			t.Errorf("MaxAlive = %d, want 2: the lost alloc's processes run on", got)
+		}
+		if got := e.fake.MaxRunning("fx-long-stop"); got != 1 {
+			t.Errorf("MaxRunning = %d, want 1", got)
+		}
+	})
+}
+
 func TestOperatorStop(t *testing.T) {
 	t.Parallel()
 	e := start(t, Options{})
