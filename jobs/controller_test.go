@@ -274,6 +274,25 @@ func TestNoCapacity(t *testing.T) {
 			t.Errorf("attempts left running: %v", live)
 		}
 	})
+	t.Run("an attempt with only some nodes placed moves on", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t)
+		partly := func(a engine.Attempt) []engine.Event {
+			return []engine.Event{
+				{Ref: a.Ref, Kind: engine.EventPlaced, Node: "n1"},
+				{Ref: a.Ref, Kind: engine.EventNoCapacity, Reason: "1 of 2 nodes placed"},
+			}
+		}
+		h.eng.SetScript(byAttempt(partly, Succeed))
+		id := h.submit(oneTask("half"))
+		if j := h.waitTerminal(id); j.Status != api.StatusSucceeded {
+			t.Fatalf("status %s, want SUCCEEDED on the next candidate", j.Status)
+		}
+		want := []string{"us-east-1", "us-west-2"}
+		if diff := cmp.Diff(want, regions(h.launchesOf(id))); diff != "" {
+			t.Errorf("regions (-want +got):\n%s", diff)
+		}
+	})
 	t.Run("FAILED_NO_RESOURCE after MaxLaunchRetries", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, func(c *Config) { c.MaxLaunchRetries = 2 })

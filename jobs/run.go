@@ -452,7 +452,9 @@ func (c *Controller) markStarted(js *jobState, t *taskState, ev engine.Event, wh
 			c.jlogf(js.job.ID, "attempt %d: run started", a.Number)
 		}
 	}
-	if js.job.Status == api.StatusCancelling {
+	// Placed is not yet running: until setup or run starts, the attempt may
+	// still be given up for lack of room on its other nodes.
+	if js.job.Status == api.StatusCancelling || ev.Kind == engine.EventPlaced {
 		return changed
 	}
 	if t.rec.RunningSince.IsZero() {
@@ -610,11 +612,9 @@ func (c *Controller) onReplaced(js *jobState, t *taskState, ev engine.Event, r e
 }
 
 func (c *Controller) onNoCapacity(js *jobState, t *taskState, reason string) error {
+	// The engine gave the attempt up (even one with some nodes placed: the
+	// rest never found room), so it ends here and the next choice follows.
 	a := t.att
-	if !a.PlacedAt.IsZero() {
-		c.log.Warn("no-capacity event for a placed attempt ignored", "job", js.job.ID, "attempt", a.Number)
-		return nil
-	}
 	t.endAttempt(store.OutcomeNoCapacity, c.now(), nil)
 	c.jlogf(js.job.ID, "attempt %d: no capacity on %s%s", a.Number, describeChoice(a.Choice), suffix(reason))
 	if js.job.Status == api.StatusCancelling {
