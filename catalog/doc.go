@@ -4,7 +4,9 @@
 // source and date), plus the local host as an offering. Its optimizer, Plan,
 // ranks every feasible placement of a task's candidate resource requests
 // (any_of / ordered) the way SkyPilot's does, and explains in user terms why
-// nothing fits (NoFitError, for FAILED_PRECHECKS). Rows and Requested render
+// nothing fits (NoFitError, for FAILED_PRECHECKS). Two departures: an exact
+// vCPU count that no size has (cpus: 1) rounds up to the sizes above it, and
+// the local host is shared, so any request up to its size fits it. Rows and Requested render
 // the "Considered resources" table and the REQUESTED column.
 //
 // The package does no I/O beyond reading /proc/meminfo in Local, and knows

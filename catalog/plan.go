@@ -223,7 +223,9 @@ func (q request) label() string {
 // stage is one filter of fit: the offerings it keeps, and why none is left.
 type stage struct {
 	keep func(Offering) bool
-	why  func(before []Offering) string
+	// fallback, if set, is tried when keep leaves nothing.
+	fallback func(Offering) bool
+	why      func(before []Offering) string
 }
 
 // fit returns the offerings that fit q under cons, or the reason none does:
@@ -301,6 +303,12 @@ func (c *Catalog) fit(q request, cons Constraints) ([]Offering, string) {
 			want := q.cpus(o)
 			return want == nil || hostFits(o, *want, o.VCPUs)
 		},
+		// An exact count no instance has (cpus: 1) rounds up to the sizes
+		// above it, the cheapest of which wins.
+		fallback: func(o Offering) bool {
+			want := q.cpus(o)
+			return want == nil || hostFits(o, task.Quantity{Value: want.Value, AtLeast: true}, o.VCPUs)
+		},
 		why: func(before []Offering) string {
 			var want *task.Quantity
 			for _, o := range before {
@@ -371,11 +379,9 @@ func (c *Catalog) fit(q request, cons Constraints) ([]Offering, string) {
 		return nil, "the catalog is empty"
 	}
 	for _, s := range stages {
-		var next []Offering
-		for _, o := range cur {
-			if s.keep(o) {
-				next = append(next, o)
-			}
+		next := filter(cur, s.keep)
+		if len(next) == 0 && s.fallback != nil {
+			next = filter(cur, s.fallback)
 		}
 		if len(next) == 0 {
 			return nil, s.why(cur)
@@ -638,4 +644,14 @@ func hostFits(o Offering, want task.Quantity, have float64) bool {
 		return want.Value <= have+eps
 	}
 	return quantityFits(want, have)
+}
+
+func filter(offs []Offering, keep func(Offering) bool) []Offering {
+	var out []Offering
+	for _, o := range offs {
+		if keep(o) {
+			out = append(out, o)
+		}
+	}
+	return out
 }

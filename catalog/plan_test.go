@@ -99,6 +99,12 @@ func TestPlanRanksHandMadeCatalog(t *testing.T) {
 			want: []string{"aws/us-east-1/m6i.2xlarge", "aws/us-west-2/m6i.2xlarge", "gcp/us-central1/n2-standard-8", "aws/us-east-1/m6i.4xlarge"},
 		},
 		{
+			name: "an exact count no size has rounds up to the sizes above",
+			task: single(task.Resources{CPUs: qty(3, false)}),
+			cons: awsGCP,
+			want: []string{"aws/us-east-1/m6i.xlarge", "aws/us-east-1/m6i.2xlarge", "aws/us-west-2/m6i.2xlarge", "gcp/us-central1/n2-standard-8", "aws/us-east-1/m6i.4xlarge"},
+		},
+		{
 			name: "exact small cpus with the default memory ratio",
 			task: single(task.Resources{CPUs: qty(2, false)}),
 			cons: awsGCP,
@@ -353,9 +359,9 @@ func TestPlanNoFitReasons(t *testing.T) {
 			want: []string{"infra k8s is not supported"},
 		},
 		{
-			name: "exact cpus nobody has",
-			task: single(task.Resources{CPUs: qty(3, false)}),
-			want: []string{"no offering has exactly 3 vCPUs"},
+			name: "exact cpus beyond every size",
+			task: single(task.Resources{CPUs: qty(1000, false)}),
+			want: []string{"no offering has exactly 1000 vCPUs"},
 		},
 		{
 			name: "no spot capacity",

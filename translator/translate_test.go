@@ -22,12 +22,9 @@ const examplesDir = "../jobspecs/examples"
 var exampleSubmitted = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 
 // exampleLoad supplies the flags an example needs: train-spot leaves its
-// W&B key to --env; restarts is a local demo (`--infra local` adds this
-// host to the catalog, here a fixed one) asking for exactly 1 vCPU, which
-// the catalog fits to a 1-vCPU host only, hence --cpus 1+.
+// W&B key to --env, as its comment says.
 var exampleLoad = map[string]LoadOptions{
 	"train-spot.yaml": {Env: []task.EnvVar{{Name: "WANDB_API_KEY", Value: "your-wandb-key"}}},
-	"restarts.yaml":   {Overrides: Overrides{Infra: "local", CPUs: "1+"}},
 }
 
 // TestTranslateExamples translates every example and compares both formats

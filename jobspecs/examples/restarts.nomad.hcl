@@ -8,7 +8,7 @@ job "sky-1-0" {
     "sky.capacity"  = "on-demand"
     "sky.job_id"    = "1"
     "sky.job_name"  = "flaky"
-    "sky.offering"  = "sky-local-local-local-on-demand"
+    "sky.offering"  = "sky-aws-us-east-1-m6i.large-on-demand"
     "sky.pipeline"  = "false"
     "sky.task"      = "0"
     "sky.task_name" = "flaky"
@@ -16,6 +16,18 @@ job "sky-1-0" {
 
   group "main" {
     count = 1
+
+    constraint {
+      attribute = "$${node.class}"
+      value     = "sky-aws-us-east-1-m6i.large-on-demand"
+      operator  = "="
+    }
+
+    constraint {
+      attribute = "$${meta.sky.capacity}"
+      value     = "on-demand"
+      operator  = "="
+    }
 
     restart {
       attempts = 0
@@ -30,7 +42,7 @@ job "sky-1-0" {
     task "run" {
       driver = "raw_exec"
       env = {
-        "SKYNOMAD_CLUSTER_INFO" = "{\"cluster_name\":\"sky-1-0\",\"cloud\":\"local\",\"region\":\"local\",\"zone\":null}"
+        "SKYNOMAD_CLUSTER_INFO" = "{\"cluster_name\":\"sky-1-0\",\"cloud\":\"aws\",\"region\":\"us-east-1\",\"zone\":null}"
         "SKYNOMAD_NUM_NODES"    = "1"
         "SKYNOMAD_RUN_FILE"     = "$${NOMAD_TASK_DIR}/run.sh"
         "SKYNOMAD_TASK_NAME"    = "flaky"
