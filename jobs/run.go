@@ -92,20 +92,43 @@ func (c *Controller) launchNext(js *jobState) error {
 
 // launch calls engine.Launch for the task's latest attempt.
 func (c *Controller) launch(js *jobState, t *taskState) {
+	c.callEngine(js, t, c.eng.Launch, c.onLaunched)
+}
+
+// callEngine runs call (Launch or Resume) for the task's latest attempt in
+// the background, then done with its result.
+func (c *Controller) callEngine(js *jobState, t *taskState, call func(context.Context, *engine.Attempt) error,
+	done func(engine.Ref, error)) {
 	a := c.engineAttempt(js, t)
 	t.launching = true
 	ref := a.Ref
-	c.goCall(func(ctx context.Context) error { return c.eng.Launch(ctx, a) },
-		func(err error) { c.onLaunched(ref, err) })
+	c.goCall(func(ctx context.Context) error { return call(ctx, a) },
+		func(err error) { done(ref, err) })
+}
+
+// jobAfterCall finds the job an engine call was for. When the job ended
+// while the call was under way, it leaves nothing behind.
+func (c *Controller) jobAfterCall(ref engine.Ref, err error) (*jobState, bool) {
+	js, ok := c.jobs[ref.JobID]
+	if !ok && err == nil {
+		c.stopDetached(ref)
+	}
+	return js, ok
+}
+
+// markLaunched records that the engine has the task's attempt.
+func (c *Controller) markLaunched(js *jobState, t *taskState) error {
+	t.callFailures = 0
+	if t.att.State != store.AttemptLaunching {
+		return nil
+	}
+	t.att.State, t.att.LaunchedAt = store.AttemptLaunched, c.now()
+	return c.save(js, []*taskState{t}, t.att)
 }
 
 func (c *Controller) onLaunched(ref engine.Ref, err error) {
-	js, ok := c.jobs[ref.JobID]
+	js, ok := c.jobAfterCall(ref, err)
 	if !ok {
-		// The job ended while the launch was under way: leave nothing behind.
-		if err == nil {
-			c.stopDetached(ref)
-		}
 		return
 	}
 	c.guard(js, func() error {
@@ -117,12 +140,8 @@ func (c *Controller) onLaunched(ref engine.Ref, err error) {
 		if err != nil {
 			return c.launchFailed(js, t, err)
 		}
-		t.callFailures = 0
-		if t.att.State == store.AttemptLaunching {
-			t.att.State, t.att.LaunchedAt = store.AttemptLaunched, c.now()
-			if err := c.save(js, []*taskState{t}, t.att); err != nil {
-				return err
-			}
+		if err := c.markLaunched(js, t); err != nil {
+			return err
 		}
 		if q, ok := c.eng.(engine.Queuer); ok && q.QueuesLaunches() {
 			c.slots.placed(js) // the engine's scheduler queues it from here
@@ -690,19 +709,12 @@ func (c *Controller) reattach(js *jobState) error {
 
 // resume re-attaches to a live attempt after a restart.
 func (c *Controller) resume(js *jobState, t *taskState) {
-	a := c.engineAttempt(js, t)
-	t.launching = true
-	ref := a.Ref
-	c.goCall(func(ctx context.Context) error { return c.eng.Resume(ctx, a) },
-		func(err error) { c.onResumed(ref, err) })
+	c.callEngine(js, t, c.eng.Resume, c.onResumed)
 }
 
 func (c *Controller) onResumed(ref engine.Ref, err error) {
-	js, ok := c.jobs[ref.JobID]
+	js, ok := c.jobAfterCall(ref, err)
 	if !ok {
-		if err == nil {
-			c.stopDetached(ref)
-		}
 		return
 	}
 	c.guard(js, func() error {
@@ -713,12 +725,8 @@ func (c *Controller) onResumed(ref engine.Ref, err error) {
 		}
 		switch {
 		case err == nil:
-			t.callFailures = 0
-			if t.att.State == store.AttemptLaunching {
-				t.att.State, t.att.LaunchedAt = store.AttemptLaunched, c.now()
-				if err := c.save(js, []*taskState{t}, t.att); err != nil {
-					return err
-				}
+			if err := c.markLaunched(js, t); err != nil {
+				return err
 			}
 			c.armNoCapacity(js, t)
 		case errors.Is(err, engine.ErrNotFound):
