@@ -5,7 +5,7 @@ PKGS      ?= ./...
 FUZZTIME  ?= 60s
 BENCHTIME ?= 1x
 
-.PHONY: help build test e2e fuzz bench lint tools clean
+.PHONY: help build test race e2e fuzz bench lint tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -18,6 +18,9 @@ tools: ## install test tools (AWS's IMDS simulator)
 
 test: tools ## run every test (unit, fakes, e2e on the local engine; Nomad e2e when NOMAD_ADDR is set)
 	$(GO) test -count=1 -timeout 20m $(PKGS)
+
+race: tools ## run the unit and fake-backed tests under the race detector
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v /e2e)
 
 e2e: tools ## run only the end-to-end suite against the built binary
 	$(GO) test -count=1 -timeout 15m -v ./e2e/
