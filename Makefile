@@ -16,8 +16,12 @@ build: ## build bin/skynomad
 tools: ## install test tools (AWS's IMDS simulator)
 	@command -v ec2-metadata-mock >/dev/null 2>&1 || $(GO) install github.com/aws/amazon-ec2-metadata-mock/cmd/ec2-metadata-mock@v1.13.0
 
+# With a real cluster (NOMAD_ADDR), packages run one at a time: the spot
+# test's handler acts on every skynomad alloc of its node.
+TESTP := $(if $(NOMAD_ADDR),-p 1,)
+
 test: tools ## run every test (unit, fakes, e2e on the local engine; Nomad e2e when NOMAD_ADDR is set)
-	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -timeout 20m $(TESTP) $(PKGS)
 
 race: tools ## run the unit and fake-backed tests under the race detector
 	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v /e2e)

@@ -84,6 +84,8 @@ type harness struct {
 	// work holds files that tasks write for the test to read.
 	work string
 	env  []string
+	// ns is the Nomad namespace of the nomad target's jobs.
+	ns string
 }
 
 func newHarness(t testing.TB, tg target) *harness {
@@ -106,8 +108,8 @@ func newHarness(t testing.TB, tg target) *harness {
 	if tg.engine == "nomad" {
 		// Every controller numbers its jobs from 1 and names their Nomad
 		// jobs sky-<id>-<task>: each test gets its own namespace.
-		ns := nomadNamespace(t, filepath.Base(home))
-		h.env = append(h.env, "NOMAD_NAMESPACE="+ns)
+		h.ns = nomadNamespace(t, filepath.Base(home))
+		h.env = append(h.env, "NOMAD_NAMESPACE="+h.ns)
 		// infra local: plan on this host's shape, placed on any node of the
 		// cluster (a dev agent has none of skynomad's node classes).
 		cfg := fmt.Sprintf("engine: nomad\ninfra: [local]\nnomad:\n  runner_path: %s\n  placement_timeout: 2m\n", skynomad)
@@ -240,6 +242,19 @@ func (h *harness) waitJob(id int64, what string, cond func(api.Job) bool) api.Jo
 			h.t.Fatalf("job %d: still not %s after %s; last seen:\n%s", id, what, h.target.wait, dump(last))
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// preempt takes the node from under job id's running attempt, as a spot
+// reclaim would: `jobs preempt` on the local engine; on Nomad what the
+// spot handler does (see nomadPreempt).
+func (h *harness) preempt(id int64) {
+	h.t.Helper()
+	switch h.target.engine {
+	case "nomad":
+		h.nomadPreempt(id, 0)
+	default:
+		h.mustRun("jobs", "preempt", strconv.FormatInt(id, 10))
 	}
 }
 

@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -87,13 +86,10 @@ func render200(b *testing.B, n int) []*nomadapi.Job {
 }
 
 func namespaceOf(h *harness) string {
-	for _, kv := range h.env {
-		if ns, ok := strings.CutPrefix(kv, "NOMAD_NAMESPACE="); ok {
-			return ns
-		}
+	if h.ns == "" {
+		h.t.Fatal("the harness has no Nomad namespace")
 	}
-	h.t.Fatal("the harness has no Nomad namespace")
-	return ""
+	return h.ns
 }
 
 // waitNomadJobs polls until Nomad lists n jobs in ns.

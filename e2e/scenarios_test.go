@@ -54,6 +54,9 @@ func TestHelloSucceeds(t *testing.T) {
 		if j.Status != api.StatusSucceeded {
 			t.Fatalf("status %s, want SUCCEEDED:\n%s", j.Status, dump(j))
 		}
+		if h.target.engine == "nomad" {
+			h.checkNomadJob(id, 0, 1)
+		}
 		for _, args := range [][]string{
 			{"jobs", "logs", strconv.FormatInt(id, 10)},
 			{"jobs", "logs", "--no-follow"},
@@ -153,7 +156,7 @@ func TestPreemptedTwiceRecovers(t *testing.T) {
 				return j.Status == api.StatusRunning && j.Tasks[0].Attempt == n
 			})
 			if n < 3 {
-				h.mustRun("jobs", "preempt", sid)
+				h.preempt(id)
 			}
 		}
 		if err := os.WriteFile(release, nil, 0o644); err != nil {
@@ -172,6 +175,9 @@ func TestPreemptedTwiceRecovers(t *testing.T) {
 		table := h.mustRun("jobs", "queue").stdout
 		if got := column(t, table, sid, "#RECOVERIES"); got != "2" {
 			t.Errorf("#RECOVERIES = %q, want 2:\n%s", got, table)
+		}
+		if h.target.engine == "nomad" {
+			h.checkNomadJob(id, 0, 3)
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -39,7 +40,8 @@ type Config struct {
 	StopMargin  time.Duration
 }
 
-// ParseFlags reads the command line. getenv supplies NOMAD_ALLOC_ID.
+// ParseFlags reads the command line. getenv supplies NOMAD_ALLOC_ID and
+// NOMAD_ALLOC_DIR (the default --alloc-root under raw_exec).
 // Usage errors and -help are reported on output.
 func ParseFlags(args []string, getenv func(string) string, output io.Writer) (Config, error) {
 	c := Config{Cloud: CloudAuto, OnRebalance: RebalanceIgnore}
@@ -53,7 +55,8 @@ func ParseFlags(args []string, getenv func(string) string, output io.Writer) (Co
 	fs.StringVar(&c.GCPEndpoint, "gcp-endpoint", DefaultGCPEndpoint, "GCE metadata server base URL")
 	fs.StringVar(&c.AzureEndpoint, "azure-endpoint", DefaultAzureEndpoint, "Azure instance metadata base URL")
 	fs.DurationVar(&c.PollInterval, "poll-interval", DefaultPollInterval, "how often AWS and Azure metadata are polled")
-	fs.StringVar(&c.AllocRoot, "alloc-root", DefaultAllocRoot, "the Nomad client's allocation directory (<data_dir>/alloc)")
+	fs.StringVar(&c.AllocRoot, "alloc-root", DefaultAllocRoot,
+		"the Nomad client's allocation directory (<data_dir>/alloc; default: the root of $NOMAD_ALLOC_DIR when run by raw_exec, else "+DefaultAllocRoot+")")
 	fs.StringVar(&c.NodeID, "node-id", "", "this Nomad node's ID (default: the node of $NOMAD_ALLOC_ID)")
 	fs.Func("on-rebalance", "what an AWS rebalance recommendation does: ignore, ineligible or drain (default ignore)", func(s string) error {
 		c.OnRebalance = RebalancePolicy(strings.ToLower(s))
@@ -67,10 +70,30 @@ func ParseFlags(args []string, getenv func(string) string, output io.Writer) (Co
 		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	c.AllocID = getenv("NOMAD_ALLOC_ID")
+	rootSet := false
+	fs.Visit(func(f *flag.Flag) { rootSet = rootSet || f.Name == "alloc-root" })
+	if root, ok := AllocRootOf(getenv("NOMAD_ALLOC_DIR"), c.AllocID); ok && !rootSet {
+		c.AllocRoot = root
+	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
 	return c, nil
+}
+
+// AllocRootOf derives the Nomad client's allocation root from a task's
+// own NOMAD_ALLOC_DIR, which raw_exec sets to the host path
+// <alloc-root>/<NOMAD_ALLOC_ID>/alloc. Drivers that isolate the task
+// (exec, docker) set /alloc instead: then there is no root to derive.
+func AllocRootOf(allocDir, allocID string) (string, bool) {
+	if allocDir == "" || allocID == "" || !filepath.IsAbs(allocDir) {
+		return "", false
+	}
+	d := filepath.Clean(allocDir)
+	if filepath.Base(d) != "alloc" || filepath.Base(filepath.Dir(d)) != allocID {
+		return "", false
+	}
+	return filepath.Dir(filepath.Dir(d)), true
 }
 
 // Validate checks the config.

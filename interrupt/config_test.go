@@ -23,6 +23,12 @@ func TestParseFlags(t *testing.T) {
 		Cloud: CloudAuto, IMDSEndpoint: DefaultAWSEndpoint, GCPEndpoint: DefaultGCPEndpoint, AzureEndpoint: DefaultAzureEndpoint,
 		PollInterval: 5 * time.Second, AllocRoot: DefaultAllocRoot, AllocID: "alloc-1", OnRebalance: RebalanceIgnore, StopMargin: 5 * time.Second,
 	}
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	withRoot := func(root string) Config {
+		c := defaults
+		c.AllocRoot = root
+		return c
+	}
 	tests := []struct {
 		name    string
 		args    []string
@@ -38,6 +44,26 @@ func TestParseFlags(t *testing.T) {
 			getenv: noEnv,
 			want: Config{Cloud: CloudAWS, IMDSEndpoint: "http://127.0.0.1:1338", GCPEndpoint: "http://127.0.0.1:1", AzureEndpoint: "http://127.0.0.1:2",
 				PollInterval: time.Second, AllocRoot: "/var/lib/nomad/alloc", NodeID: "node-1", OnRebalance: RebalanceDrain, StopMargin: 10 * time.Second},
+		},
+		{
+			name:   "alloc root from a raw_exec task's own alloc dir",
+			getenv: env(map[string]string{"NOMAD_ALLOC_ID": "alloc-1", "NOMAD_ALLOC_DIR": "/tmp/NomadClient1/alloc/alloc-1/alloc"}),
+			want:   withRoot("/tmp/NomadClient1/alloc"),
+		},
+		{
+			name:   "an isolated task's /alloc says nothing of the host path",
+			getenv: env(map[string]string{"NOMAD_ALLOC_ID": "alloc-1", "NOMAD_ALLOC_DIR": "/alloc"}),
+			want:   defaults,
+		},
+		{
+			name:   "an alloc dir of another alloc is not ours",
+			getenv: env(map[string]string{"NOMAD_ALLOC_ID": "alloc-1", "NOMAD_ALLOC_DIR": "/data/alloc/alloc-2/alloc"}),
+			want:   defaults,
+		},
+		{
+			name: "--alloc-root wins over the task's alloc dir", args: []string{"--alloc-root", "/var/lib/nomad/alloc"},
+			getenv: env(map[string]string{"NOMAD_ALLOC_ID": "alloc-1", "NOMAD_ALLOC_DIR": "/tmp/NomadClient1/alloc/alloc-1/alloc"}),
+			want:   withRoot("/var/lib/nomad/alloc"),
 		},
 		{name: "no node", getenv: noEnv, wantErr: "no node: pass --node-id or run as a Nomad task (NOMAD_ALLOC_ID)"},
 		{name: "bad cloud", args: []string{"--cloud", "oci"}, getenv: withAlloc, wantErr: `--cloud "oci": want auto, aws, gcp or azure`},

@@ -20,8 +20,10 @@
 #        plugin "raw_exec" { config { enabled = true } }
 #      and give spot clients the meta the constraint below selects:
 #        client { meta { "sky.capacity" = "spot" } }
-#   2. Check --alloc-root below: it must be the client's data_dir + "/alloc"
-#      (the handler writes the deadline file into each allocation directory).
+#   2. The handler writes the deadline file into each allocation directory
+#      under the client's data_dir + "/alloc", which it finds from its own
+#      allocation directory (raw_exec sets NOMAD_ALLOC_DIR to the host path).
+#      Add "--alloc-root", "<data_dir>/alloc" to args if it runs otherwise.
 #   3. With ACLs enabled, the handler needs a token with node:write,
 #      namespace read-job + alloc-lifecycle (alloc stop and signal) and
 #      variables write on skynomad/preemptions/* in the namespaces where
@@ -56,7 +58,6 @@ job "skynomad-interrupt-handler" {
         args = [
           "interrupt-handler",
           "--cloud", "auto",
-          "--alloc-root", "/opt/nomad/data/alloc",
           "--poll-interval", "5s",
           "--stop-margin", "5s",
           "--on-rebalance", "ignore",

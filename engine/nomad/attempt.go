@@ -138,6 +138,25 @@ func (v *allocView) preemption() string {
 	return ""
 }
 
+// endedByItself: the alloc failed or completed while Nomad still wanted it
+// to run (not stopped, not lost).
+func (v *allocView) endedByItself() bool {
+	return v.DesiredStatus == api.AllocDesiredStatusRun &&
+		(v.ClientStatus == api.AllocClientStatusFailed || v.ClientStatus == api.AllocClientStatusComplete)
+}
+
+// ending says how a terminal alloc ended, for a reason.
+func (v *allocView) ending() string {
+	switch v.ClientStatus {
+	case api.AllocClientStatusFailed:
+		_, _, _, reason := v.failure()
+		return reason
+	case api.AllocClientStatusLost:
+		return "lost on " + v.NodeName
+	}
+	return "completed on " + v.NodeName
+}
+
 // failure reads how a failed alloc failed: the failed task's phase and the
 // exit code of its last Terminated event (scenarios 3 and 4).
 func (v *allocView) failure() (phase engine.Phase, code int, finished time.Time, reason string) {
@@ -448,12 +467,33 @@ func (w *watch) decide(now time.Time, timeout time.Duration) ([]engine.Event, ac
 			}
 		}
 	}
-	if w.preemptedBy != "" {
+	// An alloc that ended by itself while a spot handler's preemption
+	// record exists was preempted, whatever its exit code: the handler's
+	// SIGTERM ended it (the record is written before the signal).
+	if w.preemptedBy == "" {
 		for _, v := range allocs {
-			if !v.stoppedForMigration() || w.noticeSent[v.ID] {
+			if !v.endedByItself() {
 				continue
 			}
 			n, looked := w.notices[v.ID]
+			if !looked {
+				return evs, action{lookupNotice: v.ID}
+			}
+			if n != nil {
+				w.preemptedBy, w.preemptedNode = "alloc ended after a preemption notice: "+v.ending(), v.NodeName
+				preempted = v
+				break
+			}
+		}
+	}
+	if w.preemptedBy != "" {
+		for _, v := range allocs {
+			// Notices of the allocs stopped for migration, and of those
+			// found with a record above.
+			n, looked := w.notices[v.ID]
+			if w.noticeSent[v.ID] || !(v.stoppedForMigration() || n != nil) {
+				continue
+			}
 			if !looked {
 				return evs, action{lookupNotice: v.ID}
 			}

@@ -34,6 +34,18 @@ func TestDecideOnRecordedAllocs(t *testing.T) {
 	ev := func(kind engine.EventKind, phase engine.Phase, code int, reason string) engine.Event {
 		return engine.Event{Ref: ref, Kind: kind, Time: now, Phase: phase, ExitCode: code, Node: "nfx-client", Reason: reason}
 	}
+	// A spot handler's record (skynomad/preemptions/<alloc>) and the
+	// notice event it becomes.
+	notice0 := now.Add(-30 * time.Second)
+	spotNotice := &notice{NodeName: "nfx-client", Cloud: "aws", Action: "terminate", NoticeTime: notice0, Deadline: notice0.Add(2 * time.Minute)}
+	noticeEv := engine.Event{Ref: ref, Kind: engine.EventPreemptionNotice, Time: now, Node: "nfx-client", Deadline: spotNotice.Deadline,
+		Reason: "preemption notice at 2026-11-28T15:59:30Z, deadline 2026-11-28T16:01:30Z, node nfx-client"}
+	// The recorded allocs' IDs.
+	const (
+		ok2    = "9c79dff6-1c0e-8e2e-0fe6-5510f186c99a"
+		exit7  = "9421bff8-5954-4711-846c-9bb66ceb92e1"
+		setup3 = "96f77a1e-de0e-198b-f57b-66674dc700d5"
+	)
 	placed := ev(engine.EventPlaced, "", 0, "")
 	running := ev(engine.EventRunning, "", 0, "")
 	tests := []struct {
@@ -45,8 +57,23 @@ func TestDecideOnRecordedAllocs(t *testing.T) {
 		act     action
 	}{
 		{
+			name: "2 complete: look for a preemption record first", allocs: []string{"02-alloc-ok.complete.json"},
+			want: []engine.Event{placed, running},
+			act:  action{lookupNotice: ok2},
+		},
+		{
 			name: "2 complete", allocs: []string{"02-alloc-ok.complete.json"},
-			want: []engine.Event{placed, running, ev(engine.EventExited, engine.PhaseRun, 0, "all tasks completed")},
+			prepare: func(w *watch) { w.notices[ok2] = nil },
+			want:    []engine.Event{placed, running, ev(engine.EventExited, engine.PhaseRun, 0, "all tasks completed")},
+		},
+		{
+			name: "2 complete after a spot notice: preempted, not succeeded", allocs: []string{"02-alloc-ok.complete.json"},
+			prepare: func(w *watch) {
+				w.notices[ok2] = spotNotice
+				w.deregistered = true
+			},
+			want: []engine.Event{placed, running, noticeEv,
+				ev(engine.EventPreempted, "", 0, "alloc ended after a preemption notice: completed on nfx-client")},
 		},
 		{
 			name: "2b running", allocs: []string{"02b-alloc-ok-slow.running.json"},
@@ -65,10 +92,29 @@ func TestDecideOnRecordedAllocs(t *testing.T) {
 		},
 		{
 			name: "3 exit 7", allocs: []string{"03-alloc-exit7.failed.json"},
-			want: []engine.Event{placed, running, ev(engine.EventExited, engine.PhaseRun, 7, "run exited with code 7 on nfx-client")},
+			prepare: func(w *watch) { w.notices[exit7] = nil },
+			want:    []engine.Event{placed, running, ev(engine.EventExited, engine.PhaseRun, 7, "run exited with code 7 on nfx-client")},
+		},
+		{
+			name:    "3 exit 7 after a spot notice: stop the job, it was preempted",
+			allocs:  []string{"03-alloc-exit7.failed.json"},
+			prepare: func(w *watch) { w.notices[exit7] = spotNotice },
+			want:    []engine.Event{placed, running, noticeEv},
+			act:     action{deregister: stopPreempted},
+		},
+		{
+			name:   "3 exit 7 after a spot notice, job stopped: preempted, never failed",
+			allocs: []string{"03-alloc-exit7.failed.json"},
+			prepare: func(w *watch) {
+				w.notices[exit7] = spotNotice
+				w.deregistered = true
+			},
+			want: []engine.Event{placed, running, noticeEv,
+				ev(engine.EventPreempted, "", 0, "alloc ended after a preemption notice: run exited with code 7 on nfx-client")},
 		},
 		{
 			name: "4 setup exit 3", allocs: []string{"04-alloc-setup-fail.failed.json"},
+			prepare: func(w *watch) { w.notices[setup3] = nil },
 			want: []engine.Event{placed, ev(engine.EventSetupStarted, "", 0, ""),
 				ev(engine.EventExited, engine.PhaseSetup, 3, "setup exited with code 3 on nfx-client")},
 		},

@@ -36,6 +36,9 @@
 //	                                             Nomad's replacement is adopted)
 //	an alloc stopped for migration (spot       → PreemptionNotice (if the handler left
 //	  handler, `nomad alloc stop`, drain)         skynomad/preemptions/<alloc>), Preempted
+//	an alloc failed or completed while the     → PreemptionNotice, Preempted (the handler's
+//	  handler's skynomad/preemptions/<alloc>      SIGTERM ended it: whatever the exit code,
+//	  exists                                      never Exited)
 //	an alloc failed                            → Exited: phase setup if task "setup"
 //	                                             failed, else run; the exit code of the
 //	                                             task's Terminated event (3, 4); with

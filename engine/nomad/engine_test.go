@@ -2,7 +2,9 @@ package nomad
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -206,6 +208,73 @@ func TestAllocStoppedNotReplaced(t *testing.T) {
 	must(t, h.fake.SetEligibility(h.node, true))
 	if n := len(h.fake.Allocs("sky-1-0")); n != 1 {
 		t.Errorf("the job has %d allocs, want only attempt 1's", n)
+	}
+}
+
+// TestTaskEndsOnSpotSIGTERM: the spot handler records the preemption and
+// SIGTERMs the task, which checkpoints and exits on its own (the runner
+// exits 143, or 0) before the handler stops the alloc. Whatever the exit
+// code, the attempt was preempted: never a user failure, never a success.
+func TestTaskEndsOnSpotSIGTERM(t *testing.T) {
+	t.Parallel()
+	for _, code := range []int{143, 0} {
+		t.Run(fmt.Sprintf("exit %d", code), func(t *testing.T) {
+			t.Parallel()
+			deadline := time.Date(2026, 11, 28, 15, 2, 0, 0, time.UTC)
+			h := newHarness(t, harnessOpts{})
+			a1 := attempt(1, 1, "", "sleep 600", 1)
+			h.launch(t, a1)
+			first := h.allocOf(t, a1.Ref)
+			must(t, h.fake.Run(first))
+			h.rec.wait(t, a1.Ref, engine.EventRunning)
+
+			must(t, h.fake.SetEligibility(h.node, false))
+			h.fake.PutVariable(PreemptionVarPrefix+first, map[string]string{
+				"node_id": h.node, "node_name": "nfx-client", "notice_time": "2026-11-28T15:00:00Z",
+				"deadline": deadline.Format(time.RFC3339), "cloud": "aws", "action": "terminate",
+			})
+			must(t, h.fake.Exit(first, code))
+			ev := h.rec.wait(t, a1.Ref, engine.EventPreempted)
+			ending := "run exited with code 143 on nfx-client"
+			if code == 0 {
+				ending = "completed on nfx-client"
+			}
+			want := engine.Event{Ref: a1.Ref, Kind: engine.EventPreempted, Node: "nfx-client",
+				Reason: "alloc ended after a preemption notice: " + ending}
+			if diff := cmp.Diff(want, ev, ignoreTime); diff != "" {
+				t.Errorf("preempted event (-want +got):\n%s", diff)
+			}
+			wantKinds := []engine.EventKind{engine.EventPlaced, engine.EventRunning, engine.EventPreemptionNotice, engine.EventPreempted}
+			if diff := cmp.Diff(wantKinds, h.rec.kinds(a1.Ref)); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+
+			// The next attempt runs elsewhere once a node is eligible.
+			must(t, h.fake.SetEligibility(h.node, true))
+			a2 := attempt(1, 2, "", "sleep 600", 1)
+			h.launch(t, a2)
+			must(t, h.fake.Run(h.allocOf(t, a2.Ref)))
+			h.rec.wait(t, a2.Ref, engine.EventRunning)
+		})
+	}
+}
+
+// An attempt that fails or succeeds with no preemption record is the
+// task's own doing.
+func TestExitWithoutRecordIsTheTasks(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{})
+	a1 := attempt(1, 1, "", "exit 143", 1)
+	h.launch(t, a1)
+	first := h.allocOf(t, a1.Ref)
+	must(t, h.fake.Run(first))
+	must(t, h.fake.Exit(first, 143))
+	ev := h.rec.wait(t, a1.Ref, engine.EventExited)
+	if ev.Phase != engine.PhaseRun || ev.ExitCode != 143 {
+		t.Errorf("exited %+v, want run 143", ev)
+	}
+	if got := h.rec.kinds(a1.Ref); slices.Contains(got, engine.EventPreempted) {
+		t.Errorf("events %v: preempted without a record", got)
 	}
 }
 

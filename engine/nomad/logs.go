@@ -176,17 +176,22 @@ func (e *Engine) copyLog(ctx context.Context, v *allocView, task, stream string,
 }
 
 // followLogs writes the existing output (its last tail lines) and then
-// follows each node's tasks in order until they end.
+// follows each node's tasks in order until they end. Nomad 1.6 keeps a
+// followed log open after its task died, so each task's follow is ended
+// once the alloc shows the task dead, and what the task wrote after the
+// last frame received is read without follow.
 func (e *Engine) followLogs(ctx context.Context, ref engine.Ref, allocs []*allocView, count, tail int, out io.Writer) error {
-	ticker := time.NewTicker(e.cfg.PollInterval)
-	defer ticker.Stop()
+	var index uint64
 	for len(allocs) < count {
-		select {
-		case <-ctx.Done():
+		// Not placed yet: wait for the job's allocs to change.
+		_, meta, err := e.client.Jobs().Allocations(JobID(ref), false, blockingQuery(ctx, index))
+		if ctx.Err() != nil {
 			return nil
-		case <-ticker.C:
 		}
-		var err error
+		if err != nil {
+			return fmt.Errorf("nomad: allocations of %s: %w", JobID(ref), err)
+		}
+		index = meta.LastIndex
 		if allocs, count, err = e.attemptAllocs(ctx, ref); err != nil {
 			return err
 		}
@@ -221,22 +226,41 @@ func (e *Engine) followLogs(ctx context.Context, ref engine.Ref, allocs []*alloc
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			allocCtx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			aw := e.watchAlloc(allocCtx, v)
 			for _, task := range []string{taskSetup, taskRun} {
-				if !e.waitStarted(ctx, v.ID, task) {
+				cur, ok := aw.wait(allocCtx, func(c *allocView) bool { return c.started(task) || cannotStart(c, task) })
+				if !ok {
+					return
+				}
+				if !cur.started(task) {
 					continue
 				}
-				// Nomad ends a followed log when the task dies; in case it
-				// does not, stop one poll after the task is seen dead.
-				taskCtx, stop := context.WithCancel(ctx)
-				go e.cancelWhenDead(taskCtx, stop, v.ID, task)
+				// Follow until the alloc shows the task dead.
+				taskCtx, stop := context.WithCancel(allocCtx)
+				go func() {
+					aw.wait(taskCtx, func(c *allocView) bool { return taskDead(c, task) })
+					stop()
+				}()
 				var swg sync.WaitGroup
 				for _, stream := range []string{"stdout", "stderr"} {
 					swg.Add(1)
 					go func() {
 						defer swg.Done()
+						k := key{v.ID, task, stream}
 						w := newLineWriter(out, &mu, prefixOf(v, count))
 						defer w.flush()
-						if _, err := e.copyLog(taskCtx, v, task, stream, true, offsets[key{v.ID, task, stream}], w); err != nil {
+						n, err := e.copyLog(taskCtx, cur, task, stream, true, offsets[k], w)
+						if err != nil {
+							errs <- err
+							return
+						}
+						if ctx.Err() != nil {
+							return
+						}
+						// The rest, written between the last frame and the end.
+						if _, err := e.copyLog(ctx, cur, task, stream, false, offsets[k]+n, w); err != nil {
 							errs <- err
 						}
 					}()
@@ -251,58 +275,96 @@ func (e *Engine) followLogs(ctx context.Context, ref engine.Ref, allocs []*alloc
 	return <-errs
 }
 
-// cancelWhenDead cancels a followed log a grace period after its task is
-// seen dead, in case the client keeps the stream open.
-func (e *Engine) cancelWhenDead(ctx context.Context, cancel context.CancelFunc, allocID, task string) {
-	ticker := time.NewTicker(e.cfg.PollInterval)
-	defer ticker.Stop()
-	grace := max(10*e.cfg.PollInterval, 3*time.Second)
-	var deadAt time.Time
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		}
-		if !deadAt.IsZero() {
-			if time.Since(deadAt) > grace {
-				cancel()
-				return
-			}
-			continue
-		}
-		a, _, err := e.client.Allocations().Info(allocID, qo(ctx))
-		if err == nil {
-			v := viewOfAlloc(a)
-			ts := v.Tasks[task]
-			if v.terminal() || (ts != nil && ts.State == "dead") {
-				deadAt = time.Now()
-			}
-		}
-	}
+// blockingQuery asks Nomad to answer once what the query reads has changed
+// past index (at once for index 0), or after a while.
+func blockingQuery(ctx context.Context, index uint64) *api.QueryOptions {
+	return (&api.QueryOptions{WaitIndex: index, WaitTime: 5 * time.Minute}).WithContext(ctx)
 }
 
-// waitStarted waits until the task has started (true) or can no longer
-// start: the alloc ended or the task is dead without starting (false).
-func (e *Engine) waitStarted(ctx context.Context, allocID, task string) bool {
-	ticker := time.NewTicker(e.cfg.PollInterval)
-	defer ticker.Stop()
-	for {
-		a, _, err := e.client.Allocations().Info(allocID, qo(ctx))
-		if err == nil {
-			v := viewOfAlloc(a)
-			ts := v.Tasks[task]
-			switch {
-			case v.started(task):
-				return true
-			case ts == nil && a.TaskStates != nil, ts != nil && ts.State == "dead", v.terminal():
-				return false
+// cannotStart: the task is not part of the alloc (no setup), died without
+// starting, or the alloc ended.
+func cannotStart(v *allocView, task string) bool {
+	ts := v.Tasks[task]
+	return (ts == nil && v.Tasks != nil) || (ts != nil && ts.State == taskStateDead) || v.terminal()
+}
+
+// taskDead: the task ended (or the whole alloc did).
+func taskDead(v *allocView, task string) bool {
+	ts := v.Tasks[task]
+	return (ts != nil && ts.State == taskStateDead) || v.terminal()
+}
+
+// allocWatch keeps the latest state of one alloc, read with blocking
+// queries, for goroutines waiting on a condition.
+type allocWatch struct {
+	mu      sync.Mutex
+	v       *allocView
+	done    bool // the alloc ended or can no longer be read
+	changed chan struct{}
+}
+
+// watchAlloc follows alloc v until ctx ends or the alloc is terminal.
+func (e *Engine) watchAlloc(ctx context.Context, v *allocView) *allocWatch {
+	aw := &allocWatch{v: v, changed: make(chan struct{})}
+	go func() {
+		index := uint64(0)
+		for ctx.Err() == nil {
+			a, meta, err := e.client.Allocations().Info(v.ID, blockingQuery(ctx, index))
+			if ctx.Err() != nil {
+				return
 			}
+			if err != nil {
+				if isNotFound(err) {
+					aw.update(nil, true)
+					return
+				}
+				e.log.Warn("logs: read alloc", "alloc", v.ID, "err", err)
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(e.cfg.ReconnectDelay):
+				}
+				continue
+			}
+			index = meta.LastIndex
+			cur := viewOfAlloc(a)
+			aw.update(cur, cur.terminal())
+			if cur.terminal() {
+				return
+			}
+		}
+	}()
+	return aw
+}
+
+func (aw *allocWatch) update(v *allocView, done bool) {
+	aw.mu.Lock()
+	defer aw.mu.Unlock()
+	if v != nil {
+		aw.v = v
+	}
+	aw.done = done
+	close(aw.changed)
+	aw.changed = make(chan struct{})
+}
+
+// wait returns the alloc's state once cond holds (true), or once the alloc
+// can no longer change or ctx ended (false).
+func (aw *allocWatch) wait(ctx context.Context, cond func(*allocView) bool) (*allocView, bool) {
+	for {
+		aw.mu.Lock()
+		v, done, changed := aw.v, aw.done, aw.changed
+		aw.mu.Unlock()
+		if cond(v) {
+			return v, true
+		}
+		if done {
+			return v, false
 		}
 		select {
 		case <-ctx.Done():
-			return false
-		case <-ticker.C:
+			return v, false
+		case <-changed:
 		}
 	}
 }
@@ -377,3 +439,6 @@ func tailLines(b []byte, n int) []byte {
 	}
 	return b
 }
+
+// taskStateDead is TaskState.State of a task that ended.
+const taskStateDead = "dead"

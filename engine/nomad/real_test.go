@@ -150,3 +150,37 @@ func TestRealNomadAdoption(t *testing.T) {
 	}
 	t.Logf("stopped alloc ended %s, replacement started %s (%s later)", ended, started, started.Sub(ended))
 }
+
+// TestRealNomadFollowLogs follows a short attempt from its placement: the
+// stream has setup's and run's output and ends soon after the attempt
+// does, although Nomad keeps a followed log open after its task died.
+func TestRealNomadFollowLogs(t *testing.T) {
+	client, rec, eng, ctx := realEngine(t)
+	eng.cfg.PollInterval = 5 * time.Second // the default: the follow must not wait on it
+	a := attempt(realJobID(), 1, "echo preparing", "echo hello-from-skynomad", 1)
+	cleanUpReal(t, client, JobID(a.Ref))
+	if err := eng.Launch(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitWithin(t, a.Ref, engine.EventPlaced, time.Minute)
+	r, err := eng.Logs(ctx, a.Ref, engine.LogOptions{Follow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	read := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(r)
+		read <- string(b)
+	}()
+	exited := rec.waitWithin(t, a.Ref, engine.EventExited, time.Minute)
+	select {
+	case got := <-read:
+		if want := "preparing\nhello-from-skynomad\n"; got != want {
+			t.Errorf("followed logs %q, want %q", got, want)
+		}
+		t.Logf("the follow ended %s after the attempt's exit", time.Since(exited.Time).Round(time.Millisecond))
+	case <-time.After(10 * time.Second):
+		t.Fatal("the followed logs did not end within 10s of the attempt's exit")
+	}
+}

@@ -35,15 +35,16 @@
 //
 // Beyond the recordings (Nomad's documented behaviour, not recorded; each
 // place says so in a comment): the Variables API (/v1/var, /v1/vars), the
-// client signal endpoint, log follow, purge on deregister, EnforceIndex on
-// register, stopping older-version allocs when a changed version is
-// registered while they run ("alloc is being updated due to job update"),
-// a linked replacement that does not start before the alloc it replaces is
-// terminal (Nomad's client waits for it; checked on a 1.6.1 dev agent),
-// constraint operands, node drivers (docker is on by default), and the
-// Job/Evaluation/Node event types for changes the recordings did not
-// stream. Not modelled: resources (a node fits any number of allocs),
-// namespaces and ACLs (one namespace, no tokens), blocking queries
-// (?index/?wait are ignored outside the event stream), deployments,
-// service jobs, restarts in place and reschedules.
+// client signal endpoint, log follow (which, as on a 1.6.1 dev agent, does
+// not end when the task dies), blocking queries (a GET with ?index=N
+// answers once its X-Nomad-Index is above N, or after ?wait), purge on
+// deregister, EnforceIndex on register, stopping older-version allocs when
+// a changed version is registered while they run ("alloc is being updated
+// due to job update"), a linked replacement that does not start before the
+// alloc it replaces is terminal (Nomad's client waits for it; checked on a
+// 1.6.1 dev agent), constraint operands, node drivers (docker is on by
+// default), and the Job/Evaluation/Node event types for changes the
+// recordings did not stream. Not modelled: resources (a node fits any
+// number of allocs), namespaces and ACLs (one namespace, no tokens),
+// deployments, service jobs, restarts in place and reschedules.
 package nomadfake

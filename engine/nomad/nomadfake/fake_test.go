@@ -538,7 +538,9 @@ func TestLogs(t *testing.T) {
 	}
 }
 
-func TestLogsFollowEndsWhenTaskDies(t *testing.T) {
+// A followed log does not end when its task dies (as on Nomad 1.6.1): the
+// reader must hang up.
+func TestLogsFollowOutlivesItsTask(t *testing.T) {
 	t.Parallel()
 	e := start(t, Options{})
 	e.fake.AddNode(NodeSpec{Name: "n1"})
@@ -556,9 +558,59 @@ func TestLogsFollowEndsWhenTaskDies(t *testing.T) {
 	}
 	must(t, e.fake.WriteLog(id, "run", "stdout", "two\n"))
 	must(t, e.fake.Exit(id, 0))
-	rest, err := io.ReadAll(r)
-	if err != nil || string(rest) != "two\n" {
-		t.Errorf("rest %q, %v; want the new line, then the end of the stream", rest, err)
+	if line, err := r.ReadString('\n'); err != nil || line != "two\n" {
+		t.Fatalf("second line %q, %v", line, err)
+	}
+	ended := make(chan error, 1)
+	go func() {
+		_, err := r.ReadByte()
+		ended <- err
+	}()
+	select {
+	case err := <-ended:
+		t.Fatalf("the followed log ended (%v) when its task died", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	e.fake.Close()
+	if err := <-ended; err != io.EOF {
+		t.Errorf("after Close: %v, want EOF", err)
+	}
+}
+
+// A GET with ?index=N waits until what it reads changes past N.
+func TestBlockingQuery(t *testing.T) {
+	t.Parallel()
+	e := start(t, Options{})
+	e.fake.AddNode(NodeSpec{Name: "n1"})
+	e.register(t, recordedJob(t, "02-job-ok.request.json"))
+	id := e.only(t, "fx-ok")
+	client, err := api.NewClient(&api.Config{Address: e.srv.URL})
+	must(t, err)
+	a, meta, err := client.Allocations().Info(id, nil)
+	must(t, err)
+	if meta.LastIndex != a.ModifyIndex {
+		t.Fatalf("index %d, want the alloc's ModifyIndex %d", meta.LastIndex, a.ModifyIndex)
+	}
+	// Nothing changes: the query answers after its wait, unchanged.
+	_, meta2, err := client.Allocations().Info(id, &api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: 50 * time.Millisecond})
+	must(t, err)
+	if meta2.LastIndex != meta.LastIndex {
+		t.Errorf("after the wait: index %d, want %d", meta2.LastIndex, meta.LastIndex)
+	}
+	type answer struct {
+		a   *api.Allocation
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		a, _, err := client.Allocations().Info(id, &api.QueryOptions{WaitIndex: meta.LastIndex, WaitTime: time.Minute})
+		got <- answer{a, err}
+	}()
+	must(t, e.fake.StartTasks(id))
+	ans := <-got
+	must(t, ans.err)
+	if ans.a.ClientStatus != api.AllocClientStatusRunning {
+		t.Errorf("the blocking query answered %s, want the change to running", ans.a.ClientStatus)
 	}
 }
 

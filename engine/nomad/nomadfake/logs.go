@@ -16,8 +16,11 @@ type logFrame struct {
 }
 
 // handleLogs is GET /v1/client/fs/logs/<alloc>: plain or framed, with
-// origin/offset (recorded, scenario 2), and follow until the task is dead
-// (beyond the recordings, which only hold follow=false). Answers for an
+// origin/offset (recorded, scenario 2), and follow (beyond the recordings,
+// which only hold follow=false). A followed log stays open after its task
+// is dead, until the caller hangs up or the fake closes: observed on a
+// Nomad 1.6.1 dev agent, where a followed raw_exec task log was still open
+// a minute after the task ended. Answers for an
 // unknown alloc or a task that never started are the recorded 404s; an
 // unknown task name or log type is a 400 (beyond the recordings).
 func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
@@ -74,7 +77,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		data := a.logs[key]
 		chunk := append([]byte(nil), data[pos:]...)
-		dead := a.a.TaskStates[task].State == "dead" || s.closed
+		closed := s.closed
 		changed := s.changed
 		s.mu.Unlock()
 		if len(chunk) > 0 {
@@ -95,7 +98,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 				flusher.Flush()
 			}
 		}
-		if !follow || dead {
+		if !follow || closed {
 			return
 		}
 		select {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strconv"
 	"strings"
@@ -149,11 +150,49 @@ func (s *Server) routes() {
 }
 
 // locked runs h under the server lock; the fake is one state machine.
+// A GET with ?index=N is a blocking query, as in Nomad: it is answered once
+// the index the answer carries (X-Nomad-Index) is above N, or when ?wait
+// (default 5m) has passed. Like Nomad, the query is run again after every
+// change, so a query on one alloc waits for that alloc to change.
 func (s *Server) locked(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		h(w, r)
+		minIndex, err := strconv.ParseUint(r.URL.Query().Get("index"), 10, 64)
+		if r.Method != http.MethodGet || err != nil || minIndex == 0 {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			h(w, r)
+			return
+		}
+		wait, err := time.ParseDuration(r.URL.Query().Get("wait"))
+		if err != nil || wait <= 0 {
+			wait = 5 * time.Minute
+		}
+		timeout := time.NewTimer(wait)
+		defer timeout.Stop()
+		for {
+			s.mu.Lock()
+			rec := httptest.NewRecorder()
+			h(rec, r)
+			changed, closed := s.changed, s.closed
+			s.mu.Unlock()
+			index, _ := strconv.ParseUint(rec.Header().Get("X-Nomad-Index"), 10, 64)
+			done := index > minIndex || rec.Code != http.StatusOK || closed
+			if !done {
+				select {
+				case <-changed:
+					continue
+				case <-r.Context().Done():
+					return
+				case <-timeout.C:
+				}
+			}
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+			return
+		}
 	}
 }
 
