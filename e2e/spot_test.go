@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,8 +15,8 @@ import (
 	"time"
 
 	nomadapi "github.com/hashicorp/nomad/api"
-
 	"github.com/skynomad/skynomad/interrupt"
+	"github.com/skynomad/skynomad/interrupt/imdsmock"
 	"github.com/skynomad/skynomad/jobs/api"
 )
 
@@ -85,12 +84,12 @@ func spotNotice(tb testing.TB) spotTimes {
 	root := allocRootOf(tb, "CHECKPOINT="+checkpoint, a.ID)
 
 	deadline := time.Now().Add(30 * time.Second).UTC().Truncate(time.Second)
-	sim := startAEMM(tb, aemmBin, "--imdsv2", "spot", "--action", "terminate", "-d", "1", "-t", deadline.Format(time.RFC3339))
-	defer sim.stop()
-	handler := startHandler(tb, "--cloud", "aws", "--imds-endpoint", sim.url, "--node-id", nodeA,
+	sim := imdsmock.Start(tb, aemmBin, "--imdsv2", "spot", "--action", "terminate", "-d", "1", "-t", deadline.Format(time.RFC3339))
+	defer sim.Stop()
+	handler := startHandler(tb, "--cloud", "aws", "--imds-endpoint", sim.URL, "--node-id", nodeA,
 		"--alloc-root", root, "--poll-interval", "500ms")
 	defer handler.stop()
-	noticeAt := sim.waitNotice(tb)
+	noticeAt := waitNotice(tb, sim)
 
 	waitFor(tb, "node A ineligible", nomad.wait, func() bool {
 		n, _, err := c.Nodes().Info(nodeA, nil)
@@ -141,7 +140,7 @@ func spotPrerequisites(tb testing.TB) string {
 	if addr == "" {
 		tb.Skip("NOMAD_ADDR not set: the spot test needs a Nomad cluster with two raw_exec nodes to move a job between")
 	}
-	bin := aemmBinary(tb)
+	bin := imdsmock.Require(tb, os.Getenv("CI") == "true")
 	c, err := nomadapi.NewClient(nomadapi.DefaultConfig())
 	if err != nil {
 		tb.Fatal(err)
@@ -162,38 +161,6 @@ func spotPrerequisites(tb testing.TB) string {
 		tb.Skipf("the spot test needs two ready, eligible raw_exec nodes; %s has %d", addr, usable)
 	}
 	return bin
-}
-
-// aemmInstall is how to install AWS's IMDS simulator.
-const aemmInstall = "go install github.com/aws/amazon-ec2-metadata-mock/cmd/ec2-metadata-mock@v1.13.0"
-
-// aemmBinary finds ec2-metadata-mock on PATH or in $(go env GOPATH)/bin.
-// Without it the test is skipped, except in CI, which must run it.
-func aemmBinary(tb testing.TB) string {
-	tb.Helper()
-	if p, err := exec.LookPath("ec2-metadata-mock"); err == nil {
-		return p
-	}
-	dirs := []string{os.Getenv("GOBIN")}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		for _, gp := range filepath.SplitList(strings.TrimSpace(string(out))) {
-			dirs = append(dirs, filepath.Join(gp, "bin"))
-		}
-	}
-	for _, d := range dirs {
-		if d == "" {
-			continue
-		}
-		p := filepath.Join(d, "ec2-metadata-mock")
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		tb.Fatalf("ec2-metadata-mock not found and CI=true: install it with %s", aemmInstall)
-	}
-	tb.Skipf("ec2-metadata-mock not found; install it with %s", aemmInstall)
-	return ""
 }
 
 // allocRootOf finds the Nomad client's allocation root from the
@@ -313,57 +280,15 @@ func startHandler(tb testing.TB, args ...string) *process {
 	return startProcess(tb, cmd)
 }
 
-// aemm is a running ec2-metadata-mock.
-type aemm struct {
-	*process
-	url string
-}
-
-// startAEMM runs ec2-metadata-mock on a free 127.0.0.1 port, with args
-// after the address flags, and waits until it answers.
-func startAEMM(tb testing.TB, bin string, args ...string) *aemm {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-	home := tb.TempDir()
-	cmd := exec.Command(bin, append([]string{"-n", "127.0.0.1", "-p", port}, args...)...)
-	cmd.Env = append(os.Environ(), "HOME="+home)
-	cmd.Dir = home
-	m := &aemm{process: startProcess(tb, cmd), url: "http://127.0.0.1:" + port}
-	waitFor(tb, "ec2-metadata-mock answering", 15*time.Second, func() bool { return m.token() != "" })
-	return m
-}
-
-// token gets an IMDSv2 session token, or "" if the simulator is not up.
-func (m *aemm) token() string {
-	req, _ := http.NewRequest(http.MethodPut, m.url+"/latest/api/token", nil)
-	req.Header.Set("X-aws-ec2-metadata-token-ttl-seconds", "60")
-	resp, err := (&http.Client{Timeout: time.Second}).Do(req)
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	_, _ = b.ReadFrom(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return ""
-	}
-	return b.String()
-}
-
 // waitNotice polls the spot instance-action until it appears and returns
 // when it was first seen.
-func (m *aemm) waitNotice(tb testing.TB) time.Time {
+func waitNotice(tb testing.TB, m *imdsmock.Mock) time.Time {
 	tb.Helper()
-	token := m.token()
+	token := m.Token()
 	client := &http.Client{Timeout: time.Second}
 	var at time.Time
 	waitFor(tb, "the spot notice in the instance metadata", 30*time.Second, func() bool {
-		req, _ := http.NewRequest(http.MethodGet, m.url+"/latest/meta-data/spot/instance-action", nil)
+		req, _ := http.NewRequest(http.MethodGet, m.URL+"/latest/meta-data/spot/instance-action", nil)
 		req.Header.Set("X-aws-ec2-metadata-token", token)
 		resp, err := client.Do(req)
 		if err != nil {

@@ -1,125 +1,16 @@
 package interrupt
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"go/build"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/skynomad/skynomad/interrupt/imdsmock"
 )
-
-// aemmInstall is how CI installs AWS's IMDS simulator.
-const aemmInstall = "go install github.com/aws/amazon-ec2-metadata-mock/cmd/ec2-metadata-mock@v1.13.0"
-
-// aemmBinary finds ec2-metadata-mock on PATH or in the Go bin directory.
-// Without it the test is skipped, except in CI, which must run it.
-func aemmBinary(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("ec2-metadata-mock"); err == nil {
-		return p
-	}
-	dirs := []string{os.Getenv("GOBIN")}
-	for _, gp := range filepath.SplitList(build.Default.GOPATH) {
-		dirs = append(dirs, filepath.Join(gp, "bin"))
-	}
-	for _, d := range dirs {
-		if d == "" {
-			continue
-		}
-		p := filepath.Join(d, "ec2-metadata-mock")
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("ec2-metadata-mock not found and CI=true: install it with %s", aemmInstall)
-	}
-	t.Skipf("ec2-metadata-mock not found; install it with %s", aemmInstall)
-	return ""
-}
-
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// aemm is a running ec2-metadata-mock.
-type aemm struct {
-	URL string
-	// Started is just before the process started; Ready is when it first
-	// answered. Its -d delay counts from a moment in between.
-	Started, Ready time.Time
-}
-
-// startAEMM runs ec2-metadata-mock on a free 127.0.0.1 port with args
-// after the address flags.
-func startAEMM(t *testing.T, args ...string) *aemm {
-	t.Helper()
-	bin := aemmBinary(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
-
-	home := t.TempDir()
-	cmd := exec.Command(bin, append([]string{"-n", "127.0.0.1", "-p", port}, args...)...)
-	cmd.Env = append(os.Environ(), "HOME="+home)
-	cmd.Dir = home
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	m := &aemm{URL: "http://127.0.0.1:" + port, Started: time.Now()}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("ec2-metadata-mock output:\n%s", out.String())
-		}
-	})
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		req, _ := http.NewRequest(http.MethodPut, m.URL+awsTokenPath, nil)
-		req.Header.Set(awsTokenTTLHdr, "60")
-		resp, err := client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				m.Ready = time.Now()
-				return m
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ec2-metadata-mock did not answer on %s: %v\n%s", m.URL, err, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // TestAWSSpotNoticeWithEC2MetadataMock runs the handler, set up as
 // `skynomad interrupt-handler` is, against AWS's own IMDS simulator
@@ -130,7 +21,7 @@ func TestAWSSpotNoticeWithEC2MetadataMock(t *testing.T) {
 		delay = 2 * time.Second
 		poll  = 500 * time.Millisecond
 	)
-	sim := startAEMM(t, "--imdsv2", "spot", "--action", "terminate", "-d", fmt.Sprint(int(delay/time.Second)))
+	sim := imdsmock.Start(t, imdsmock.Require(t, os.Getenv("CI") == "true"), "--imdsv2", "spot", "--action", "terminate", "-d", fmt.Sprint(int(delay/time.Second)))
 	c := newCluster(t, map[string]string{"platform.aws.instance-type": "m5.large", "unique.platform.aws.instance-id": "i-0a1b2c3d4e5f60718"})
 	root := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, c.skyRun, "alloc"), 0o755); err != nil {
