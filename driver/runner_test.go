@@ -1,14 +1,12 @@
 package driver
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,25 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/skynomad/skynomad/driver/proc"
+	"github.com/skynomad/skynomad/internal/syncbuf"
 )
-
-// lockedBuffer is a bytes.Buffer safe to read while the runner writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 var pidRE = regexp.MustCompile(`pid=\d+`)
 
@@ -68,7 +49,7 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
-func newTestRunner(t *testing.T, setup, run string, cfg func(*Config)) (*Runner, *lockedBuffer, string) {
+func newTestRunner(t *testing.T, setup, run string, cfg func(*Config)) (*Runner, *syncbuf.Buffer, string) {
 	t.Helper()
 	dir := t.TempDir()
 	c := Config{
@@ -90,7 +71,7 @@ func newTestRunner(t *testing.T, setup, run string, cfg func(*Config)) (*Runner,
 	if cfg != nil {
 		cfg(&c)
 	}
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	return &Runner{
 		Config: c,
 		Env:    []string{"PATH=" + os.Getenv("PATH"), "MARK=" + filepath.Join(dir, "mark"), "FROM_ENGINE=yes"},
@@ -226,7 +207,7 @@ func TestRunPhases(t *testing.T) {
 func TestRunOutputOrderWithinStream(t *testing.T) {
 	t.Parallel()
 	r, _, _ := newTestRunner(t, "", "for i in 1 2 3 4 5; do echo line $i; done\n", nil)
-	var stdout, stderr lockedBuffer
+	var stdout, stderr syncbuf.Buffer
 	r.Stdout, r.Stderr = &stdout, &stderr
 	if code := r.Run(context.Background(), PhaseAll); code != 0 {
 		t.Fatalf("exit code %d", code)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	nomadapi "github.com/hashicorp/nomad/api"
+	"github.com/skynomad/skynomad/internal/syncbuf"
 	"github.com/skynomad/skynomad/interrupt"
 	"github.com/skynomad/skynomad/interrupt/imdsmock"
 	"github.com/skynomad/skynomad/jobs/api"
@@ -213,34 +214,16 @@ func waitFor(tb testing.TB, what string, limit time.Duration, cond func() bool) 
 	}
 }
 
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // process is a helper process the test started.
 type process struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *syncbuf.Buffer
 	once sync.Once
 }
 
 func startProcess(tb testing.TB, cmd *exec.Cmd) *process {
 	tb.Helper()
-	p := &process{cmd: cmd, out: &syncBuffer{}}
+	p := &process{cmd: cmd, out: &syncbuf.Buffer{}}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("starting %s: %v", cmd.Path, err)

@@ -1,10 +1,9 @@
 package interrupt
 
 import (
-	"bytes"
 	"context"
+	"github.com/skynomad/skynomad/internal/syncbuf"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -19,7 +18,7 @@ func TestMainCommand(t *testing.T) {
 	t.Setenv("NOMAD_ADDR", c.client.Address())
 	t.Setenv("NOMAD_ALLOC_ID", c.self)
 
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
@@ -55,7 +54,7 @@ func TestMainUsage(t *testing.T) {
 		{[]string{"--no-such-flag"}, 2, "flag provided but not defined: -no-such-flag"},
 	}
 	for _, tc := range tests {
-		var out syncBuffer
+		var out syncbuf.Buffer
 		if code := Main(context.Background(), tc.args, &out); code != tc.wantCode {
 			t.Errorf("Main(%q) = %d; want %d", tc.args, code, tc.wantCode)
 		}
@@ -63,22 +62,4 @@ func TestMainUsage(t *testing.T) {
 			t.Errorf("Main(%q) output lacks %q:\n%s", tc.args, tc.wantOut, out.String())
 		}
 	}
-}
-
-// syncBuffer collects output written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

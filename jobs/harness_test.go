@@ -1,18 +1,17 @@
 package jobs
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/internal/syncbuf"
 	"github.com/skynomad/skynomad/jobs/api"
 	"github.com/skynomad/skynomad/jobs/store"
 	"github.com/skynomad/skynomad/task"
@@ -32,25 +31,8 @@ type harness struct {
 	store  *store.Store
 	dir    string
 	cfg    Config
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	cancel context.CancelFunc
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // newHarness starts a controller on a fresh store with a fake engine whose
@@ -62,7 +44,7 @@ func newHarness(t *testing.T, tweak ...func(*Config)) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, store: st, dir: dir, logs: &syncBuffer{}, plan: &FakePlanner{Offerings: TestOfferings}}
+	h := &harness{t: t, store: st, dir: dir, logs: &syncbuf.Buffer{}, plan: &FakePlanner{Offerings: TestOfferings}}
 	q := NewEventQueue()
 	h.eng = NewFakeEngine(q.Sink)
 	h.eng.SetScript(Succeed)

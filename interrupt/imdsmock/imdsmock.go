@@ -5,6 +5,7 @@ package imdsmock
 
 import (
 	"bytes"
+	"github.com/skynomad/skynomad/internal/syncbuf"
 	"net"
 	"net/http"
 	"os"
@@ -67,7 +68,7 @@ type Mock struct {
 	Started, Ready time.Time
 
 	cmd  *exec.Cmd
-	out  syncBuffer
+	out  syncbuf.Buffer
 	once sync.Once
 }
 
@@ -133,22 +134,4 @@ func (m *Mock) Stop() {
 		_ = m.cmd.Process.Kill()
 		_ = m.cmd.Wait()
 	})
-}
-
-// syncBuffer collects the process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
