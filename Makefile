@@ -8,33 +8,46 @@ BENCHTIME ?= 1x
 .PHONY: help build test race e2e fuzz bench lint tools clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
 build: ## build bin/skynomad
 	$(GO) build -o $(BIN) ./cmd/skynomad
 
-tools: ## install test tools (AWS's IMDS simulator)
-	@command -v ec2-metadata-mock >/dev/null 2>&1 || $(GO) install github.com/aws/amazon-ec2-metadata-mock/cmd/ec2-metadata-mock@v1.13.0
+# The test tools (Nomad 1.6.1, Consul 1.16.3, nomad-autoscaler v0.5.0,
+# AWS's IMDS simulator) are built from the Go module proxy into a cache,
+# never committed, and come first on PATH for every target.
+TOOLS ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/skynomad-tools/bin
+export SKYNOMAD_TOOLS := $(TOOLS)
+export PATH := $(TOOLS):$(PATH)
 
-# With a real cluster (NOMAD_ADDR), packages run one at a time: the spot
-# test's handler acts on every skynomad alloc of its node.
-TESTP := $(if $(NOMAD_ADDR),-p 1,)
+tools: ## build the test tools into ~/.cache/skynomad-tools (Nomad, Consul, autoscaler, IMDS simulator)
+	@e2e/agents/tools.sh
 
-test: tools ## run every test (unit, fakes, e2e on the local engine; Nomad e2e when NOMAD_ADDR is set)
-	$(GO) test -count=1 -timeout 20m $(TESTP) $(PKGS)
+# AGENTS runs a command against a Nomad server with two raw_exec clients
+# and a Consul dev agent on loopback, started for it and stopped after it;
+# NOMAD_ADDR / CONSUL_HTTP_ADDR set by the caller win (see e2e/agents).
+# exec: make sends its SIGTERM to its child, which must be the starter.
+AGENTS = $(GO) build -o bin/skynomad-agents ./e2e/agents && exec bin/skynomad-agents --
 
-race: tools ## run the unit and fake-backed tests under the race detector
-	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v /e2e)
+# With a real cluster, packages run one at a time: the spot test's handler
+# acts on every skynomad alloc of its node.
+TESTP = $(if $(NOMAD_ADDR)$(wildcard $(TOOLS)/nomad),-p 1,)
+
+test: tools ## run every test (unit, fakes, e2e on the local engine and on the real agents)
+	$(AGENTS) $(GO) test -count=1 -timeout 20m $(TESTP) $(PKGS)
+
+race: tools ## run the unit, fake-backed and real-agent tests under the race detector
+	$(AGENTS) $(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v /e2e)
 
 e2e: tools ## run only the end-to-end suite against the built binary
-	$(GO) test -count=1 -timeout 15m -v ./e2e/
+	$(AGENTS) $(GO) test -count=1 -timeout 15m -v ./e2e/
 
 fuzz: ## fuzz the YAML loader for $(FUZZTIME)
 	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=$(FUZZTIME) ./translator
 
-bench: ## print the speed and memory figures (Nomad ones too when NOMAD_ADDR is set)
+bench: tools ## print the speed and memory figures (Nomad ones on the real agents)
 	$(GO) test -run='^$$' -bench=. -benchmem ./translator ./catalog
-	$(GO) test -run='^$$' -bench=. -benchtime=$(BENCHTIME) -benchmem -timeout 30m -p 1 ./jobs/... ./e2e/
+	$(AGENTS) $(GO) test -run='^$$' -bench=. -benchtime=$(BENCHTIME) -benchmem -timeout 30m -p 1 ./jobs/... ./e2e/
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -1,10 +1,16 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -137,6 +143,13 @@ func TestCommands(t *testing.T) {
 				}}
 				return f
 			},
+			// Refused before submitting: nothing reaches the controller.
+			wantCode: ExitFailedPrechecks,
+			check: func(t *testing.T, f *fakeController, _ string) {
+				if len(f.launched) != 0 {
+					t.Errorf("launched %d job(s), want none", len(f.launched))
+				}
+			},
 		},
 		{
 			name: "launch-many-jobs",
@@ -151,9 +164,54 @@ func TestCommands(t *testing.T) {
 		{
 			name: "queue",
 			args: []string{"jobs", "queue"},
-			fake: func() *fakeController { f := newFake(api.StatusRunning); f.queue = sampleJobs(); return f },
+			fake: func() *fakeController {
+				f := newFake(api.StatusRunning)
+				f.queue, f.inProgress = sampleJobs(), sampleInProgress()
+				return f
+			},
 			check: func(t *testing.T, f *fakeController, _ string) {
 				if diff := cmp.Diff([]api.QueueRequest{{User: "ada"}}, f.queued); diff != "" {
+					t.Errorf("queue request (-want +got):\n%s", diff)
+				}
+			},
+		},
+		{
+			// The summary counts every job in progress, not the rows shown.
+			name: "queue-one-finished-job",
+			args: []string{"jobs", "queue", "13"},
+			fake: func() *fakeController {
+				f := newFake(api.StatusRunning)
+				done := sampleJobs()[3]
+				done.ID = 13
+				f.jobs[13] = &done
+				f.inProgress = map[api.Status]int{api.StatusRunning: 2}
+				return f
+			},
+			check: func(t *testing.T, f *fakeController, _ string) {
+				if diff := cmp.Diff([]api.QueueRequest{{User: "ada", JobIDs: []int64{13}}}, f.queued); diff != "" {
+					t.Errorf("queue request (-want +got):\n%s", diff)
+				}
+			},
+		},
+		{
+			name: "queue-limit",
+			args: []string{"jobs", "queue", "-l", "2"},
+			fake: func() *fakeController {
+				f := newFake(api.StatusRunning)
+				f.queue, f.inProgress = sampleJobs()[:2], sampleInProgress()
+				return f
+			},
+		},
+		{
+			name: "queue-all-users",
+			args: []string{"jobs", "queue", "-u"},
+			fake: func() *fakeController {
+				f := newFake(api.StatusRunning)
+				f.queue, f.inProgress = sampleJobs(), sampleInProgress()
+				return f
+			},
+			check: func(t *testing.T, f *fakeController, _ string) {
+				if diff := cmp.Diff([]api.QueueRequest{{}}, f.queued); diff != "" {
 					t.Errorf("queue request (-want +got):\n%s", diff)
 				}
 			},
@@ -172,11 +230,18 @@ func TestCommands(t *testing.T) {
 		{
 			name: "queue-json",
 			args: []string{"jobs", "queue", "-o", "json"},
-			fake: func() *fakeController { f := newFake(api.StatusRunning); f.queue = sampleJobs()[3:]; return f },
+			fake: func() *fakeController {
+				f := newFake(api.StatusRunning)
+				f.queue, f.inProgress = sampleJobs()[2:], map[api.Status]int{api.StatusRunning: 1}
+				return f
+			},
 			check: func(t *testing.T, f *fakeController, stdout string) {
 				var res api.QueueResponse
-				if err := json.Unmarshal([]byte(stdout), &res); err != nil || len(res.Jobs) != 1 || res.Jobs[0].ID != 1 {
-					t.Errorf("queue -o json: %v, %+v", err, res)
+				if err := json.Unmarshal([]byte(stdout), &res); err != nil || len(res.Jobs) != 2 || res.Jobs[1].ID != 1 {
+					t.Fatalf("queue -o json: %v, %+v", err, res)
+				}
+				if got, want := time.Duration(res.Jobs[1].JobDuration), 11*time.Second; got != want {
+					t.Errorf("job_duration reads back as %s, want %s", got, want)
 				}
 			},
 		},
@@ -264,5 +329,28 @@ func TestCommands(t *testing.T) {
 				tt.check(t, f, stdout)
 			}
 		})
+	}
+}
+
+// TestBadConfigReport: an error in config.yaml reads like one in a task
+// file: path:line:col: key: message first, then what is accepted.
+func TestBadConfigReport(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, "config.yaml"), []byte("controller:\n  adress: http://a:1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	env := map[string]string{"SKYNOMAD_HOME": home, "USER": "ada"}
+	code := Main(context.Background(), IO{
+		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
+		Getenv: func(k string) string { return env[k] },
+	}, []string{"jobs", "queue"})
+	if code != ExitError {
+		t.Errorf("exit code %d, want %d", code, ExitError)
+	}
+	want := filepath.Join(home, "config.yaml") + ":2:3: controller.adress: unknown key\n  accepted: address, token\n"
+	if diff := cmp.Diff(want, errOut.String()); diff != "" {
+		t.Errorf("stderr (-want +got):\n%s", diff)
 	}
 }

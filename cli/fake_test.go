@@ -43,19 +43,22 @@ func golden(t *testing.T, name, got string) {
 
 // fakeController answers like a controller and records what it was asked.
 type fakeController struct {
-	mu       sync.Mutex
-	plan     api.PlanResponse
-	jobs     map[int64]*api.Job
-	queue    []api.Job
-	logs     map[int64]map[int]string // job → task (allTasks too) → text
-	ctlLogs  map[int64]string
-	logErr   error // returned by Logs when set
-	nextID   int64
-	launched []api.LaunchRequest
-	queued   []api.QueueRequest
-	cancels  []api.CancelRequest
-	preempts []api.PreemptRequest
-	logCalls []string
+	mu    sync.Mutex
+	plan  api.PlanResponse
+	jobs  map[int64]*api.Job
+	queue []api.Job
+	// inProgress is the controller's count of every job in progress,
+	// whatever rows a request selects.
+	inProgress map[api.Status]int
+	logs       map[int64]map[int]string // job → task (allTasks too) → text
+	ctlLogs    map[int64]string
+	logErr     error // returned by Logs when set
+	nextID     int64
+	launched   []api.LaunchRequest
+	queued     []api.QueueRequest
+	cancels    []api.CancelRequest
+	preempts   []api.PreemptRequest
+	logCalls   []string
 }
 
 var _ controllerAPI = (*fakeController)(nil)
@@ -87,9 +90,9 @@ func (f *fakeController) Queue(ctx context.Context, req api.QueueRequest) (api.Q
 				out = append(out, *j)
 			}
 		}
-		return api.QueueResponse{Jobs: out}, nil
+		return api.QueueResponse{Jobs: out, InProgress: f.inProgress}, nil
 	}
-	return api.QueueResponse{Jobs: f.queue}, nil
+	return api.QueueResponse{Jobs: f.queue, InProgress: f.inProgress}, nil
 }
 
 func (f *fakeController) Job(ctx context.Context, id int64) (api.Job, error) {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,14 +16,27 @@ import (
 
 var queueHeaders = []string{"ID", "TASK", "NAME", "REQUESTED", "SUBMITTED", "TOT. DURATION", "JOB DURATION", "#RECOVERIES", "STATUS", "POOL"}
 
+// userColumn is where -u puts USER: after NAME, as SkyPilot does.
+const userColumn = 3
+
 // verboseHeaders follow queueHeaders with -v.
 var verboseHeaders = []string{"RESTARTS", "EXIT CODE", "INFRA", "INSTANCE"}
+
+// queueColumns are the optional columns of the queue table.
+type queueColumns struct {
+	verbose bool // -v: verboseHeaders and DETAILS
+	users   bool // -u: USER, after NAME
+}
 
 // queueTable lays out jobs (newest first, as the controller answers). A
 // DETAILS column holding the failure reason is added when a row has one,
 // and always with -v.
-func queueTable(jobs []api.Job, now time.Time, verbose bool) ui.Table {
+func queueTable(jobs []api.Job, now time.Time, cols queueColumns) ui.Table {
+	verbose := cols.verbose
 	t := ui.Table{Headers: append([]string(nil), queueHeaders...)}
+	if cols.users {
+		t.Headers = slices.Insert(t.Headers, userColumn, "USER")
+	}
 	if verbose {
 		t.Headers = append(t.Headers, verboseHeaders...)
 	}
@@ -40,7 +54,10 @@ func queueTable(jobs []api.Job, now time.Time, verbose bool) ui.Table {
 	if details {
 		t.Headers = append(t.Headers, "DETAILS")
 	}
-	add := func(row []string, extra []string, reason string) {
+	add := func(row []string, user string, extra []string, reason string) {
+		if cols.users {
+			row = slices.Insert(row, userColumn, orDash(user))
+		}
 		if verbose {
 			row = append(row, extra...)
 		}
@@ -55,22 +72,22 @@ func queueTable(jobs []api.Job, now time.Time, verbose bool) ui.Table {
 			tk := j.Tasks[0]
 			add([]string{
 				strconv.FormatInt(j.ID, 10), "-", j.Name, orDash(tk.Requested),
-				ago(&j.SubmittedAt, now), span(&j.SubmittedAt, j.EndedAt, now), jobDuration(j.StartedAt, j.JobDuration),
+				ago(&j.SubmittedAt, now), totalDuration(&j.SubmittedAt, j.TotalDuration), jobDuration(j.StartedAt, j.JobDuration),
 				strconv.Itoa(j.Recoveries), string(j.Status), pool,
-			}, taskExtras(tk), firstNonEmpty(j.FailureReason, tk.FailureReason))
+			}, j.User, taskExtras(tk), firstNonEmpty(j.FailureReason, tk.FailureReason))
 			continue
 		}
 		add([]string{
 			strconv.FormatInt(j.ID, 10), "", j.Name, "-",
-			ago(&j.SubmittedAt, now), span(&j.SubmittedAt, j.EndedAt, now), jobDuration(j.StartedAt, j.JobDuration),
+			ago(&j.SubmittedAt, now), totalDuration(&j.SubmittedAt, j.TotalDuration), jobDuration(j.StartedAt, j.JobDuration),
 			strconv.Itoa(j.Recoveries), string(j.Status), pool,
-		}, []string{strconv.Itoa(totalRestarts(j)), "-", "-", "-"}, j.FailureReason)
+		}, j.User, []string{strconv.Itoa(totalRestarts(j)), "-", "-", "-"}, j.FailureReason)
 		for _, tk := range j.Tasks {
 			add([]string{
 				" ↳", strconv.Itoa(tk.Index), tk.Name, orDash(tk.Requested),
-				ago(tk.SubmittedAt, now), span(tk.SubmittedAt, tk.EndedAt, now), jobDuration(tk.StartedAt, tk.JobDuration),
+				ago(tk.SubmittedAt, now), totalDuration(tk.SubmittedAt, tk.TotalDuration), jobDuration(tk.StartedAt, tk.JobDuration),
 				strconv.Itoa(tk.Recoveries), string(tk.Status), pool,
-			}, taskExtras(tk), tk.FailureReason)
+			}, j.User, taskExtras(tk), tk.FailureReason)
 		}
 	}
 	return t
@@ -96,16 +113,10 @@ func totalRestarts(j api.Job) int {
 	return n
 }
 
-// inProgressLine is "In progress tasks: 1 PENDING, 2 RUNNING" (one count
-// per job in a non-terminal status, in status order) or "No in-progress
-// managed jobs.".
-func inProgressLine(jobs []api.Job) string {
-	counts := map[api.Status]int{}
-	for _, j := range jobs {
-		if !j.Status.Terminal() {
-			counts[j.Status]++
-		}
-	}
+// inProgressLine is "In progress tasks: 1 PENDING, 2 RUNNING" (the
+// controller's count of jobs in progress by status, in status order) or
+// "No in-progress managed jobs.".
+func inProgressLine(counts map[api.Status]int) string {
 	var parts []string
 	for _, s := range api.AllStatuses {
 		if counts[s] > 0 {
@@ -149,25 +160,21 @@ func ago(t *time.Time, now time.Time) string {
 	return unit(int(d/(365*24*time.Hour)), "year")
 }
 
-// span is the time from start to end (or now, while running), "-" before
-// the start.
-func span(start *time.Time, end *time.Time, now time.Time) string {
-	if start == nil || start.IsZero() {
+// totalDuration is the time since submission, "-" for a task not
+// submitted yet (one waiting for an earlier task of its pipeline).
+func totalDuration(submitted *time.Time, d api.Duration) string {
+	if submitted == nil || submitted.IsZero() {
 		return "-"
 	}
-	stop := now
-	if end != nil && !end.IsZero() {
-		stop = *end
-	}
-	return duration(stop.Sub(*start))
+	return duration(time.Duration(d))
 }
 
 // jobDuration is the time spent running, "-" for what never started.
-func jobDuration(started *time.Time, d time.Duration) string {
+func jobDuration(started *time.Time, d api.Duration) string {
 	if (started == nil || started.IsZero()) && d == 0 {
 		return "-"
 	}
-	return duration(d)
+	return duration(time.Duration(d))
 }
 
 // duration reads "2h 47m 18s", "1d 3h 0m 5s", "45s".

@@ -45,8 +45,13 @@ it ends. The exit code is then the job's result: 0 SUCCEEDED, 100 FAILED,
 104 FAILED_CONTROLLER, 105 CANCELLED; 1 when the command itself failed (a
 task file that does not load, no controller, a declined confirmation).
 
-A task that no resource fits is still submitted: the controller records it
-as FAILED_PRECHECKS with the reason (see jobs queue -a).`,
+A task that nothing can run (no resource fits, or the engine cannot
+provide what it asks for) is refused before anything is submitted, with
+the reason, and the command exits 102 (FAILED_PRECHECKS).
+
+Relative paths in the task (workdir, file_mounts sources) and in
+--workdir and --env-file are relative to the directory the command runs
+in, as with sky jobs launch; each must exist.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(io, cmd, args); err != nil {
@@ -109,6 +114,9 @@ func (o *launchOptions) Run(ctx context.Context) error {
 		o.ui.Output("Submitting to pool '%s' with %d job(s).", o.pool, o.numJobs)
 	}
 	showPlan(o.ui, dag, &plan)
+	if err := plan.Infeasible(); err != nil {
+		return withExitCode(ExitFailedPrechecks, err)
+	}
 
 	what := fmt.Sprintf("a managed job '%s'", dag.Name)
 	if o.numJobs > 1 {
@@ -129,11 +137,16 @@ func (o *launchOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("submitting the job: %w", err)
 	}
 	o.ui.Output("")
-	showSubmitted(o.ui, res.JobIDs, o.pool)
 	if o.detach || len(res.JobIDs) != 1 {
+		showSubmitted(o.ui, res.JobIDs, o.pool)
 		return nil
 	}
-	return followJob(ctx, o.ui, c, res.JobIDs[0])
+	// Followed: the commands come after the job's output, as with sky.
+	id := res.JobIDs[0]
+	o.ui.Output("Managed Job ID: %d", id)
+	err = followJob(ctx, o.ui, c, id)
+	usefulCommands(o.ui, jobCommands(id))
+	return err
 }
 
 // showPlan prints the "Considered resources" table of every task.
@@ -147,9 +160,11 @@ func showPlan(u ui.UI, dag *task.DAG, plan *api.PlanResponse) {
 		if len(dag.Tasks) > 1 {
 			u.Output("Task '%s' (%d of %d):", t.Name, i+1, len(dag.Tasks))
 		}
+		for _, w := range tp.Warnings {
+			u.Warn("task '%s': %s", t.Name, w)
+		}
 		if tp.Error != "" {
-			u.Failure("No resources satisfy task '%s': %s", t.Name, tp.Error)
-			u.Output("The job will end FAILED_PRECHECKS.")
+			u.Failure("Nothing can run task '%s': %s", t.Name, tp.Error)
 			continue
 		}
 		nodes := max(t.NumNodes, 1)
@@ -181,14 +196,8 @@ func resourcesTable(rows []catalog.Row) ui.Table {
 // showSubmitted prints the new job ids and the commands that go with them.
 func showSubmitted(u ui.UI, ids []int64, pool string) {
 	if len(ids) == 1 {
-		id := ids[0]
-		u.Output("Managed Job ID: %d", id)
-		usefulCommands(u, [][2]string{
-			{"To cancel the job:", fmt.Sprintf("skynomad jobs cancel %d", id)},
-			{"To stream job logs:", fmt.Sprintf("skynomad jobs logs %d", id)},
-			{"To stream controller logs:", fmt.Sprintf("skynomad jobs logs --controller %d", id)},
-			{"To view all managed jobs:", "skynomad jobs queue"},
-		})
+		u.Output("Managed Job ID: %d", ids[0])
+		usefulCommands(u, jobCommands(ids[0]))
 		return
 	}
 	strs := make([]string, len(ids))
@@ -206,6 +215,16 @@ func showSubmitted(u ui.UI, ids []int64, pool string) {
 		cancel,
 		{"To view all managed jobs:", "skynomad jobs queue"},
 	})
+}
+
+// jobCommands are the useful commands of one job.
+func jobCommands(id int64) [][2]string {
+	return [][2]string{
+		{"To cancel the job:", fmt.Sprintf("skynomad jobs cancel %d", id)},
+		{"To stream job logs:", fmt.Sprintf("skynomad jobs logs %d", id)},
+		{"To stream controller logs:", fmt.Sprintf("skynomad jobs logs --controller %d", id)},
+		{"To view all managed jobs:", "skynomad jobs queue"},
+	}
 }
 
 // usefulCommands prints the "📋 Useful Commands" tree.

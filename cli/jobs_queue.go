@@ -32,7 +32,15 @@ func newQueueCommand(io IO) *cobra.Command {
 
 Without -a the list holds every job in progress and the most recently
 finished ones (the controller keeps the 50 newest finished jobs in view);
--a lists every job. -u lists the jobs of every user, not only yours.`,
+-a lists every job. -u lists the jobs of every user, not only yours, with
+a USER column.
+
+The "In progress tasks" line counts every job of yours in progress (every
+user's with -u), whichever rows JOB_IDS, -s and -l select.
+
+-o json prints the controller's answer: {"jobs": [...], "in_progress":
+{"RUNNING": 2}}; durations (total_duration, job_duration) are seconds, a
+number with up to three decimals.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(io, args); err != nil {
 				return err
@@ -45,7 +53,7 @@ finished ones (the controller keeps the 50 newest finished jobs in view);
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&o.all, "all", "a", false, "list every job, however long ago it finished")
-	f.BoolVarP(&o.allUsers, "all-users", "u", false, "list the jobs of every user")
+	f.BoolVarP(&o.allUsers, "all-users", "u", false, "list the jobs of every user, with a USER column")
 	f.BoolVarP(&o.skipFinished, "skip-finished", "s", false, "list only jobs in progress")
 	f.IntVarP(&o.limit, "limit", "l", 0, "list at most this many jobs")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
@@ -96,9 +104,9 @@ func (o *queueOptions) Run(ctx context.Context) error {
 		return enc.Encode(res)
 	}
 	o.ui.Output("Managed jobs")
-	o.ui.Output("%s", inProgressLine(res.Jobs))
+	o.ui.Output("%s", inProgressLine(res.InProgress))
 	if len(res.Jobs) > 0 {
-		o.ui.Table(queueTable(res.Jobs, o.io.now(), o.verbose))
+		o.ui.Table(queueTable(res.Jobs, o.io.now(), queueColumns{verbose: o.verbose, users: o.allUsers}))
 	}
 	return nil
 }

@@ -3,9 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -51,19 +49,29 @@ func Main(ctx context.Context, io IO, args []string) int {
 	return ExitCode(err)
 }
 
-// report prints err with the context lines a person needs to fix it.
+// inputError is an error in what the user gave: a task file, the
+// configuration file or a flag (*translator.Error, *config.Error).
+type inputError interface {
+	error
+	// Headline is "path:line:col: field: message" or "--flag: message".
+	Headline() string
+	// Hints say what would be accepted.
+	Hints() []string
+}
+
+var (
+	_ inputError = (*translator.Error)(nil)
+	_ inputError = (*config.Error)(nil)
+)
+
+// report prints err; an error in the user's input first names its place,
+// in the form editors jump to, then what would be accepted.
 func report(u ui.UI, err error) {
-	var te *translator.Error
-	var ce *config.Error
-	switch {
-	case errors.As(err, &te):
-		u.Error(errors.New(fieldMsg(te.Field, te.Msg)),
-			ui.Filename(te.File), ui.Position(position(te.Line, te.Col)), ui.Suggestions(suggestion(te.Suggestion, te.Accepted)))
-	case errors.As(err, &ce):
-		u.Error(errors.New(fieldMsg(ce.Key, ce.Msg)), ui.Filename(ce.File), ui.Position(position(ce.Line, ce.Col)))
-	default:
-		u.Error(err)
+	if ie, ok := errors.AsType[inputError](err); ok {
+		u.InputError(ie.Headline(), ie.Hints()...)
+		return
 	}
+	u.Error(err)
 }
 
 // NewRootCommand builds the `skynomad` command tree.
@@ -101,32 +109,4 @@ func newJobsCommand(io IO) *cobra.Command {
 		newPreemptCommand(io),
 	)
 	return jobs
-}
-
-// fieldMsg is a located error's message without its location, which the
-// context lines carry.
-func fieldMsg(field, msg string) string {
-	if field == "" {
-		return msg
-	}
-	return field + ": " + msg
-}
-
-// position is "line:col", or "" for an error with no place in the file.
-func position(line, col int) string {
-	if line <= 0 {
-		return ""
-	}
-	return fmt.Sprintf("%d:%d", line, max(col, 1))
-}
-
-func suggestion(nearest, accepted string) string {
-	var parts []string
-	if nearest != "" {
-		parts = append(parts, fmt.Sprintf("did you mean %q?", nearest))
-	}
-	if accepted != "" {
-		parts = append(parts, "accepted: "+accepted)
-	}
-	return strings.Join(parts, " ")
 }

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"errors"
+	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -27,7 +29,7 @@ func (t *taskFlags) register(cmd *cobra.Command) {
 	f.StringVar(&t.overrides.Memory, "memory", "", "memory per node in GB: 32 or 32+")
 	f.StringVar(&t.overrides.GPUs, "gpus", "", "accelerators per node, e.g. A100:8")
 	f.StringVarP(&t.overrides.InstanceType, "instance-type", "t", "", "instance type, e.g. m6i.2xlarge")
-	f.IntVar(&t.overrides.NumNodes, "num-nodes", 0, "number of nodes")
+	f.StringVar(&t.overrides.NumNodes, "num-nodes", "", "number of nodes")
 	f.BoolVar(&t.useSpot, "use-spot", false, "run on spot instances")
 	f.BoolVar(&t.noUseSpot, "no-use-spot", false, "run on on-demand instances")
 	f.StringVar(&t.overrides.ImageID, "image-id", "", "image to run, e.g. docker:python:3.12-slim")
@@ -50,6 +52,19 @@ func (t *taskFlags) validate() error {
 // --env/--secret takes its value from getenv.
 func (t *taskFlags) loadOptions(cmd *cobra.Command, getenv func(string) string, warn func(string)) (translator.LoadOptions, error) {
 	load := translator.LoadOptions{Overrides: t.overrides, Warn: warn}
+	// Relative paths in the task (workdir, file_mounts sources) and in
+	// --workdir / --env-file are the caller's, as in SkyPilot: resolved and
+	// checked here, before anything is submitted to a controller that may
+	// run in another directory or on another machine.
+	dir, err := os.Getwd()
+	if err != nil {
+		return load, fmt.Errorf("finding the current directory: %w", err)
+	}
+	home := getenv("HOME")
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	load.LocalPaths = &translator.LocalPaths{Dir: dir, Home: home, Stat: os.Stat}
 	if cmd.Flags().Changed("use-spot") || cmd.Flags().Changed("no-use-spot") {
 		v := t.useSpot || !t.noUseSpot
 		load.Overrides.UseSpot = &v

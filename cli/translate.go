@@ -18,6 +18,7 @@ type translateOptions struct {
 	taskFlags
 	file       string
 	output     string
+	outDir     string
 	jobID      int64
 	runnerPath string
 
@@ -38,11 +39,19 @@ controller would register it for the first attempt: placed on the cheapest
 offering of the embedded catalog, with the SKYPILOT_* environment of job
 --job-id. Nothing is submitted.
 
-A pipeline prints one jobspec per task, each after a "# task N: name"
-comment (-o hcl) or as one {"Job": ...} document per task (-o json, the
-body of POST /v1/jobs and of "nomad job run -json"). A pool file prints
-its worker job: a sysbatch job running setup on every node of class
-sky-pool-<name>.
+-o hcl prints a jobspec after a "# task N: name" comment; -o json prints
+a {"Job": ...} document, the body of POST /v1/jobs and of "nomad job run
+-json". A pool file prints its worker job: a sysbatch job running setup
+on every node of class sky-pool-<name>.
+
+A pipeline has one Nomad job per task. On stdout it prints every task's
+jobspec, one after the other, and warns: nomad job run takes one job per
+file. --out DIR writes one file per task instead, each valid alone,
+named after its Nomad job (sky-<job id>-<task>.nomad.hcl, or .json with
+-o json), and prints their paths:
+
+  skynomad translate --out pipeline-jobspecs examples/pipeline.yaml
+  nomad job run pipeline-jobspecs/sky-1-0.nomad.hcl
 
 Secrets are never printed: the jobspec reads them from the Nomad Variable
 nomad/jobs/<job id>, which the controller writes.`,
@@ -59,6 +68,7 @@ nomad/jobs/<job id>, which the controller writes.`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.output, "output", "o", "hcl", "output format: hcl or json")
+	f.StringVar(&o.outDir, "out", "", "write one jobspec file per task into directory `DIR` (created if missing), not to stdout")
 	o.taskFlags.register(cmd)
 	f.Int64Var(&o.jobID, "job-id", 1, "managed job id the jobspec is for (its Nomad job is sky-<id>-<task>)")
 	f.StringVar(&o.runnerPath, "runner-path", "skynomad", "path of the skynomad binary on the Nomad clients")
@@ -118,6 +128,19 @@ func (o *translateOptions) Run() error {
 			o.ui.Warn("task %d (%s): not in the jobspec yet (needs the job-files bucket): %s",
 				t.Attempt.Ref.Task, t.Attempt.Task.Name, pending)
 		}
+	}
+	if o.outDir != "" {
+		paths, err := translator.WriteJobspecFiles(o.outDir, ts, o.output)
+		if err != nil {
+			return err
+		}
+		for _, p := range paths {
+			o.ui.Output("%s", p)
+		}
+		return nil
+	}
+	if len(ts) > 1 {
+		o.ui.Warn("this output holds %d jobspecs, one per task; nomad job run takes one per file: --out DIR writes one file per task", len(ts))
 	}
 	return translator.WriteJobspecs(o.out, ts, o.output)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,13 @@ func runTranslate(t *testing.T, env map[string]string, args ...string) (stdout, 
 		Now:    func() time.Time { return time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) },
 	}
 	code = Main(context.Background(), io, append([]string{"translate"}, args...))
-	return out.String(), errOut.String(), code
+	// A local workdir is resolved against the directory the command runs
+	// in: show it as the examples write it (workdir: .).
+	cwd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.ReplaceAll(out.String(), cwd, "."), strings.ReplaceAll(errOut.String(), cwd, "."), code
 }
 
 // TestTranslatePrintsTheExamples: the command prints exactly the golden
@@ -113,9 +120,15 @@ func TestTranslateErrors(t *testing.T) {
 			wantStderr: []string{"task 0 (hello): no offering fits:"},
 		},
 		{
-			name:       "bad task file",
-			args:       []string{filepath.Join("testdata", "bad-unknown-field.yaml")},
-			wantStderr: []string{"Filename: testdata/bad-unknown-field.yaml", "Position: "},
+			name: "bad task file",
+			args: []string{filepath.Join("testdata", "bad-unknown-field.yaml")},
+			wantStderr: []string{"testdata/bad-unknown-field.yaml:4:3: resources.accelerator: unknown field\n" +
+				"  did you mean \"accelerators\"?\n  accepted: accelerator_args, accelerators, "},
+		},
+		{
+			name:       "bad flag",
+			args:       []string{"--env", "1X=2", filepath.Join(translatedExamples, "src", "hello.yaml")},
+			wantStderr: []string{"--env: \"1X\" is not a valid variable name\n  accepted: NAME=VALUE"},
 		},
 		{
 			name:       "unknown format",
@@ -142,6 +155,167 @@ func TestTranslateErrors(t *testing.T) {
 				if !strings.Contains(stderr, want) {
 					t.Errorf("stderr lacks %q:\n%s", want, stderr)
 				}
+			}
+		})
+	}
+}
+
+// TestTranslateBadExamples: each file of examples/bad is refused with the
+// error people see, whose first line is where editors jump
+// (path:line:col: field: message) and whose next lines say what would be
+// accepted (testdata/translate-bad-<name>.txt; -update rewrites them).
+func TestTranslateBadExamples(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob(filepath.Join("..", "examples", "bad", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples in ../examples/bad: %v", err)
+	}
+	located := regexp.MustCompile(`^\.\./examples/bad/[a-z-]+\.yaml:[0-9]+:[0-9]+: \S`)
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			stdout, stderr, code := runTranslate(t, nil, file)
+			if code != ExitError {
+				t.Errorf("exit code %d, want %d", code, ExitError)
+			}
+			if stdout != "" {
+				t.Errorf("stdout = %q, want nothing", stdout)
+			}
+			if first, _, _ := strings.Cut(stderr, "\n"); !located.MatchString(first) {
+				t.Errorf("first line %q is not path:line:col: field: message", first)
+			}
+			golden(t, "translate-bad-"+name+".txt", stderr)
+		})
+	}
+}
+
+// TestTranslateOut: --out DIR writes one file per task, named after its
+// Nomad job, holding what stdout would show for that task, and lists the
+// paths; a pipeline printed to stdout still holds every jobspec but warns
+// that nomad job run takes one per file.
+func TestTranslateOut(t *testing.T) {
+	t.Parallel()
+	pipeline := filepath.Join(translatedExamples, "src", "pipeline.yaml")
+	tests := []struct {
+		name      string
+		args      []string
+		golden    string   // stdout without --out: every file, in order
+		wantFiles []string // in DIR
+		sep       string   // between the files in golden
+	}{
+		{"hcl", nil, "pipeline.nomad.hcl", []string{"sky-1-0.nomad.hcl", "sky-1-1.nomad.hcl"}, "\n"},
+		{"json", []string{"-o", "json"}, "pipeline.json", []string{"sky-1-0.json", "sky-1-1.json"}, ""},
+		{"job id", []string{"--job-id", "7"}, "", []string{"sky-7-0.nomad.hcl", "sky-7-1.nomad.hcl"}, "\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := filepath.Join(t.TempDir(), "jobspecs")
+			stdout, stderr, code := runTranslate(t, nil, append(append([]string{"--out", dir}, tc.args...), pipeline)...)
+			if code != ExitOK {
+				t.Fatalf("exit code %d, stderr:\n%s", code, stderr)
+			}
+			if strings.Contains(stderr, "jobspecs") {
+				t.Errorf("--out warned about several jobspecs:\n%s", stderr)
+			}
+			var wantOut string
+			for _, f := range tc.wantFiles {
+				wantOut += filepath.Join(dir, f) + "\n"
+			}
+			if diff := cmp.Diff(wantOut, stdout); diff != "" {
+				t.Errorf("stdout (-want +got):\n%s", diff)
+			}
+			var docs []string
+			for _, f := range tc.wantFiles {
+				b, err := os.ReadFile(filepath.Join(dir, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				docs = append(docs, string(b))
+			}
+			if tc.golden == "" {
+				return
+			}
+			want, err := os.ReadFile(filepath.Join(translatedExamples, tc.golden))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(want), strings.Join(docs, tc.sep)); diff != "" {
+				t.Errorf("files vs %s (-want +got):\n%s", tc.golden, diff)
+			}
+		})
+	}
+
+	t.Run("stdout", func(t *testing.T) {
+		t.Parallel()
+		for _, format := range []string{"hcl", "json"} {
+			stdout, stderr, code := runTranslate(t, nil, "-o", format, pipeline)
+			if code != ExitOK || stdout == "" {
+				t.Fatalf("exit code %d, stdout %d bytes, stderr:\n%s", code, len(stdout), stderr)
+			}
+			// (after the warnings about mounts not in the jobspec yet)
+			want := "\nWarning: this output holds 2 jobspecs, one per task; nomad job run takes one per file: --out DIR writes one file per task\n"
+			if !strings.HasSuffix(stderr, want) {
+				t.Errorf("-o %s: stderr does not end with %q:\n%s", format, want, stderr)
+			}
+		}
+		if _, stderr, _ := runTranslate(t, nil, filepath.Join(translatedExamples, "src", "hello.yaml")); stderr != "" {
+			t.Errorf("one task: stderr = %q, want nothing", stderr)
+		}
+	})
+
+	t.Run("help", func(t *testing.T) {
+		t.Parallel()
+		stdout, _, code := runTranslate(t, nil, "--help")
+		if code != ExitOK {
+			t.Fatalf("exit code %d", code)
+		}
+		for _, want := range []string{"one file per task", "sky-<job id>-<task>.nomad.hcl", "nomad job run"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("--help lacks %q:\n%s", want, stdout)
+			}
+		}
+		if flag := regexp.MustCompile(`\n +--out DIR +write one jobspec file per task`); !flag.MatchString(stdout) {
+			t.Errorf("--help lists no --out DIR flag:\n%s", stdout)
+		}
+	})
+}
+
+// TestReadmeTranslateCommands: the `bin/skynomad translate` commands of the
+// README work as written (run from the repository's root).
+func TestReadmeTranslateCommands(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmds []string
+	for line := range strings.Lines(string(readme)) {
+		line, _, _ = strings.Cut(line, "#")
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "bin/skynomad translate "); ok {
+			cmds = append(cmds, rest)
+		}
+	}
+	if len(cmds) < 2 {
+		t.Fatalf("README shows %d translate commands, want the single task and the pipeline ones", len(cmds))
+	}
+	for _, cmd := range cmds {
+		t.Run(cmd, func(t *testing.T) {
+			t.Parallel()
+			args := strings.Fields(cmd)
+			for i, a := range args {
+				switch {
+				case i > 0 && args[i-1] == "--out":
+					args[i] = filepath.Join(t.TempDir(), a)
+				case !strings.HasPrefix(a, "-"):
+					if _, err := os.Stat(filepath.Join("..", a)); err == nil {
+						args[i] = filepath.Join("..", a)
+					}
+				}
+			}
+			if _, stderr, code := runTranslate(t, nil, args...); code != ExitOK {
+				t.Errorf("bin/skynomad translate %s: exit code %d:\n%s", cmd, code, stderr)
 			}
 		})
 	}

@@ -36,6 +36,7 @@ type Config struct {
 	// empty means every cloud of the catalog.
 	Infra []string `yaml:"infra"`
 	Jobs  Jobs     `yaml:"jobs"`
+	Local Local    `yaml:"local"`
 	Nomad Nomad    `yaml:"nomad"`
 }
 
@@ -52,6 +53,19 @@ type Jobs struct {
 	// Bucket is the job-files bucket (s3://bucket/prefix, gs://..., or a
 	// local directory); empty means a temporary bucket per launch.
 	Bucket string `yaml:"bucket"`
+	// LaunchRetries ends a job FAILED_NO_RESOURCE after this many launch
+	// tries in a row that found no capacity or failed to reach the engine;
+	// 0 retries forever, as SkyPilot does.
+	LaunchRetries int `yaml:"launch_retries"`
+}
+
+// Local configures the local engine.
+type Local struct {
+	// KeepAttempts is how many ended attempts keep their sandboxes (workdir
+	// copy, mounts, scripts) under <home>/local/attempts; older ones keep
+	// only their logs. Attempts still running are never touched. Nil means
+	// DefaultKeepAttempts.
+	KeepAttempts *int `yaml:"keep_attempts"`
 }
 
 // Nomad configures the Nomad engine. The Nomad address and token come from
@@ -93,6 +107,7 @@ const (
 	DefaultEngine           = "local"
 	DefaultRunnerPath       = "/usr/local/bin/skynomad"
 	DefaultPlacementTimeout = 5 * time.Minute
+	DefaultKeepAttempts     = 20
 )
 
 // setDefaults fills every unset field.
@@ -111,6 +126,10 @@ func (c *Config) setDefaults(p Paths) {
 	}
 	if c.Nomad.PlacementTimeout == 0 {
 		c.Nomad.PlacementTimeout = Duration(DefaultPlacementTimeout)
+	}
+	if c.Local.KeepAttempts == nil {
+		keep := DefaultKeepAttempts
+		c.Local.KeepAttempts = &keep
 	}
 }
 
@@ -168,24 +187,26 @@ func PathsOf(home string) Paths {
 func Load(home string, getenv func(string) string) (*Config, error) {
 	p := PathsOf(home)
 	c := &Config{}
+	pos := positions{}
 	data, err := os.ReadFile(p.Config)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
 		return nil, fmt.Errorf("reading the configuration: %w", err)
 	default:
-		if err := decode(p.Config, data, c); err != nil {
+		if err := decode(p.Config, data, c, pos); err != nil {
 			return nil, err
 		}
 	}
 	if v := getenv(EnvControllerAddr); v != "" {
 		c.Controller.Address = v
+		delete(pos, "controller.address") // not the file's value any more
 	}
 	if v := getenv(EnvControllerToken); v != "" {
 		c.Controller.Token = v
 	}
 	c.setDefaults(p)
-	if err := c.validate(p.Config); err != nil {
+	if err := c.validate(p.Config, pos); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -198,13 +219,27 @@ type Error struct {
 	// Key is the dotted key (controller.address); empty for the whole file.
 	Key string
 	Msg string
+	// Accepted lists what would be accepted, comma-separated; may be empty.
+	Accepted string
 }
 
+// Error renders one line: "file:line:col: key: msg; accepted: a, b".
 func (e *Error) Error() string {
+	s := e.Headline()
+	if hints := e.Hints(); len(hints) > 0 {
+		s += "; " + strings.Join(hints, " ")
+	}
+	return s
+}
+
+// Headline is the first line of the error as a person reads it, in the
+// form editors jump to: "file:line:col: key: msg" ("file: key: msg" for a
+// value that has no place in the file, e.g. one from the environment).
+func (e *Error) Headline() string {
 	var b strings.Builder
 	b.WriteString(e.File)
 	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Col)
+		fmt.Fprintf(&b, ":%d:%d", e.Line, max(e.Col, 1))
 	}
 	b.WriteString(": ")
 	if e.Key != "" {
@@ -212,6 +247,14 @@ func (e *Error) Error() string {
 	}
 	b.WriteString(e.Msg)
 	return b.String()
+}
+
+// Hints are the lines under the headline: what would be accepted.
+func (e *Error) Hints() []string {
+	if e.Accepted == "" {
+		return nil
+	}
+	return []string{"accepted: " + e.Accepted}
 }
 
 // IsError reports whether err is (or wraps) a configuration *Error.
@@ -225,7 +268,10 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
 
 // decode walks the YAML tree against the struct's yaml tags so that an
 // unknown key or a wrong type is reported at its line and column.
-func decode(file string, data []byte, c *Config) error {
+// positions maps a dotted key to where its value is written.
+type positions map[string][2]int
+
+func decode(file string, data []byte, c *Config, pos positions) error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		msg := err.Error()
@@ -241,13 +287,16 @@ func decode(file string, data []byte, c *Config) error {
 	if len(doc.Content) == 0 {
 		return nil // empty file
 	}
-	return decodeNode(file, "", doc.Content[0], reflect.ValueOf(c).Elem())
+	return decodeNode(file, "", doc.Content[0], reflect.ValueOf(c).Elem(), pos)
 }
 
 var durationType = reflect.TypeFor[Duration]()
 
-func decodeNode(file, key string, n *yaml.Node, v reflect.Value) error {
-	at := func(n *yaml.Node, key, format string, args ...any) error {
+func decodeNode(file, key string, n *yaml.Node, v reflect.Value, pos positions) error {
+	if key != "" {
+		pos[key] = [2]int{n.Line, n.Column}
+	}
+	at := func(n *yaml.Node, key, format string, args ...any) *Error {
 		return &Error{File: file, Line: n.Line, Col: n.Column, Key: key, Msg: fmt.Sprintf(format, args...)}
 	}
 	if v.Kind() != reflect.Struct || v.Type() == durationType {
@@ -282,9 +331,11 @@ func decodeNode(file, key string, n *yaml.Node, v reflect.Value) error {
 		}
 		idx, ok := fields[k.Value]
 		if !ok {
-			return at(k, full, "unknown key; accepted keys here: %s", strings.Join(names, ", "))
+			e := at(k, full, "unknown key")
+			e.Accepted = strings.Join(names, ", ")
+			return e
 		}
-		if err := decodeNode(file, full, val, v.Field(idx)); err != nil {
+		if err := decodeNode(file, full, val, v.Field(idx), pos); err != nil {
 			return err
 		}
 	}
@@ -314,12 +365,15 @@ func describe(n *yaml.Node) string {
 }
 
 // validate checks values the types cannot.
-func (c *Config) validate(file string) error {
-	bad := func(key, format string, args ...any) error {
-		return &Error{File: file, Key: key, Msg: fmt.Sprintf(format, args...)}
+func (c *Config) validate(file string, pos positions) error {
+	bad := func(key, format string, args ...any) *Error {
+		at := pos[key]
+		return &Error{File: file, Line: at[0], Col: at[1], Key: key, Msg: fmt.Sprintf(format, args...)}
 	}
 	if !slices.Contains(engines, c.Engine) {
-		return bad("engine", "%q is not an engine; accepted: %s", c.Engine, strings.Join(engines, ", "))
+		e := bad("engine", "%q is not an engine", c.Engine)
+		e.Accepted = strings.Join(engines, ", ")
+		return e
 	}
 	if !validAddress(c.Controller.Address) {
 		return bad("controller.address", "%q is not unix:///path/to/socket or http(s)://host:port", c.Controller.Address)
@@ -328,6 +382,16 @@ func (c *Config) validate(file string) error {
 		if cloud == "" || strings.ToLower(cloud) != cloud || strings.ContainsAny(cloud, "/* ") {
 			return bad("infra", "%q is not a cloud name (lower case, e.g. aws, gcp)", cloud)
 		}
+	}
+	if c.Jobs.LaunchRetries < 0 {
+		e := bad("jobs.launch_retries", "%d is negative", c.Jobs.LaunchRetries)
+		e.Accepted = "0 (retry forever) or a number of tries"
+		return e
+	}
+	if k := *c.Local.KeepAttempts; k < 0 {
+		e := bad("local.keep_attempts", "%d is negative", k)
+		e.Accepted = "0 or more ended attempts to keep"
+		return e
 	}
 	if b := c.Jobs.Bucket; b != "" && !validBucket(b) {
 		return bad("jobs.bucket", "%q is not s3://bucket[/prefix], gs://bucket[/prefix], file:///dir or an absolute directory", b)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,6 +43,7 @@ func TestLoad(t *testing.T) {
 		c := &Config{
 			Controller: Controller{Address: "unix:///h/controller.sock"},
 			Engine:     "local",
+			Local:      Local{KeepAttempts: ptr(DefaultKeepAttempts)},
 			Nomad: Nomad{
 				RunnerPath:       "/usr/local/bin/skynomad",
 				Datacenters:      []string{"*"},
@@ -59,6 +61,8 @@ func TestLoad(t *testing.T) {
 		env     map[string]string
 		want    *Config
 		wantErr string
+		// wantHints are the lines under the error's headline.
+		wantHints []string
 	}{
 		{name: "no file", want: defaults(nil)},
 		{name: "empty file", file: ptr(""), want: defaults(nil)},
@@ -71,6 +75,9 @@ engine: nomad
 infra: [aws, gcp]
 jobs:
   bucket: s3://my-bucket/skynomad
+  launch_retries: 12
+local:
+  keep_attempts: 0
 nomad:
   runner_path: /opt/skynomad
   datacenters: [dc1, dc2]
@@ -81,7 +88,8 @@ nomad:
 				Controller: Controller{Address: "http://10.0.0.12:7780", Token: "s3cret"},
 				Engine:     "nomad",
 				Infra:      []string{"aws", "gcp"},
-				Jobs:       Jobs{Bucket: "s3://my-bucket/skynomad"},
+				Jobs:       Jobs{Bucket: "s3://my-bucket/skynomad", LaunchRetries: 12},
+				Local:      Local{KeepAttempts: ptr(0)},
 				Nomad: Nomad{
 					RunnerPath:       "/opt/skynomad",
 					Datacenters:      []string{"dc1", "dc2"},
@@ -97,14 +105,16 @@ nomad:
 			want: defaults(func(c *Config) { c.Controller = Controller{Address: "https://b:2", Token: "env"} }),
 		},
 		{
-			name:    "unknown top-level key",
-			file:    ptr("engine: local\nengnie: nomad\n"),
-			wantErr: "/h/config.yaml:2:1: engnie: unknown key; accepted keys here: controller, engine, infra, jobs, nomad",
+			name:      "unknown top-level key",
+			file:      ptr("engine: local\nengnie: nomad\n"),
+			wantErr:   "/h/config.yaml:2:1: engnie: unknown key; accepted: controller, engine, infra, jobs, local, nomad",
+			wantHints: []string{"accepted: controller, engine, infra, jobs, local, nomad"},
 		},
 		{
-			name:    "unknown nested key",
-			file:    ptr("controller:\n  adress: http://a:1\n"),
-			wantErr: "/h/config.yaml:2:3: controller.adress: unknown key; accepted keys here: address, token",
+			name:      "unknown nested key",
+			file:      ptr("controller:\n  adress: http://a:1\n"),
+			wantErr:   "/h/config.yaml:2:3: controller.adress: unknown key; accepted: address, token",
+			wantHints: []string{"accepted: address, token"},
 		},
 		{
 			name:    "wrong type",
@@ -122,14 +132,15 @@ nomad:
 			wantErr: `/h/config.yaml:2:22: nomad.placement_timeout: "soon" is not a positive duration (e.g. 90s, 5m)`,
 		},
 		{
-			name:    "bad engine",
-			file:    ptr("engine: k8s\n"),
-			wantErr: `/h/config.yaml: engine: "k8s" is not an engine; accepted: local, nomad`,
+			name:      "bad engine",
+			file:      ptr("engine: k8s\n"),
+			wantErr:   `/h/config.yaml:1:9: engine: "k8s" is not an engine; accepted: local, nomad`,
+			wantHints: []string{"accepted: local, nomad"},
 		},
 		{
 			name:    "bad address",
 			file:    ptr("controller:\n  address: 10.0.0.1:7780\n"),
-			wantErr: `/h/config.yaml: controller.address: "10.0.0.1:7780" is not unix:///path/to/socket or http(s)://host:port`,
+			wantErr: `/h/config.yaml:2:12: controller.address: "10.0.0.1:7780" is not unix:///path/to/socket or http(s)://host:port`,
 		},
 		{
 			name:    "bad address from the environment",
@@ -139,12 +150,18 @@ nomad:
 		{
 			name:    "bad cloud",
 			file:    ptr("infra: [aws/us-east-1]\n"),
-			wantErr: `/h/config.yaml: infra: "aws/us-east-1" is not a cloud name (lower case, e.g. aws, gcp)`,
+			wantErr: `/h/config.yaml:1:8: infra: "aws/us-east-1" is not a cloud name (lower case, e.g. aws, gcp)`,
 		},
 		{
 			name:    "bad bucket",
 			file:    ptr("jobs:\n  bucket: my-bucket\n"),
-			wantErr: `/h/config.yaml: jobs.bucket: "my-bucket" is not s3://bucket[/prefix], gs://bucket[/prefix], file:///dir or an absolute directory`,
+			wantErr: `/h/config.yaml:2:11: jobs.bucket: "my-bucket" is not s3://bucket[/prefix], gs://bucket[/prefix], file:///dir or an absolute directory`,
+		},
+		{
+			name:      "negative launch retries",
+			file:      ptr("jobs:\n  launch_retries: -1\n"),
+			wantErr:   `/h/config.yaml:2:19: jobs.launch_retries: -1 is negative; accepted: 0 (retry forever) or a number of tries`,
+			wantHints: []string{"accepted: 0 (retry forever) or a number of tries"},
 		},
 		{
 			name:    "not YAML",
@@ -169,8 +186,15 @@ nomad:
 			gotErr := ""
 			if err != nil {
 				gotErr = replaceDir(err.Error(), dir, home)
-				if !IsError(err) {
-					t.Errorf("error %v is not a config.Error", err)
+				var ce *Error
+				if !errors.As(err, &ce) {
+					t.Fatalf("error %v is not a config.Error", err)
+				}
+				if got := replaceDir(ce.Headline(), dir, home); !strings.HasPrefix(tt.wantErr, got) {
+					t.Errorf("headline %q does not start the error %q", got, tt.wantErr)
+				}
+				if diff := cmp.Diff(tt.wantHints, ce.Hints()); diff != "" {
+					t.Errorf("hints (-want +got):\n%s", diff)
 				}
 			}
 			if gotErr != tt.wantErr {
@@ -195,6 +219,6 @@ func TestPathsOf(t *testing.T) {
 	}
 }
 
-func ptr(s string) *string { return &s }
+func ptr[T any](v T) *T { return &v }
 
 func replaceDir(s, dir, with string) string { return strings.ReplaceAll(s, dir, with) }

@@ -123,6 +123,8 @@ func Run(ctx context.Context, o Options) error {
 		Clock:     o.Clock,
 		LogDir:    filepath.Join(p.Home, "logs"),
 		Version:   o.Version,
+
+		MaxLaunchRetries: o.Config.Jobs.LaunchRetries,
 	})
 	if err != nil {
 		return err

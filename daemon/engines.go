@@ -29,9 +29,23 @@ func buildLocal(o Options, p config.Paths, sink engine.Sink) (*builtEngine, erro
 		Sink:          sink,
 		Logger:        o.Logger.With("engine", "local"),
 		Clock:         o.Clock,
+		KeepAttempts:  keepAttempts(o.Config.Local.KeepAttempts),
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &builtEngine{Engine: eng, close: func() { eng.Close() }}, nil
+}
+
+// keepAttempts maps local.keep_attempts to the engine's setting (0 is
+// "keep none" in the file, the default in the engine's config; unset is
+// the default).
+func keepAttempts(n *int) int {
+	switch {
+	case n == nil:
+		return 0
+	case *n == 0:
+		return local.KeepNone
+	}
+	return *n
 }

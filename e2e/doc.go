@@ -4,7 +4,8 @@
 // codes and `jobs queue -o json`.
 //
 // Each scenario is written once and runs on every target: the local engine
-// always, Nomad when NOMAD_ADDR is set (skipped otherwise), each Nomad test
+// always, Nomad when NOMAD_ADDR is set (`make test` starts a cluster and
+// sets it, see agents/; skipped otherwise, failed in CI), each Nomad test
 // in a namespace of its own. Where a target needs its own way to do
 // something (preempting an attempt: `jobs preempt` locally, node ineligible
 // and alloc stop on Nomad) the harness has a per-target helper.

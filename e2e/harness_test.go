@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skynomad/skynomad/internal/realagent"
 	"github.com/skynomad/skynomad/jobs/api"
 )
 
@@ -57,7 +58,7 @@ type target struct {
 func targets() []target {
 	nomad := target{name: "nomad", engine: "nomad", infeasibleGPUs: "H100:64", wait: 3 * time.Minute}
 	if os.Getenv("NOMAD_ADDR") == "" {
-		nomad.skip = "NOMAD_ADDR not set: the Nomad variant needs a Nomad agent (raw_exec enabled) to run tasks on"
+		nomad.skip = "NOMAD_ADDR not set: the Nomad variant needs a Nomad agent (raw_exec enabled) to run tasks on; `make test` starts one"
 	}
 	return []target{{name: "local", engine: "local", infeasibleGPUs: "H100:8", wait: time.Minute}, nomad}
 }
@@ -68,7 +69,7 @@ func scenario(t *testing.T, f func(t *testing.T, h *harness)) {
 	for _, tg := range targets() {
 		t.Run(tg.name, func(t *testing.T) {
 			if tg.skip != "" {
-				t.Skip(tg.skip)
+				realagent.Unavailable(t, tg.skip)
 			}
 			t.Parallel()
 			f(t, newHarness(t, tg))
@@ -151,14 +152,21 @@ func (r result) String() string {
 	return fmt.Sprintf("skynomad %s: exit %d\n--- stdout\n%s--- stderr\n%s", strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
 }
 
-// run runs skynomad with args, as a user would, with no input.
+// run runs skynomad with args, as a user would, with no input, in the
+// package directory (testdata/... paths).
 func (h *harness) run(args ...string) result {
+	h.t.Helper()
+	return h.runIn(".", args...)
+}
+
+// runIn runs skynomad with args in dir.
+func (h *harness) runIn(dir string, args ...string) result {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), h.target.wait+30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, skynomad, args...)
 	cmd.Env = h.env
-	cmd.Dir = "."
+	cmd.Dir = dir
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -286,6 +294,27 @@ func (h *harness) waitUntil(id int64, what string, ok func() bool) {
 func (h *harness) waitLines(id int64, path string, n int) {
 	h.t.Helper()
 	h.waitUntil(id, fmt.Sprintf("%d line(s) in %s", n, path), func() bool { return len(readLines(path)) >= n })
+}
+
+// killController kills the controller with SIGKILL, as a crash would, and
+// returns its pid. On the local engine the next command starts a new one;
+// on Nomad it is started again here.
+func (h *harness) killController() int {
+	h.t.Helper()
+	pid, ok := h.controllerPID()
+	if !ok {
+		h.t.Fatal("no controller.pid in the home")
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		h.t.Fatal(err)
+	}
+	if !waitGone(pid, 10*time.Second) {
+		h.t.Fatalf("controller %d survived SIGKILL", pid)
+	}
+	if h.target.engine == "nomad" {
+		h.mustRun("controller", "--engine", "nomad", "--detach")
+	}
+	return pid
 }
 
 func (h *harness) controllerPID() (int, bool) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	nomadapi "github.com/hashicorp/nomad/api"
+	"github.com/skynomad/skynomad/internal/realagent"
 	"github.com/skynomad/skynomad/internal/syncbuf"
 	"github.com/skynomad/skynomad/interrupt"
 	"github.com/skynomad/skynomad/interrupt/imdsmock"
@@ -132,16 +133,13 @@ func spotNotice(tb testing.TB) spotTimes {
 }
 
 // spotPrerequisites skips unless NOMAD_ADDR names a cluster with two ready,
-// eligible raw_exec nodes and ec2-metadata-mock is installed (in CI with
-// NOMAD_ADDR set, a missing simulator fails the test). It returns the
-// simulator's path.
+// eligible raw_exec nodes and ec2-metadata-mock is installed; in CI any of
+// them missing fails the test (see realagent). It returns the simulator's
+// path.
 func spotPrerequisites(tb testing.TB) string {
 	tb.Helper()
-	addr := os.Getenv("NOMAD_ADDR")
-	if addr == "" {
-		tb.Skip("NOMAD_ADDR not set: the spot test needs a Nomad cluster with two raw_exec nodes to move a job between")
-	}
-	bin := imdsmock.Require(tb, os.Getenv("CI") == "true")
+	addr := realagent.Addr(tb, "NOMAD_ADDR", "the spot test needs a Nomad cluster with two raw_exec nodes to move a job between; `make test` starts one")
+	bin := imdsmock.Require(tb, realagent.Required())
 	c, err := nomadapi.NewClient(nomadapi.DefaultConfig())
 	if err != nil {
 		tb.Fatal(err)
@@ -159,7 +157,7 @@ func spotPrerequisites(tb testing.TB) string {
 		}
 	}
 	if usable < 2 {
-		tb.Skipf("the spot test needs two ready, eligible raw_exec nodes; %s has %d", addr, usable)
+		realagent.Unavailable(tb, fmt.Sprintf("the spot test needs two ready, eligible raw_exec nodes; %s has %d", addr, usable))
 	}
 	return bin
 }

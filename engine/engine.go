@@ -160,6 +160,13 @@ type Queuer interface {
 	QueuesLaunches() bool
 }
 
+// Warner is an optional capability: name what the engine will run without
+// of a task as written (a mount it cannot deliver yet). Shown before the
+// job is submitted, so nothing the user wrote is dropped silently.
+type Warner interface {
+	Warnings(t task.Task) []string
+}
+
 // ErrNotFound means the engine knows nothing of that attempt.
 var ErrNotFound = errors.New("attempt not found")
 

@@ -137,7 +137,7 @@ func BenchmarkSubmit1000ToTerminal(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if len(left) == 0 {
+			if len(left.Jobs) == 0 {
 				break
 			}
 			time.Sleep(5 * time.Millisecond)
@@ -148,7 +148,7 @@ func BenchmarkSubmit1000ToTerminal(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, j := range done {
+		for _, j := range done.Jobs {
 			if j.Status != api.StatusSucceeded {
 				b.Fatalf("job %d ended %s", j.ID, j.Status)
 			}

@@ -122,6 +122,7 @@ func (c *Controller) run(recs []store.Record) {
 	defer close(c.done)
 	ctx := c.ctx
 	c.resumeAll(recs)
+	c.schedule() // jobs found waiting for a launch slot
 	for {
 		select {
 		case <-ctx.Done():

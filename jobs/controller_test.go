@@ -2,11 +2,13 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/skynomad/skynomad/catalog"
@@ -716,12 +718,12 @@ func TestMaxLaunching(t *testing.T) {
 	}
 	h.sync()
 	count := func() map[api.Status]int {
-		jobs, err := h.ctl.Queue(context.Background(), api.QueueRequest{All: true})
+		res, err := h.ctl.Queue(context.Background(), api.QueueRequest{All: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		m := map[api.Status]int{}
-		for _, j := range jobs {
+		for _, j := range res.Jobs {
 			m[j.Status]++
 		}
 		return m
@@ -830,5 +832,92 @@ func TestQueuingEngineFreesLaunchSlots(t *testing.T) {
 		if j, _ := h.ctl.Job(context.Background(), id); j.Status != api.StatusStarting {
 			t.Errorf("job %d: %s, want STARTING (queued by the engine)", id, j.Status)
 		}
+	}
+}
+
+// An attempt lost before any of the task ran (its node went while it was
+// still being placed, or a crash cut its launch short) is launched again:
+// nothing ran, so nothing is recovered and #RECOVERIES stays 0.
+func TestLostBeforeStartIsNotARecovery(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	lostEarly := func(a engine.Attempt) []engine.Event {
+		return []engine.Event{
+			{Ref: a.Ref, Kind: engine.EventPlaced, Node: "n1"},
+			{Ref: a.Ref, Kind: engine.EventPreempted, Node: "n1", Reason: "runner vanished (rank 0)"},
+		}
+	}
+	h.eng.SetScript(byAttempt(lostEarly, Succeed))
+	id := h.submit(oneTask("early"))
+	j := h.waitTerminal(id)
+	if j.Status != api.StatusSucceeded || j.Tasks[0].Recoveries != 0 || j.Tasks[0].Attempt != 2 {
+		t.Errorf("status %s, recoveries %d, attempt %d; want SUCCEEDED with 0 recoveries on attempt 2",
+			j.Status, j.Tasks[0].Recoveries, j.Tasks[0].Attempt)
+	}
+	log := h.controllerLog(id)
+	if !strings.Contains(log, "attempt 1 was lost on node n1 before the task started: runner vanished (rank 0); launching again") {
+		t.Errorf("controller log:\n%s", log)
+	}
+	if strings.Contains(log, "RECOVERING") || strings.Contains(log, "recovering") {
+		t.Errorf("the job was reported recovering:\n%s", log)
+	}
+}
+
+// Failed launch calls (the engine is unreachable) are retried with backoff
+// and count against MaxLaunchRetries: the job ends FAILED_NO_RESOURCE with
+// the last error, never retried forever.
+func TestFailedLaunchesEndFailedNoResource(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(c *Config) { c.MaxLaunchRetries = 3 })
+	h.eng.SetLaunchHook(func(ctx context.Context, a *engine.Attempt) error {
+		return errors.New("nomad: connection refused")
+	})
+	id := h.submit(oneTask("offline"))
+	j := h.waitTerminal(id)
+	want := "task 0 (offline) could not be launched in 3 tries: nomad: connection refused"
+	if j.Status != api.StatusFailedNoResource || j.FailureReason != want {
+		t.Errorf("status %s (%s), want FAILED_NO_RESOURCE (%s)", j.Status, j.FailureReason, want)
+	}
+}
+
+// A job ends when its task ended, even if the controller hears of it
+// later (it was restarted meanwhile).
+func TestJobEndsWhenItsTaskEnded(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	t0 := time.Now().Add(-time.Hour).Truncate(time.Second)
+	h.eng.SetScript(func(a engine.Attempt) []engine.Event {
+		return []engine.Event{
+			{Ref: a.Ref, Kind: engine.EventPlaced, Node: "n1", Time: t0},
+			{Ref: a.Ref, Kind: engine.EventRunning, Time: t0.Add(time.Second)},
+			{Ref: a.Ref, Kind: engine.EventExited, Phase: engine.PhaseRun, Time: t0.Add(3 * time.Second)},
+		}
+	})
+	id := h.submit(oneTask("past"))
+	j := h.waitTerminal(id)
+	if j.EndedAt == nil || !j.EndedAt.Equal(t0.Add(3*time.Second)) {
+		t.Errorf("job ended at %v, want %v", j.EndedAt, t0.Add(3*time.Second))
+	}
+	if got := time.Duration(j.JobDuration); got != 2*time.Second {
+		t.Errorf("job duration %s, want 2s", got)
+	}
+}
+
+// Local paths are the submitting user's: a relative one reaching the
+// controller is refused, never resolved against the controller's directory.
+func TestRelativeLocalPathsAreRefused(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	for _, mod := range []func(*task.Task){
+		func(tk *task.Task) { tk.Workdir = &task.Workdir{Path: "./wd"} },
+		func(tk *task.Task) { tk.Mounts = []task.Mount{{Dest: "/data", Source: "data"}} },
+	} {
+		_, err := h.ctl.Submit(context.Background(), api.LaunchRequest{DAG: oneTask("rel", mod)})
+		if !IsInvalid(err) || !strings.Contains(err.Error(), "local paths must be absolute") {
+			t.Errorf("Submit = %v, want an invalid request naming the relative path", err)
+		}
+	}
+	if n := len(h.eng.Launches()); n != 0 {
+		t.Errorf("%d launches, want none", n)
 	}
 }

@@ -14,29 +14,53 @@ import (
 // (or SkipFinished, or ids) it returns every unfinished job and the
 // RecentFinished newest finished ones. It answers from the in-memory
 // queue view; a request reaching past the view reads the store (two
-// queries, whatever the number of jobs).
-func (c *Controller) Queue(ctx context.Context, req api.QueueRequest) ([]api.Job, error) {
+// queries, whatever the number of jobs). InProgress counts every
+// unfinished job of req.User (of every user when empty), whatever rows the
+// request selects.
+func (c *Controller) Queue(ctx context.Context, req api.QueueRequest) (api.QueueResponse, error) {
 	f := store.Filter{IDs: req.JobIDs, User: req.User, Active: req.SkipFinished, Limit: req.Limit}
 	if !req.All && !req.SkipFinished && len(req.JobIDs) == 0 {
 		f.RecentFinished = c.cfg.RecentFinished
 	}
 	now := c.now()
+	var out []api.Job
 	if entries, ok := c.view.query(f); ok {
-		out := make([]api.Job, len(entries))
+		out = make([]api.Job, len(entries))
 		for i, e := range entries {
 			out[i] = e.api(now)
 		}
-		return out, nil
+	} else {
+		jobs, tasks, err := c.store.List(ctx, f)
+		if err != nil {
+			return api.QueueResponse{}, fmt.Errorf("jobs: queue: %w", err)
+		}
+		out = make([]api.Job, len(jobs))
+		for i := range jobs {
+			out[i] = toAPI(&jobs[i], tasks[jobs[i].ID], now)
+		}
 	}
-	jobs, tasks, err := c.store.List(ctx, f)
+	inProgress, err := c.inProgress(ctx, req.User)
+	if err != nil {
+		return api.QueueResponse{}, err
+	}
+	return api.QueueResponse{Jobs: out, InProgress: inProgress}, nil
+}
+
+// inProgress counts the unfinished jobs of user (of every user when
+// empty) by status, from the queue view once it is loaded.
+func (c *Controller) inProgress(ctx context.Context, user string) (map[api.Status]int, error) {
+	if counts, ok := c.view.inProgress(user); ok {
+		return counts, nil
+	}
+	active, _, err := c.store.List(ctx, store.Filter{Active: true, User: user})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: queue: %w", err)
 	}
-	out := make([]api.Job, len(jobs))
-	for i := range jobs {
-		out[i] = toAPI(&jobs[i], tasks[jobs[i].ID], now)
+	counts := map[api.Status]int{}
+	for _, j := range active {
+		counts[j.Status]++
 	}
-	return out, nil
+	return counts, nil
 }
 
 // Job returns one job.
@@ -67,14 +91,15 @@ func toAPI(j *store.Job, tasks []store.Task, now time.Time) api.Job {
 		ID: j.ID, Name: j.Name, User: j.User, Status: j.Status, Pool: j.Pool,
 		Pipeline: j.Pipeline || len(tasks) > 1, Priority: j.Priority, SubmittedAt: j.SubmittedAt,
 		StartedAt: timePtr(j.StartedAt), EndedAt: timePtr(j.EndedAt), FailureReason: j.FailureReason,
-		Tasks: make([]api.Task, len(tasks)),
+		TotalDuration: since(j.SubmittedAt, j.EndedAt, now), Tasks: make([]api.Task, len(tasks)),
 	}
 	for i := range tasks {
 		t := &tasks[i]
 		at := api.Task{
 			Index: t.Index, Name: t.Name, Status: t.Status, Requested: t.Requested,
 			SubmittedAt: timePtr(t.SubmittedAt), StartedAt: timePtr(t.StartedAt), EndedAt: timePtr(t.EndedAt),
-			JobDuration: t.Duration(now), Recoveries: t.Recoveries, Restarts: t.Restarts, Attempt: t.Attempt,
+			TotalDuration: since(t.SubmittedAt, t.EndedAt, now),
+			JobDuration:   api.Duration(t.Duration(now)), Recoveries: t.Recoveries, Restarts: t.Restarts, Attempt: t.Attempt,
 			ExitCode: t.ExitCode, FailureReason: t.FailureReason, JobRank: j.JobRank, NumJobs: j.NumJobs,
 		}
 		if ch := t.Choice; ch != nil {
@@ -85,6 +110,18 @@ func toAPI(j *store.Job, tasks []store.Task, now time.Time) api.Job {
 		out.Recoveries += t.Recoveries
 	}
 	return out
+}
+
+// since is the time from start to end (to now before the end); 0 before
+// the start.
+func since(start, end, now time.Time) api.Duration {
+	if start.IsZero() {
+		return 0
+	}
+	if end.IsZero() {
+		end = now
+	}
+	return api.Duration(max(end.Sub(start), 0))
 }
 
 func timePtr(t time.Time) *time.Time {

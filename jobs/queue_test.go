@@ -37,7 +37,19 @@ func FillStore(tb testing.TB, st *store.Store, n int, now time.Time) {
 			jobs = append(jobs, j)
 			tasks = append(tasks, []store.Task{tk})
 		}
-		if _, err := st.CreateJobs(context.Background(), jobs, tasks); err != nil {
+		ids, err := st.CreateJobs(context.Background(), jobs, tasks)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		// A running job has its live attempt, as a controller leaves it.
+		var ch store.Change
+		for k, id := range ids {
+			if jobs[k].Status == api.StatusRunning {
+				ch.Attempts = append(ch.Attempts, store.Attempt{JobID: id, Task: 0, Number: 1, State: store.AttemptLaunched,
+					Choice: *tasks[k][0].Choice, CreatedAt: jobs[k].StartedAt, LaunchedAt: jobs[k].StartedAt, PlacedAt: jobs[k].StartedAt})
+			}
+		}
+		if err := st.Save(context.Background(), ch); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -52,15 +64,19 @@ func TestQueue10k(t *testing.T) {
 		n = 1000
 	}
 	FillStore(t, h.store, n, now)
-	// A restarted controller loads its queue view from the store.
+	// A restarted controller loads its queue view from the store. Its
+	// engine lost the running attempts: they are launched again and stay
+	// running.
 	h.ctl.Stop()
+	h.eng.SetScript(nil)
 	h.start()
 	ctx := context.Background()
 
-	all, err := h.ctl.Queue(ctx, api.QueueRequest{All: true})
+	res, err := h.ctl.Queue(ctx, api.QueueRequest{All: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	all := res.Jobs
 	if len(all) != n {
 		t.Fatalf("%d jobs, want %d", len(all), n)
 	}
@@ -73,36 +89,53 @@ func TestQueue10k(t *testing.T) {
 	wantTask := api.Task{
 		Index: 0, Name: "job-0", Status: api.StatusRunning, Requested: "1x [CPU:1+]",
 		SubmittedAt: ptr(now.Add(-time.Hour)), StartedAt: ptr(now.Add(-50 * time.Minute)),
-		JobDuration: 25 * time.Minute, Recoveries: 2, Attempt: 1,
+		TotalDuration: api.Duration(time.Hour), JobDuration: api.Duration(25 * time.Minute), Recoveries: 2, Attempt: 1,
 		Infra: "aws/us-east-1", Instance: "m6i.large", Spot: true, NumJobs: 1,
 	}
 	if diff := cmp.Diff(wantTask, first.Tasks[0], cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
 		t.Errorf("task of job 0 (-want +got):\n%s", diff)
 	}
-	if first.JobDuration != 25*time.Minute || first.Recoveries != 2 || first.User != "bob" {
-		t.Errorf("job 0: duration %s recoveries %d user %s", first.JobDuration, first.Recoveries, first.User)
+	if first.JobDuration != api.Duration(25*time.Minute) || first.TotalDuration != api.Duration(time.Hour) ||
+		first.Recoveries != 2 || first.User != "bob" {
+		t.Errorf("job 0: duration %s of %s, recoveries %d user %s",
+			time.Duration(first.JobDuration), time.Duration(first.TotalDuration), first.Recoveries, first.User)
 	}
 
-	count := func(req api.QueueRequest) int {
-		jobs, err := h.ctl.Queue(ctx, req)
+	// Whatever rows a request selects, InProgress counts every unfinished
+	// job of its user (of every user without one): the summary line. (The
+	// restarted controller is recovering bob's jobs: count them whatever
+	// their status.)
+	for _, tc := range []struct {
+		name           string
+		req            api.QueueRequest
+		wantJobs       int
+		wantInProgress int
+	}{
+		{"default: in progress and recent", api.QueueRequest{}, n/10 + h.ctl.cfg.RecentFinished, n / 10},
+		{"skip finished", api.QueueRequest{SkipFinished: true}, n / 10, n / 10},
+		{"one user", api.QueueRequest{All: true, User: "alice"}, n - n/10, 0},
+		{"limit", api.QueueRequest{All: true, Limit: 7}, 7, n / 10},
+		{"limit of a user", api.QueueRequest{User: "bob", Limit: 2}, 2, n / 10},
+		{"ids", api.QueueRequest{JobIDs: []int64{1, 2, 3, 99999}}, 3, n / 10},
+		{"ids of finished jobs", api.QueueRequest{JobIDs: []int64{2, 3}, User: "alice"}, 2, 0},
+		{"ids of another user's", api.QueueRequest{JobIDs: []int64{2, 3}, User: "bob"}, 0, n / 10},
+	} {
+		res, err := h.ctl.Queue(ctx, tc.req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return len(jobs)
-	}
-	for _, tc := range []struct {
-		name string
-		req  api.QueueRequest
-		want int
-	}{
-		{"default: in progress and recent", api.QueueRequest{}, n/10 + h.ctl.cfg.RecentFinished},
-		{"skip finished", api.QueueRequest{SkipFinished: true}, n / 10},
-		{"one user", api.QueueRequest{All: true, User: "alice"}, n - n/10},
-		{"limit", api.QueueRequest{All: true, Limit: 7}, 7},
-		{"ids", api.QueueRequest{JobIDs: []int64{1, 2, 3, 99999}}, 3},
-	} {
-		if got := count(tc.req); got != tc.want {
-			t.Errorf("%s: %d jobs, want %d", tc.name, got, tc.want)
+		if got := len(res.Jobs); got != tc.wantJobs {
+			t.Errorf("%s: %d jobs, want %d", tc.name, got, tc.wantJobs)
+		}
+		inProgress := 0
+		for status, k := range res.InProgress {
+			if status.Terminal() {
+				t.Errorf("%s: %d %s jobs counted in progress", tc.name, k, status)
+			}
+			inProgress += k
+		}
+		if inProgress != tc.wantInProgress || res.InProgress == nil {
+			t.Errorf("%s: %d jobs in progress (%v), want %d", tc.name, inProgress, res.InProgress, tc.wantInProgress)
 		}
 	}
 }
@@ -143,10 +176,11 @@ func TestQueueViewMatchesStore(t *testing.T) {
 		{All: true, Limit: 5}, {All: true, Limit: 500}, {Limit: 3}, {JobIDs: []int64{1, 150, 239}},
 		{JobIDs: []int64{235, 236}}, {User: "nobody"},
 	} {
-		got, err := h.ctl.Queue(ctx, req)
+		res, err := h.ctl.Queue(ctx, req)
 		if err != nil {
 			t.Fatal(err)
 		}
+		got := res.Jobs
 		f := store.Filter{IDs: req.JobIDs, User: req.User, Active: req.SkipFinished, Limit: req.Limit}
 		if !req.All && !req.SkipFinished && len(req.JobIDs) == 0 {
 			f.RecentFinished = 7
@@ -161,6 +195,20 @@ func TestQueueViewMatchesStore(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
 			t.Errorf("Queue(%+v) differs from the store (-store +view):\n%s", req, diff)
+		}
+		active, _, err := h.store.List(ctx, store.Filter{Active: true, User: req.User})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantInProgress := map[api.Status]int{}
+		for _, j := range active {
+			wantInProgress[j.Status]++
+		}
+		if len(wantInProgress) == 0 && req.User != "nobody" {
+			t.Fatalf("Queue(%+v): no job in progress to count", req)
+		}
+		if diff := cmp.Diff(wantInProgress, res.InProgress); diff != "" {
+			t.Errorf("Queue(%+v) in progress differs from the store (-store +view):\n%s", req, diff)
 		}
 	}
 }

@@ -169,3 +169,21 @@ func TestRestartMidRecovery(t *testing.T) {
 		t.Errorf("attempt 2 went back to the preempted region %s", r)
 	}
 }
+
+// Jobs that were still waiting for a launch slot when the controller died
+// are launched by the next controller without anything else happening.
+func TestRestartLaunchesPendingJobs(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.ctl.Stop() // a controller that died right after accepting the jobs
+	var ids []int64
+	for range 3 {
+		ids = append(ids, h.submit(oneTask("waiting")))
+	}
+	h.start()
+	for _, id := range ids {
+		if j := h.waitTerminal(id); j.Status != api.StatusSucceeded {
+			t.Errorf("job %d ended %s, want SUCCEEDED", id, j.Status)
+		}
+	}
+}

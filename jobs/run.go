@@ -164,6 +164,17 @@ func (c *Controller) launchFailed(js *jobState, t *taskState, err error) error {
 	if js.job.Status == api.StatusCancelling || !t.att.Live() {
 		return c.advance(js)
 	}
+	// Anything else may pass (the engine was unreachable, out of room):
+	// retried with backoff, and counted against the launch retries.
+	js.job.LaunchRetries++
+	if limit := c.cfg.MaxLaunchRetries; limit > 0 && js.job.LaunchRetries >= limit {
+		c.jlogf(js.job.ID, "launching attempt %d failed: %v", n, err)
+		return c.finish(js, api.StatusFailedNoResource,
+			fmt.Sprintf("task %d (%s) could not be launched in %d tries: %v", t.idx, t.rec.Name, js.job.LaunchRetries, err))
+	}
+	if err := c.save(js, nil); err != nil {
+		return err
+	}
 	t.callFailures++
 	d := c.cfg.RetryBackoff.Delay(t.callFailures, c.rng)
 	c.log.Warn("launch failed", "job", js.job.ID, "attempt", n, "err", err)
@@ -271,10 +282,15 @@ func (c *Controller) backoff(js *jobState, t *taskState) error {
 	return nil
 }
 
-// finish ends the job with status (from its current task) and reason.
+// finish ends the job now with status (from its current task) and reason.
 func (c *Controller) finish(js *jobState, status api.Status, reason string) error {
+	return c.finishAt(js, status, reason, c.now())
+}
+
+// finishAt ends the job as finish does, dated at (when its task ended, which
+// may be before the controller heard of it).
+func (c *Controller) finishAt(js *jobState, status api.Status, reason string, now time.Time) error {
 	t := js.cur()
-	now := c.now()
 	if status == api.StatusCancelled && t.rec.Status != api.StatusPending {
 		if err := c.setStatus(js, t, api.StatusCancelling); err != nil {
 			return err
@@ -518,7 +534,7 @@ func (c *Controller) onExited(js *jobState, t *taskState, ev engine.Event, when 
 	}
 	if code == 0 {
 		c.jlogf(js.job.ID, "attempt %d: run exited with code 0", n)
-		return c.taskSucceeded(js, t)
+		return c.taskSucceeded(js, t, when)
 	}
 	jr := recoveryOf(js, t)
 	reason := fmt.Sprintf("%s exited with code %d", phase, code)
@@ -538,7 +554,7 @@ func (c *Controller) onExited(js *jobState, t *taskState, ev engine.Event, when 
 		} else {
 			c.jlogf(js.job.ID, "attempt %d: %s", n, reason)
 		}
-		return c.finish(js, status, reason)
+		return c.finishAt(js, status, reason, when)
 	}
 	if err := c.setStatus(js, t, api.StatusRecovering); err != nil {
 		return err
@@ -548,12 +564,12 @@ func (c *Controller) onExited(js *jobState, t *taskState, ev engine.Event, when 
 	return c.save(js, []*taskState{t}, t.att)
 }
 
-// taskSucceeded moves a pipeline to its next task, or ends the job.
-func (c *Controller) taskSucceeded(js *jobState, t *taskState) error {
+// taskSucceeded moves a pipeline to its next task, or ends the job; the
+// task ended at now.
+func (c *Controller) taskSucceeded(js *jobState, t *taskState, now time.Time) error {
 	if t.idx+1 >= len(js.tasks) {
-		return c.finish(js, api.StatusSucceeded, "")
+		return c.finishAt(js, api.StatusSucceeded, "", now)
 	}
-	now := c.now()
 	if err := c.setStatus(js, t, api.StatusSucceeded); err != nil {
 		return err
 	}
@@ -580,11 +596,21 @@ func (c *Controller) onPreempted(js *jobState, t *taskState, ev engine.Event, wh
 	if a.Node == "" {
 		a.Node = ev.Node
 	}
+	ran := t.rec.Status == api.StatusRunning
 	t.endAttempt(store.OutcomePreempted, when, nil)
-	c.jlogf(js.job.ID, "attempt %d preempted on node %s%s", a.Number, nodeName(ev.Node), suffix(ev.Reason))
 	if js.job.Status == api.StatusCancelling {
+		c.jlogf(js.job.ID, "attempt %d preempted on node %s%s", a.Number, nodeName(ev.Node), suffix(ev.Reason))
 		return c.save(js, []*taskState{t}, a) // gone either way: no recovery
 	}
+	if !ran {
+		// Nothing of the task ran: it was never running, so there is
+		// nothing to recover. Launch again, in the same place.
+		c.jlogf(js.job.ID, "attempt %d was lost on node %s before the task started%s; launching again",
+			a.Number, nodeName(ev.Node), suffix(ev.Reason))
+		t.wantLaunch, t.cleanup = true, true
+		return c.save(js, []*taskState{t}, a)
+	}
+	c.jlogf(js.job.ID, "attempt %d preempted on node %s%s", a.Number, nodeName(ev.Node), suffix(ev.Reason))
 	t.rec.Recoveries++
 	if err := c.setStatus(js, t, api.StatusRecovering); err != nil {
 		return err
@@ -729,6 +755,10 @@ func (c *Controller) onResumed(ref engine.Ref, err error) {
 				return err
 			}
 			c.armNoCapacity(js, t)
+		case engine.IsInfeasible(err):
+			// Finishing a launch the restart cut short found what no retry
+			// can fix (the workdir is gone): as a launch would.
+			return c.launchFailed(js, t, err)
 		case errors.Is(err, engine.ErrNotFound):
 			if js.job.Status == api.StatusCancelling {
 				t.endAttempt(store.OutcomeCancelled, c.now(), nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/engine"
@@ -138,6 +139,9 @@ func (c *Controller) Plan(ctx context.Context, dag task.DAG) (api.PlanResponse, 
 		} else {
 			tp.Choices = choices
 		}
+		if w, ok := c.eng.(engine.Warner); ok {
+			tp.Warnings = w.Warnings(tk)
+		}
 		resp.Tasks = append(resp.Tasks, tp)
 	}
 	return resp, nil
@@ -164,6 +168,9 @@ func normalizeDAG(dag task.DAG) (task.DAG, error) {
 		if tk.NumNodes <= 0 {
 			tk.NumNodes = 1
 		}
+		if err := checkLocalPaths(i, tk); err != nil {
+			return dag, err
+		}
 		if len(tk.Candidates) == 0 {
 			tk.Candidates = []task.Resources{tk.Resources}
 		}
@@ -173,6 +180,21 @@ func normalizeDAG(dag task.DAG) (task.DAG, error) {
 		out.Name = out.Tasks[0].Name
 	}
 	return out, nil
+}
+
+// checkLocalPaths refuses a task whose local paths are relative: they are
+// the submitting user's and only the client can resolve them.
+func checkLocalPaths(i int, tk task.Task) error {
+	const why = "local paths must be absolute: the client resolves them where the user runs it (skynomad jobs launch does)"
+	if w := tk.Workdir; w != nil && w.Path != "" && !filepath.IsAbs(w.Path) {
+		return Invalid("task %d (%s): workdir %q: %s", i, tk.Name, w.Path, why)
+	}
+	for _, m := range tk.Mounts {
+		if m.LocalSource() && !filepath.IsAbs(m.Source) {
+			return Invalid("task %d (%s): file_mounts %s: source %q: %s", i, tk.Name, m.Dest, m.Source, why)
+		}
+	}
+	return nil
 }
 
 func userName(u string) string {

@@ -26,6 +26,9 @@ type queueView struct {
 	finished int     // finished entries held
 	complete bool    // holds every job in the store
 	loaded   bool
+	// active counts the unfinished jobs by user and status (every
+	// unfinished job is held).
+	active map[string]map[api.Status]int
 }
 
 func (v *queueView) isLoaded() bool {
@@ -40,7 +43,7 @@ type viewEntry struct {
 }
 
 func newQueueView(size int) *queueView {
-	return &queueView{size: size, entries: map[int64]*viewEntry{}}
+	return &queueView{size: size, entries: map[int64]*viewEntry{}, active: map[string]map[api.Status]int{}}
 }
 
 // load fills the view from the store: every unfinished job and the newest
@@ -57,6 +60,7 @@ func (v *queueView) load(ctx context.Context, st *store.Store) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.entries = map[int64]*viewEntry{}
+	v.active = map[string]map[api.Status]int{}
 	v.ids, v.finished = nil, 0
 	v.complete = len(recent) <= v.size
 	v.loaded = true
@@ -93,11 +97,27 @@ func (v *queueView) putLocked(j store.Job, tasks []store.Task) {
 		}
 	} else if old.job.Status.Terminal() {
 		v.finished--
+	} else {
+		v.countActive(old.job.User, old.job.Status, -1)
 	}
 	if j.Status.Terminal() {
 		v.finished++
+	} else {
+		v.countActive(j.User, j.Status, 1)
 	}
 	v.entries[j.ID] = &viewEntry{job: j, tasks: tasks}
+}
+
+// countActive adds n to the count of user's unfinished jobs in status.
+func (v *queueView) countActive(user string, status api.Status, n int) {
+	byStatus := v.active[user]
+	if byStatus == nil {
+		byStatus = map[api.Status]int{}
+		v.active[user] = byStatus
+	}
+	if byStatus[status] += n; byStatus[status] == 0 {
+		delete(byStatus, status)
+	}
 }
 
 // evictLocked drops the oldest finished jobs beyond size (with some slack,
@@ -181,6 +201,26 @@ func (v *queueView) query(f store.Filter) (entries []*viewEntry, ok bool) {
 		return entries, true
 	}
 	return nil, false
+}
+
+// inProgress counts the unfinished jobs of user (of every user when
+// empty) by status; ok=false before the view is loaded. The view holds
+// every unfinished job, so the count is whole.
+func (v *queueView) inProgress(user string) (counts map[api.Status]int, ok bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if !v.loaded {
+		return nil, false
+	}
+	counts = map[api.Status]int{}
+	for u, byStatus := range v.active {
+		if user == "" || u == user {
+			for status, n := range byStatus {
+				counts[status] += n
+			}
+		}
+	}
+	return counts, true
 }
 
 func (e *viewEntry) api(now time.Time) api.Job { return toAPI(&e.job, e.tasks, now) }

@@ -3,6 +3,8 @@
 // controller, the optimizer and the engines read it. It does no I/O.
 package task
 
+import "strings"
+
 // DAG is what one `jobs launch` submits: one task, or a pipeline of tasks run
 // in order. A pool file loads as a DAG with one task whose Pool is set.
 type DAG struct {
@@ -163,4 +165,18 @@ func (r Resources) GPUsPerNode() int {
 		n++
 	}
 	return n
+}
+
+// LocalSource reports whether the mount's source is a path on the
+// submitting machine (no URL scheme such as s3:// or gs://): it must be
+// resolved there and shipped with the job.
+func (m Mount) LocalSource() bool {
+	return m.Source != "" && !strings.Contains(m.Source, "://")
+}
+
+// Bucket reports whether the mount involves a bucket (the mapping form,
+// which always has a Mode, or a bucket URL as source) rather than a plain
+// copy of local files.
+func (m Mount) Bucket() bool {
+	return m.Mode != "" || !m.LocalSource()
 }

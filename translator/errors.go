@@ -34,6 +34,17 @@ type Error struct {
 
 // Error renders one line: "file:line:col: field: msg; did you mean "x"? accepted: a, b".
 func (e *Error) Error() string {
+	s := e.Headline()
+	if hints := e.Hints(); len(hints) > 0 {
+		s += "; " + strings.Join(hints, " ")
+	}
+	return s
+}
+
+// Headline is the first line of the error as a person reads it, in the
+// form editors jump to: "file:line:col: field: msg" ("file: field: msg"
+// for a file-wide rule, "--flag: msg" for a command-line value).
+func (e *Error) Headline() string {
 	var b strings.Builder
 	if e.File != "" {
 		b.WriteString(e.File)
@@ -47,17 +58,20 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
-	sep := "; "
+	return b.String()
+}
+
+// Hints are the lines under the headline: the nearest accepted value
+// (`did you mean "x"?`) and what would be accepted (`accepted: a, b`).
+func (e *Error) Hints() []string {
+	var hints []string
 	if e.Suggestion != "" {
-		fmt.Fprintf(&b, "; did you mean %q?", e.Suggestion)
-		sep = " "
+		hints = append(hints, fmt.Sprintf("did you mean %q?", e.Suggestion))
 	}
 	if e.Accepted != "" {
-		b.WriteString(sep)
-		b.WriteString("accepted: ")
-		b.WriteString(e.Accepted)
+		hints = append(hints, "accepted: "+e.Accepted)
 	}
-	return b.String()
+	return hints
 }
 
 // IsError reports whether err is (or wraps) an *Error.

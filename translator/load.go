@@ -35,6 +35,9 @@ type LoadOptions struct {
 	Overrides Overrides
 	// Warn receives located warnings (e.g. `run` ignored in a pool file).
 	Warn func(string)
+	// LocalPaths resolves (and, with Stat, checks) the local paths the task
+	// names. Nil leaves them as written.
+	LocalPaths *LocalPaths
 }
 
 // LoadFile reads and loads the task file at path.

@@ -309,6 +309,24 @@ func (d *taskDecoder) str(n *yaml.Node, path string) (string, error) {
 	return sc.raw, nil
 }
 
+// script reads setup or run: a string, as SkyPilot requires (its SDK
+// also takes a Python callable, which a YAML file cannot hold). A number
+// or a boolean is refused rather than run as a one-word script.
+func (d *taskDecoder) script(n *yaml.Node, path string) (string, error) {
+	s, sc, err := d.scalarAt(n, path, "a shell script (a string)")
+	if err != nil {
+		return "", err
+	}
+	switch sc.kind {
+	case nullKind:
+		return "", nil
+	case strKind:
+		return sc.raw, nil
+	}
+	return "", d.errorAt(s, path, "expected a shell script (a string), got %s %s", sc.kind, sc.raw).
+		accepting(fmt.Sprintf("a string; quote it (%s: \"%s\") or use a block (%s: |)", path, sc.raw, path))
+}
+
 // text reads a scalar as SkyPilot's str() would see it ("True", "8", "0.5").
 func (d *taskDecoder) text(n *yaml.Node, path, want string) (string, error) {
 	s, sc, err := d.scalarAt(n, path, want)

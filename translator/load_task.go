@@ -18,6 +18,10 @@ type taskDoc struct {
 	secrets   []varDecl
 	runNode   *yaml.Node
 	poolKey   *yaml.Node
+	// Where the workdir and each file mount were written, for errors
+	// about the local paths they name.
+	workdir at
+	mounts  []at
 }
 
 // varDecl is one envs/secrets entry as written.
@@ -40,9 +44,9 @@ var taskFields = fieldTable[taskDoc]{
 	valueField("envs", (*taskDecoder).vars, func(td *taskDoc, v []varDecl) { td.envs = v }),
 	valueField("secrets", (*taskDecoder).vars, func(td *taskDoc, v []varDecl) { td.secrets = v }),
 	{"file_mounts", decodeMounts},
-	stringField("setup", func(td *taskDoc, s string) { td.t.Setup = s }),
+	valueField("setup", (*taskDecoder).script, func(td *taskDoc, s string) { td.t.Setup = s }),
 	{"run", func(d *taskDecoder, p kv, td *taskDoc) (err error) {
-		td.t.Run, err = d.str(p.val, p.path)
+		td.t.Run, err = d.script(p.val, p.path)
 		td.runNode = p.val
 		return err
 	}},
@@ -74,6 +78,9 @@ func (d *taskDecoder) task(doc *yaml.Node, opts *LoadOptions) (*taskDoc, error) 
 	if err := decodeMapping(d, doc, "", taskFields, td); err != nil {
 		return nil, err
 	}
+	if err := d.taskOverrides(opts.Overrides, td); err != nil {
+		return nil, err
+	}
 	var err error
 	if td.t.Envs, err = d.resolveVars(td.envs, opts.Env, "--env"); err != nil {
 		return nil, err
@@ -82,6 +89,9 @@ func (d *taskDecoder) task(doc *yaml.Node, opts *LoadOptions) (*taskDoc, error) 
 		return nil, err
 	}
 	substituteVars(&td.t)
+	if err := d.localPaths(td, opts.LocalPaths); err != nil {
+		return nil, err
+	}
 
 	pool := td.t.Pool != nil
 	res, err := d.resources(td.resources, opts.Overrides.resourcePairs(), pool)
@@ -89,7 +99,6 @@ func (d *taskDecoder) task(doc *yaml.Node, opts *LoadOptions) (*taskDoc, error) 
 		return nil, err
 	}
 	td.t.Resources, td.t.Candidates, td.t.Ordered = res.base, res.candidates, res.ordered
-	opts.Overrides.applyTask(&td.t)
 	if pool && td.t.Run != "" {
 		d.warnAt(td.runNode, "run", "ignored in a pool file: workers only run setup; jobs submitted with --pool bring their own run")
 		td.t.Run = ""
@@ -197,6 +206,7 @@ var workdirFields = fieldTable[task.Workdir]{
 func decodeWorkdir(d *taskDecoder, p kv, td *taskDoc) error {
 	n, path := p.val, p.path
 	td.t.Workdir = nil
+	td.workdir = at{val: n, path: path}
 	if unalias(n) != nil && unalias(n).Kind == yaml.MappingNode {
 		var w task.Workdir
 		if err := decodeMapping(d, n, path, workdirFields, &w); err != nil {
@@ -233,7 +243,7 @@ var bucketFields = fieldTable[task.Mount]{
 // decodeMounts reads `file_mounts: {DST: SRC | {bucket}}`.
 func decodeMounts(d *taskDecoder, p kv, td *taskDoc) error {
 	n, path := p.val, p.path
-	td.t.Mounts = nil
+	td.t.Mounts, td.mounts = nil, nil
 	if isNullNode(n) {
 		return nil
 	}
@@ -262,6 +272,7 @@ func decodeMounts(d *taskDecoder, p kv, td *taskDoc) error {
 			return d.errorAt(unalias(p.val), p.path, "a file mount needs a source (a local path, a bucket URL or a bucket mapping)")
 		}
 		td.t.Mounts = append(td.t.Mounts, m)
+		td.mounts = append(td.mounts, at{val: p.val, path: p.path})
 	}
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -52,12 +51,9 @@ var argSetters = map[string]func(o *LoadOptions, v string) error{
 	"--disk-size":     func(o *LoadOptions, v string) error { o.Overrides.DiskSize = v; return nil },
 	"--job-recovery":  func(o *LoadOptions, v string) error { o.Overrides.JobRecovery = v; return nil },
 	"--workdir":       func(o *LoadOptions, v string) error { o.Overrides.Workdir = v; return nil },
-	"--num-nodes": func(o *LoadOptions, v string) (err error) {
-		o.Overrides.NumNodes, err = strconv.Atoi(v)
-		return err
-	},
-	"--use-spot":    func(o *LoadOptions, _ string) error { o.Overrides.UseSpot = ptrTo(true); return nil },
-	"--no-use-spot": func(o *LoadOptions, _ string) error { o.Overrides.UseSpot = ptrTo(false); return nil },
+	"--num-nodes":     func(o *LoadOptions, v string) error { o.Overrides.NumNodes = v; return nil },
+	"--use-spot":      func(o *LoadOptions, _ string) error { o.Overrides.UseSpot = ptrTo(true); return nil },
+	"--no-use-spot":   func(o *LoadOptions, _ string) error { o.Overrides.UseSpot = ptrTo(false); return nil },
 }
 
 func ptrTo[T any](v T) *T { return &v }

@@ -22,7 +22,7 @@ type Overrides struct {
 	CPUs, Memory string // --cpus, --memory
 	GPUs         string // --gpus
 	InstanceType string // -t/--instance-type
-	NumNodes     int    // --num-nodes
+	NumNodes     string // --num-nodes, as typed: decoded like num_nodes
 	UseSpot      *bool  // --use-spot / --no-use-spot
 	ImageID      string // --image-id
 	DiskSize     string // --disk-size
@@ -77,22 +77,36 @@ func (o Overrides) taskFlags() []string {
 	for _, p := range o.resourcePairs() {
 		flags = append(flags, p.path)
 	}
-	if o.NumNodes != 0 {
-		flags = append(flags, "--num-nodes")
-	}
-	if o.Workdir != "" {
-		flags = append(flags, "--workdir")
+	for _, p := range o.taskPairs() {
+		flags = append(flags, p.path)
 	}
 	return flags
+}
+
+// taskPairs turns --num-nodes and --workdir into pairs decoded by the
+// task's own field table. A plain scalar resolves like unquoted YAML, so
+// --num-nodes 0 is refused as num_nodes: 0 is.
+func (o Overrides) taskPairs() []kv {
+	var out []kv
+	add := func(flag, key, v string) {
+		if v == "" {
+			return
+		}
+		n := &yaml.Node{Kind: yaml.ScalarNode, Value: v}
+		if key == "workdir" {
+			n.Style, n.Tag = yaml.DoubleQuotedStyle, "!!str"
+		}
+		out = append(out, kv{key: n, val: n, name: key, path: flag})
+	}
+	add("--num-nodes", "num_nodes", o.NumNodes)
+	add("--workdir", "workdir", o.Workdir)
+	return out
 }
 
 // validate checks the overrides that are not decoded with the file.
 func (o Overrides) validate() error {
 	if o.Name != "" && !namePattern.MatchString(o.Name) {
 		return &Error{Field: "--name", Msg: fmt.Sprintf("%q is not a valid name", o.Name), Accepted: nameAccepted}
-	}
-	if o.NumNodes < 0 {
-		return &Error{Field: "--num-nodes", Msg: fmt.Sprintf("%d is out of range", o.NumNodes), Accepted: "an integer >= 1"}
 	}
 	return nil
 }
@@ -103,17 +117,6 @@ func (o Overrides) checkPipeline(file string) error {
 		return &Error{File: file, Field: flags[0], Msg: "cannot be applied to a pipeline of several tasks; set it in each task of the file"}
 	}
 	return nil
-}
-
-// applyTask applies the task-level overrides (resource ones are merged
-// while decoding).
-func (o Overrides) applyTask(t *task.Task) {
-	if o.NumNodes > 0 {
-		t.NumNodes = o.NumNodes
-	}
-	if o.Workdir != "" {
-		t.Workdir = &task.Workdir{Path: o.Workdir}
-	}
 }
 
 // ParseEnvFlag reads one --env value: "NAME=VALUE", or "NAME" to take the

@@ -3,6 +3,8 @@ package translator
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/hashicorp/nomad/api"
@@ -75,32 +77,72 @@ const (
 
 // WriteJobspecs writes translations in format: HCL jobspecs, each after a
 // "# task N: name" comment and separated by a blank line, or JSON request
-// bodies ({"Job": ...}), one document per task.
+// bodies ({"Job": ...}), one document per task. Several tasks make a
+// stream `nomad job run` refuses ("Duplicate job block"): WriteJobspecFiles
+// writes one file per task.
 func WriteJobspecs(w io.Writer, ts []Translation, format string) error {
 	for i, t := range ts {
-		var doc []byte
-		var err error
-		switch format {
-		case FormatHCL:
-			doc, err = JobHCL(t.Job)
-			if err == nil {
-				sep := ""
-				if i > 0 {
-					sep = "\n"
-				}
-				doc = append(fmt.Appendf(nil, "%s# task %d: %s\n", sep, t.Attempt.Ref.Task, t.Attempt.Task.Name), doc...)
-			}
-		case FormatJSON:
-			doc, err = JobJSON(t.Job)
-		default:
-			return fmt.Errorf("jobspec format %q: want %s or %s", format, FormatHCL, FormatJSON)
-		}
+		doc, err := jobspec(t, format)
 		if err != nil {
 			return err
+		}
+		if i > 0 && format == FormatHCL {
+			doc = append([]byte("\n"), doc...)
 		}
 		if _, err := w.Write(doc); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// WriteJobspecFiles writes each translation to its own file in dir
+// (created if missing), named after its Nomad job: sky-<job id>-<task>.nomad.hcl,
+// or .json in FormatJSON. Each file holds one job, what `nomad job run`
+// (-json) takes. It returns the paths written, in task order.
+func WriteJobspecFiles(dir string, ts []Translation, format string) ([]string, error) {
+	ext, ok := map[string]string{FormatHCL: ".nomad.hcl", FormatJSON: ".json"}[format]
+	if !ok {
+		return nil, formatError(format)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("jobspec directory: %w", err)
+	}
+	paths := make([]string, 0, len(ts))
+	for _, t := range ts {
+		id := *t.Job.ID
+		if id == "" || id != filepath.Base(id) || id == "." || id == ".." {
+			return paths, fmt.Errorf("task %d (%s): Nomad job id %q is not a file name", t.Attempt.Ref.Task, t.Attempt.Task.Name, id)
+		}
+		doc, err := jobspec(t, format)
+		if err != nil {
+			return paths, err
+		}
+		path := filepath.Join(dir, id+ext)
+		if err := os.WriteFile(path, doc, 0o644); err != nil {
+			return paths, fmt.Errorf("task %d (%s): %w", t.Attempt.Ref.Task, t.Attempt.Task.Name, err)
+		}
+		paths = append(paths, path)
+	}
+	return paths, nil
+}
+
+// jobspec renders one translation: the HCL jobspec after a "# task N:
+// name" comment, or the JSON request body.
+func jobspec(t Translation, format string) ([]byte, error) {
+	switch format {
+	case FormatHCL:
+		doc, err := JobHCL(t.Job)
+		if err != nil {
+			return nil, err
+		}
+		return append(fmt.Appendf(nil, "# task %d: %s\n", t.Attempt.Ref.Task, t.Attempt.Task.Name), doc...), nil
+	case FormatJSON:
+		return JobJSON(t.Job)
+	}
+	return nil, formatError(format)
+}
+
+func formatError(format string) error {
+	return fmt.Errorf("jobspec format %q: want %s or %s", format, FormatHCL, FormatJSON)
 }

@@ -2,7 +2,10 @@ package translator
 
 import (
 	"bytes"
+	"encoding/json"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,30 +35,11 @@ var exampleLoad = map[string]LoadOptions{
 // them after a deliberate change, e.g. new catalog prices).
 func TestTranslateExamples(t *testing.T) {
 	t.Parallel()
-	files, err := filepath.Glob(filepath.Join(examplesDir, "src", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no examples in %s/src: %v", examplesDir, err)
-	}
-	cloud := catalog.Default()
-	withHost := cloud.With(localOffering)
-	for _, file := range files {
+	for _, file := range exampleFiles(t) {
 		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			load := exampleLoad[filepath.Base(file)]
-			load.Warn = func(string) {}
-			dag, err := LoadFile(file, load)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cat := cloud
-			if load.Overrides.Infra == catalog.LocalCloud {
-				cat = withHost
-			}
-			ts, err := Translate(dag, TranslateOptions{JobID: 1, Submitted: exampleSubmitted, Catalog: cat})
-			if err != nil {
-				t.Fatal(err)
-			}
+			ts := translateExample(t, file)
 			for _, format := range []string{FormatHCL, FormatJSON} {
 				var got bytes.Buffer
 				if err := WriteJobspecs(&got, ts, format); err != nil {
@@ -75,6 +59,136 @@ func TestTranslateExamples(t *testing.T) {
 			}
 		})
 	}
+}
+
+// exampleFiles lists the example task files.
+func exampleFiles(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(examplesDir, "src", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples in %s/src: %v", examplesDir, err)
+	}
+	return files
+}
+
+// translateExample translates an example task file as job 1, as
+// `skynomad translate` would.
+func translateExample(t *testing.T, file string) []Translation {
+	t.Helper()
+	load := exampleLoad[filepath.Base(file)]
+	load.Warn = func(string) {}
+	dag, err := LoadFile(file, load)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.Default()
+	if load.Overrides.Infra == catalog.LocalCloud {
+		cat = cat.With(localOffering)
+	}
+	ts, err := Translate(dag, TranslateOptions{JobID: 1, Submitted: exampleSubmitted, Catalog: cat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// TestWriteJobspecFiles: every file written holds exactly one job, named
+// after it, so that each can be given alone to `nomad job run` (which
+// refuses a file of several job blocks). With the nomad binary on PATH,
+// `nomad job run -output` must accept each file.
+func TestWriteJobspecFiles(t *testing.T) {
+	t.Parallel()
+	for _, file := range exampleFiles(t) {
+		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ts := translateExample(t, file)
+			for _, format := range []string{FormatHCL, FormatJSON} {
+				dir := filepath.Join(t.TempDir(), "out")
+				paths, err := WriteJobspecFiles(dir, ts, format)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want []string
+				for _, tr := range ts {
+					want = append(want, filepath.Join(dir, *tr.Job.ID+map[string]string{FormatHCL: ".nomad.hcl", FormatJSON: ".json"}[format]))
+				}
+				if diff := cmp.Diff(want, paths); diff != "" {
+					t.Fatalf("%s files (-want +got):\n%s", format, diff)
+				}
+				entries, err := os.ReadDir(dir)
+				if err != nil || len(entries) != len(ts) {
+					t.Errorf("%s holds %d entries (%v), want %d", dir, len(entries), err, len(ts))
+				}
+				for i, path := range paths {
+					text, err := os.ReadFile(path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := onlyJobID(t, format, text); got != *ts[i].Job.ID {
+						t.Errorf("%s holds job %q, want %q", path, got, *ts[i].Job.ID)
+					}
+				}
+				t.Run("nomad job run -output "+format, func(t *testing.T) {
+					nomad := nomadBinary(t)
+					for _, path := range paths {
+						args := []string{"job", "run", "-output", path}
+						if format == FormatJSON {
+							args = []string{"job", "run", "-json", "-output", path}
+						}
+						out, err := exec.CommandContext(t.Context(), nomad, args...).CombinedOutput()
+						if err != nil {
+							t.Errorf("nomad %s: %v\n%s", strings.Join(args, " "), err, out)
+						}
+					}
+				})
+			}
+		})
+	}
+}
+
+// onlyJobID checks text is exactly one job (an HCL file of one job block,
+// or one {"Job": ...} JSON document) and returns its id.
+func onlyJobID(t *testing.T, format string, text []byte) string {
+	t.Helper()
+	if format == FormatJSON {
+		dec := json.NewDecoder(bytes.NewReader(text))
+		var doc map[string]struct{ ID string }
+		if err := dec.Decode(&doc); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, text)
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			t.Errorf("more than one JSON document:\n%s", text)
+		}
+		if _, ok := doc["Job"]; !ok || len(doc) != 1 {
+			t.Errorf("document has %d keys, want only Job:\n%s", len(doc), text)
+		}
+		return doc["Job"].ID
+	}
+	root := parseHCL(t, text)
+	if len(root.blocks) != 1 || root.blocks[0].typ != "job" || len(root.attrs) != 0 {
+		var types []string
+		for _, b := range root.blocks {
+			types = append(types, b.typ)
+		}
+		t.Fatalf("top level holds blocks %q and %d attributes, want one job block:\n%s", types, len(root.attrs), text)
+	}
+	return root.blocks[0].node.labels[0]
+}
+
+// nomadBinary finds the nomad command (Nomad 1.6.1, built by make tools).
+// Without it the test skips, or fails when CI=true.
+func nomadBinary(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("nomad")
+	if err == nil {
+		return path
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("nomad is not on PATH (CI=true): %v; make tools builds it into ~/.cache/skynomad-tools/bin", err)
+	}
+	t.Skip("nomad is not on PATH: not checking the files with `nomad job run -output` (make tools builds Nomad 1.6.1 into ~/.cache/skynomad-tools/bin)")
+	return ""
 }
 
 func TestTranslateInfeasible(t *testing.T) {
@@ -117,6 +231,9 @@ func TestWriteJobspecsPipeline(t *testing.T) {
 	}
 	if err := WriteJobspecs(&js, ts, "yaml"); err == nil {
 		t.Error("WriteJobspecs with format yaml: no error")
+	}
+	if paths, err := WriteJobspecFiles(t.TempDir(), ts, "yaml"); err == nil || len(paths) != 0 {
+		t.Errorf("WriteJobspecFiles with format yaml: %v, %v; want an error and no file", paths, err)
 	}
 }
 

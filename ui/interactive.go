@@ -77,9 +77,14 @@ func (u *Interactive) Table(t Table) {
 	u.println(u.out, strings.Join(lines, "\n"))
 }
 
-func (u *Interactive) Error(err error, context ...Field) {
-	lines := errorLines(err, context)
-	lines[0] = ansiBold + ansiRed + "Error: " + ansiReset + lines[0]
+func (u *Interactive) Error(err error) {
+	u.println(u.errOut, ansiBold+ansiRed+"Error: "+ansiReset+strings.TrimRight(err.Error(), "\n"))
+}
+
+// InputError shows the headline in bold red; the escape codes wrap the
+// whole line, so a terminal still finds the file:line:col in it.
+func (u *Interactive) InputError(headline string, hints ...string) {
+	lines := append([]string{ansiBold + ansiRed + headline + ansiReset}, hintLines(hints)...)
 	u.println(u.errOut, strings.Join(lines, "\n"))
 }
 

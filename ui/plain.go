@@ -49,11 +49,12 @@ func parseAnswer(s string) (yes, ok bool) {
 	return false, false
 }
 
-func errorLines(err error, context []Field) []string {
-	lines := strings.Split(strings.TrimRight(err.Error(), "\n"), "\n")
-	for _, f := range context {
-		if f.Value != "" {
-			lines = append(lines, "  "+f.Name+": "+f.Value)
+// hintLines are an input error's hints, indented; empty ones are dropped.
+func hintLines(hints []string) []string {
+	var lines []string
+	for _, h := range hints {
+		if h != "" {
+			lines = append(lines, "  "+h)
 		}
 	}
 	return lines
@@ -91,8 +92,12 @@ func (p *Plain) Info(format string, args ...any) { p.println(p.errOut, fmt.Sprin
 
 func (p *Plain) Table(t Table) { p.println(p.out, strings.Join(t.Lines(), "\n")) }
 
-func (p *Plain) Error(err error, context ...Field) {
-	p.println(p.errOut, "Error: "+strings.Join(errorLines(err, context), "\n"))
+func (p *Plain) Error(err error) {
+	p.println(p.errOut, "Error: "+strings.TrimRight(err.Error(), "\n"))
+}
+
+func (p *Plain) InputError(headline string, hints ...string) {
+	p.println(p.errOut, strings.Join(append([]string{headline}, hintLines(hints)...), "\n"))
 }
 
 func (p *Plain) Stdout() io.Writer { return p.out }

@@ -29,9 +29,14 @@ type UI interface {
 	// stdin; an empty answer is yes. With no answer to read (end of input)
 	// it returns an error that wraps ErrNoAnswer.
 	Ask(question string) (bool, error)
-	// Error prints "Error: " and err to stderr, then one indented line per
-	// context field ("Filename: task.yaml").
-	Error(err error, context ...Field)
+	// Error prints "Error: " and err to stderr.
+	Error(err error)
+	// InputError prints an error in what the user gave (a file, a flag) to
+	// stderr: headline as is on the first line, in the form editors jump
+	// to ("task.yaml:4:13: resources.use_spot: expected a boolean", or
+	// "--num-nodes: ..." for a flag), then each non-empty hint on its own
+	// indented line ("did you mean ...?", "accepted: ...").
+	InputError(headline string, hints ...string)
 	// Stdout is where raw output (streamed logs) goes.
 	Stdout() io.Writer
 	// Interactive reports whether a person is at a terminal.
@@ -48,17 +53,6 @@ type Step interface {
 	// Fail ends the step unsuccessfully, showing msg.
 	Fail(msg string)
 }
-
-// Field is one context line under an error.
-type Field struct {
-	Name  string
-	Value string
-}
-
-// Context fields nomad-pack style commands attach to errors.
-func Filename(v string) Field    { return Field{Name: "Filename", Value: v} }
-func Position(v string) Field    { return Field{Name: "Position", Value: v} }
-func Suggestions(v string) Field { return Field{Name: "Suggestions", Value: v} }
 
 // ErrNoAnswer means Ask had no input to read: the caller was not run by a
 // person and did not pass -y.

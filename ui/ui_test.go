@@ -83,10 +83,11 @@ var sessions = []struct {
 		},
 	},
 	{
-		name: "error-with-context",
+		name: "input-error",
 		run: func(t *testing.T, u UI) {
-			u.Error(errors.New("unknown field \"resourcez\""),
-				Filename("bad.yaml"), Position("3:1"), Suggestions("did you mean \"resources\"?"), Field{Name: "Empty"})
+			u.InputError(`bad.yaml:3:1: resourcez: unknown field`, `did you mean "resources"?`, "", "accepted: envs, name, resources, run")
+			u.InputError(`--num-nodes: "two" is not an integer`, "accepted: an integer >= 1")
+			u.Error(errors.New("no controller answers at unix:///h/controller.sock"))
 			u.Warn("the `run` section is ignored for a pool")
 			u.Info("Starting the local controller...")
 		},

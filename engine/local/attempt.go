@@ -37,6 +37,8 @@ type attempt struct {
 	dir      string
 	nodes    int
 	hasSetup bool
+	// hostMounts are the mounts linked at paths of this host.
+	hostMounts []hostMount
 
 	launchMu sync.Mutex // serializes Launch, and Stop against Launch
 
@@ -53,13 +55,14 @@ type attempt struct {
 	done chan struct{}
 }
 
-func newAttempt(ref engine.Ref, dir string, a *engine.Attempt) *attempt {
+func (e *Engine) newAttempt(ref engine.Ref, dir string, a *engine.Attempt) *attempt {
 	return &attempt{
-		ref:      ref,
-		dir:      dir,
-		nodes:    max(a.Task.NumNodes, 1),
-		hasSetup: a.Task.Setup != "" && !a.SkipSetup,
-		done:     make(chan struct{}),
+		ref:        ref,
+		dir:        dir,
+		nodes:      max(a.Task.NumNodes, 1),
+		hasSetup:   a.Task.Setup != "" && !a.SkipSetup,
+		hostMounts: hostMounts(a.Task, e.cfg.Home),
+		done:       make(chan struct{}),
 	}
 }
 
@@ -129,7 +132,7 @@ func (e *Engine) lookup(ref engine.Ref) (a *attempt, ended *engine.Event, err er
 	if err != nil {
 		return nil, nil, err
 	}
-	a = newAttempt(ref, dir, rec)
+	a = e.newAttempt(ref, dir, rec)
 	if ev, err := readEvent(dir); err == nil {
 		a.ended = true
 		return a, ev, nil
@@ -151,7 +154,7 @@ func (e *Engine) register(ref engine.Ref, dir string, rec *engine.Attempt) *atte
 	if a := e.attempts[ref]; a != nil {
 		return a
 	}
-	a := newAttempt(ref, dir, rec)
+	a := e.newAttempt(ref, dir, rec)
 	e.attempts[ref] = a
 	return a
 }
@@ -171,11 +174,13 @@ func (e *Engine) finish(a *attempt, ev engine.Event) {
 		ev.Time = e.cfg.Clock()
 	}
 	ev.Node = nodeName
+	e.removeMounts(a)
 	if err := writeEvent(a.dir, ev); err != nil {
 		e.cfg.Logger.Warn("cannot record the end of an attempt", "attempt", a.ref, "err", err)
 	}
 	e.forget(a)
 	e.emit(ev)
+	e.prune()
 }
 
 // forget drops a from the live attempts.
@@ -317,24 +322,32 @@ func (e *Engine) tearDownOnFailure(a *attempt, nodes []nodeState) {
 
 // outcome is the end of an attempt whose runners all ended by themselves:
 // the first user failure (setup failures first), else a preemption if a
-// runner vanished or was terminated from outside, else success.
+// runner vanished or was terminated from outside, else success. It is
+// stamped with the time the last runner finished, so an attempt that ended
+// while nobody watched keeps its real end.
 func outcome(nodes []nodeState) engine.Event {
 	type failure struct {
 		rank int
 		res  driver.Result
 	}
 	var failures []failure
-	interrupted := -1
-	terminated := false
+	vanished, terminated := -1, -1
+	var last, firstTerm time.Time
 	for rank, n := range nodes {
-		switch r := n.result; {
+		r := n.result
+		if r != nil && r.FinishedAt.After(last) {
+			last = r.FinishedAt
+		}
+		switch {
 		case r == nil || !r.Final():
-			if interrupted < 0 {
-				interrupted = rank
+			if vanished < 0 {
+				vanished = rank
 			}
 		case r.Terminated:
-			if interrupted < 0 {
-				interrupted, terminated = rank, true
+			// The first one terminated is the cause; the others may be
+			// the tear-down that followed.
+			if terminated < 0 || r.FinishedAt.Before(firstTerm) {
+				terminated, firstTerm = rank, r.FinishedAt
 			}
 		case r.ExitCode != 0:
 			failures = append(failures, failure{rank, *r})
@@ -355,19 +368,22 @@ func outcome(nodes []nodeState) engine.Event {
 		})
 		return engine.Event{
 			Kind:     engine.EventExited,
+			Time:     last,
 			Phase:    engine.Phase(f.res.Phase),
 			ExitCode: f.res.ExitCode,
 			Reason:   fmt.Sprintf("%s exited with code %d on rank %d", f.res.Phase, f.res.ExitCode, f.rank),
 		}
 	}
-	if interrupted >= 0 {
-		reason := fmt.Sprintf("runner vanished (rank %d)", interrupted)
-		if terminated {
-			reason = fmt.Sprintf("runner of rank %d was terminated from outside skynomad", interrupted)
-		}
-		return engine.Event{Kind: engine.EventPreempted, Reason: reason}
+	switch {
+	case vanished >= 0:
+		// A runner that left no result is the cause: the others were
+		// terminated by the tear-down it started.
+		return engine.Event{Kind: engine.EventPreempted, Time: last, Reason: fmt.Sprintf("runner vanished (rank %d)", vanished)}
+	case terminated >= 0:
+		return engine.Event{Kind: engine.EventPreempted, Time: last,
+			Reason: fmt.Sprintf("runner of rank %d was terminated from outside skynomad", terminated)}
 	}
-	return engine.Event{Kind: engine.EventExited, Phase: engine.PhaseRun, ExitCode: 0, Reason: "succeeded"}
+	return engine.Event{Kind: engine.EventExited, Time: last, Phase: engine.PhaseRun, ExitCode: 0, Reason: "succeeded"}
 }
 
 // signalRunners sends sig to every live runner of the attempt.

@@ -2,6 +2,7 @@ package local
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,14 @@ import (
 // the task runs on this host, so each node's request is compared with the
 // whole host.
 func (e *Engine) Check(t task.Task) error {
+	for _, m := range t.Mounts {
+		if p := mountProblem(m); p != "" {
+			return engine.Infeasible("%s", p)
+		}
+	}
+	if w := t.Workdir; w != nil && w.Path != "" && !filepath.IsAbs(w.Path) {
+		return engine.Infeasible("workdir %q is not an absolute path (the client resolves local paths before submitting)", w.Path)
+	}
 	cands := t.Candidates
 	if len(cands) == 0 {
 		cands = []task.Resources{t.Resources}

@@ -10,14 +10,26 @@
 //	  run-gate            created once setup succeeded on every node
 //	  stopped, preempted  a stop / fault injection began
 //	  event.json          the terminal event, once sent (Resume re-sends it)
+//	  mounts/<i>          copies of the file_mounts placed on this host
+//	  mounts-ready        every such mount was copied and linked
+//	  pruned              the sandbox was removed (Config.KeepAttempts)
 //	  node-<rank>/
 //	    sky_workdir/      copy of the task's workdir; the task's cwd
 //	    setup.sh, run.sh  the task's scripts
 //	    output.log        the runner's prefixed output (Logs reads it)
 //	    runner.lock       flock held by the live runner: its liveness
 //	    runner.pid        "<pid> <start ticks>", to signal it safely
-//	    launched          the runner was started (never start it twice)
+//	    launched          the runner was started
 //	    phase, result.json, user.pgid, preemption-deadline  written by the runner
+//
+// A node's runner counts as started once it holds its lock or has left the
+// launched marker, a phase or a result (the runner writes its phase before
+// any user code): such a node is never started again. A launch that a
+// crash cut short is finished by Resume under the same attempt, since its
+// missing nodes ran nothing. Local file_mounts are copied into the attempt
+// and linked at their destinations (mounts.go); ended attempts beyond the
+// newest Config.KeepAttempts lose their sandboxes but keep their logs
+// (prune.go).
 //
 // Each node's runner (package driver, started through Config.RunnerCommand
 // in its own session) runs setup then run. A watcher per attempt polls the

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/skynomad/skynomad/catalog"
@@ -39,6 +40,13 @@ type Config struct {
 	HostMemoryGB float64
 	// PollInterval is how often watchers look at runners and phases.
 	PollInterval time.Duration
+	// Home is this host's home directory, where mounts to ~/... go
+	// (default: the user's).
+	Home string
+	// KeepAttempts is how many ended attempts keep their sandboxes; older
+	// ones keep only their logs (default DefaultKeepAttempts; KeepNone keeps
+	// none).
+	KeepAttempts int
 }
 
 // withDefaults validates the config and fills its defaults.
@@ -73,6 +81,16 @@ func (c Config) withDefaults() (Config, error) {
 	if c.PollInterval <= 0 {
 		c.PollInterval = DefaultPollInterval
 	}
+	if c.KeepAttempts == 0 {
+		c.KeepAttempts = DefaultKeepAttempts
+	}
+	if c.Home == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return c, fmt.Errorf("local engine: home directory: %w", err)
+		}
+		c.Home = home
+	}
 	if c.HostCPUs <= 0 || c.HostMemoryGB <= 0 {
 		host, err := catalog.Local()
 		if err != nil {
@@ -98,6 +116,9 @@ type Engine struct {
 
 	mu       sync.Mutex
 	attempts map[engine.Ref]*attempt // attempts not yet ended
+
+	pruning    sync.Mutex // held while a prune runs
+	pruneAgain atomic.Bool
 }
 
 var (
@@ -116,7 +137,9 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("local engine: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Engine{cfg: cfg, ctx: ctx, cancel: cancel, attempts: map[engine.Ref]*attempt{}}, nil
+	e := &Engine{cfg: cfg, ctx: ctx, cancel: cancel, attempts: map[engine.Ref]*attempt{}}
+	e.prune()
+	return e, nil
 }
 
 // Name implements engine.Engine.

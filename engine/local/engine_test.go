@@ -3,6 +3,7 @@ package local
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/skynomad/skynomad/catalog"
+	"github.com/skynomad/skynomad/driver"
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/task"
 )
@@ -449,7 +451,9 @@ func TestLaunchAfterCrashMidLaunch(t *testing.T) {
 	}
 	signalProcess(p, 9)
 	waitUntil(t, "node 1's runner to end", eventTimeout, func() bool { return !lockHeld(node1 + "/" + lockFile) })
-	os.Remove(node1 + "/" + launchedFile)
+	for _, f := range []string{launchedFile, phaseFile, resultFile} {
+		os.Remove(node1 + "/" + f) // a runner that never started leaves none
+	}
 	before := runners(t, e1, at.Ref)
 	if len(before) != 1 {
 		t.Fatalf("runners before the second launch: %v, want node 0's only", before)
@@ -470,6 +474,45 @@ func TestLaunchAfterCrashMidLaunch(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "count.0")); string(b) != "run\n" {
 		t.Errorf("node 0 ran %d times", strings.Count(string(b), "run"))
+	}
+}
+
+// A controller that dies while a launch prepares the sandboxes leaves an
+// attempt on disk whose runners never started. Resuming it finishes the
+// launch under the same attempt: no preemption is reported and the task
+// runs once.
+func TestResumeFinishesALaunchCutShort(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	e1 := newTestEngine(t, dir)
+	count := filepath.Join(dir, "count")
+	at := newTestAttempt("cut", "", "echo run >> \"$COUNT.$SKYPILOT_NODE_RANK\"\n", 2, "COUNT", count)
+	adir := e1.attemptDir(at.Ref)
+	// What Launch had written when the controller died: the attempt record
+	// and a half-copied sandbox of node 0.
+	if err := os.MkdirAll(filepath.Join(adir, "node-0", workdirName), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeAttempt(adir, at); err != nil {
+		t.Fatal(err)
+	}
+	e1.Close()
+
+	e2 := newTestEngine(t, dir)
+	if err := e2.Resume(context.Background(), at); err != nil {
+		t.Fatal(err)
+	}
+	ev := e2.rec.wait(t, engine.EventExited, eventTimeout)
+	if ev.ExitCode != 0 || ev.Phase != engine.PhaseRun {
+		t.Errorf("end = %+v, want run exited 0", ev)
+	}
+	if slices.Contains(e2.rec.kinds(), engine.EventPreempted) {
+		t.Errorf("events %v: a launch cut short was reported as a preemption", e2.rec.kinds())
+	}
+	for rank := range 2 {
+		if b, _ := os.ReadFile(fmt.Sprintf("%s.%d", count, rank)); string(b) != "run\n" {
+			t.Errorf("node %d ran %q, want once", rank, b)
+		}
 	}
 }
 
@@ -501,11 +544,71 @@ func TestWorkdirCopy(t *testing.T) {
 
 	bad := newTestAttempt("wd", "", "true", 1)
 	bad.Task.Workdir = &task.Workdir{Path: filepath.Join(src, "missing")}
-	if err := e.Launch(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "copy workdir") {
-		t.Errorf("Launch with a missing workdir = %v", err)
+	if err := e.Launch(context.Background(), bad); !engine.IsInfeasible(err) || !strings.Contains(err.Error(), "copy workdir") {
+		t.Errorf("Launch with a missing workdir = %v, want an infeasible launch (no retry can fix it)", err)
 	}
 	if err := e.Resume(context.Background(), bad); !errors.Is(err, engine.ErrNotFound) {
 		t.Errorf("Resume of a launch that failed before starting anything = %v, want ErrNotFound", err)
+	}
+}
+
+// Local file mounts are present where the task expects them: a link at an
+// absolute destination (removed when the attempt ends) and a copy inside
+// the workdir for a relative one. The task's writes never reach the source.
+func TestLocalFileMounts(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t, "")
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "one.txt"), []byte("one\n"), 0o644)
+	os.MkdirAll(filepath.Join(src, "dir"), 0o755)
+	os.WriteFile(filepath.Join(src, "dir", "two.txt"), []byte("two\n"), 0o644)
+	host := t.TempDir()
+	fileDest, dirDest := filepath.Join(host, "data", "one.txt"), filepath.Join(host, "dir")
+	at := newTestAttempt("mounts", "", "cat "+fileDest+" "+dirDest+"/two.txt rel/two.txt\necho $SKYPILOT_NODE_RANK >> "+dirDest+"/new.txt\n", 2)
+	at.Task.Mounts = []task.Mount{
+		{Dest: fileDest, Source: filepath.Join(src, "one.txt")},
+		{Dest: dirDest, Source: filepath.Join(src, "dir")},
+		{Dest: "rel", Source: filepath.Join(src, "dir")},
+	}
+	if err := e.Check(at.Task); err != nil {
+		t.Fatalf("Check refused local mounts: %v", err)
+	}
+	if err := e.Launch(context.Background(), at); err != nil {
+		t.Fatal(err)
+	}
+	if ev := e.rec.wait(t, engine.EventExited, eventTimeout); ev.ExitCode != 0 {
+		t.Fatalf("exit = %+v; logs:\n%s", ev, readLogs(t, e, at.Ref, engine.LogOptions{}))
+	}
+	want := "(mounts, pid=N) one\n(mounts, pid=N) two\n(mounts, pid=N) two\n" +
+		"(worker1, rank=1, pid=N) one\n(worker1, rank=1, pid=N) two\n(worker1, rank=1, pid=N) two\n"
+	if diff := cmp.Diff(want, normalize(readLogs(t, e, at.Ref, engine.LogOptions{}))); diff != "" {
+		t.Errorf("logs (-want +got):\n%s", diff)
+	}
+	if _, err := os.Stat(filepath.Join(src, "dir", "new.txt")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the task wrote through to the mount's source (%v)", err)
+	}
+	for _, p := range []string{fileDest, dirDest} {
+		if _, err := os.Lstat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is still there after the attempt ended (%v)", p, err)
+		}
+	}
+
+	// A destination that exists and is not the engine's is never replaced.
+	os.WriteFile(filepath.Join(host, "taken"), []byte("mine\n"), 0o644)
+	taken := newTestAttempt("taken", "", "true", 1)
+	taken.Task.Mounts = []task.Mount{{Dest: filepath.Join(host, "taken"), Source: filepath.Join(src, "one.txt")}}
+	err := e.Launch(context.Background(), taken)
+	if !engine.IsInfeasible(err) || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("Launch over an existing file = %v, want an infeasible launch saying it exists", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(host, "taken")); string(b) != "mine\n" {
+		t.Errorf("the existing file was changed: %q", b)
+	}
+
+	// Buckets need the job-files bucket: refused before launch.
+	bucket := task.Task{Name: "b", Run: "true", Mounts: []task.Mount{{Dest: "/ckpt", BucketName: "ckpt", Mode: task.MountModeMount}}}
+	if err := e.Check(bucket); !engine.IsInfeasible(err) || !strings.Contains(err.Error(), "cannot mount buckets") {
+		t.Errorf("Check of a bucket mount = %v, want it refused", err)
 	}
 }
 
@@ -632,5 +735,106 @@ func TestOfferings(t *testing.T) {
 	}
 	if e.Name() != "local" {
 		t.Errorf("Name = %q", e.Name())
+	}
+}
+
+func TestOutcomeNamesTheCause(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	res := func(ph driver.Phase, code int, terminated bool, at time.Duration) *driver.Result {
+		return &driver.Result{Phase: ph, ExitCode: code, Terminated: terminated, FinishedAt: t0.Add(at)}
+	}
+	node := func(r *driver.Result) nodeState { return nodeState{launched: true, result: r} }
+	tests := []struct {
+		name  string
+		nodes []nodeState
+		want  engine.Event
+	}{
+		{"rank 1's runner vanished; rank 0 was torn down after it",
+			[]nodeState{node(res(driver.PhaseRun, 143, true, 2*time.Second)), node(nil)},
+			engine.Event{Kind: engine.EventPreempted, Time: t0.Add(2 * time.Second), Reason: "runner vanished (rank 1)"}},
+		{"rank 1 was terminated first, then rank 0 by the tear-down",
+			[]nodeState{node(res(driver.PhaseRun, 143, true, 3*time.Second)), node(res(driver.PhaseRun, 143, true, time.Second))},
+			engine.Event{Kind: engine.EventPreempted, Time: t0.Add(3 * time.Second), Reason: "runner of rank 1 was terminated from outside skynomad"}},
+		{"success ends when the last node finished",
+			[]nodeState{node(res(driver.PhaseRun, 0, false, time.Second)), node(res(driver.PhaseRun, 0, false, 4*time.Second))},
+			engine.Event{Kind: engine.EventExited, Time: t0.Add(4 * time.Second), Phase: engine.PhaseRun, Reason: "succeeded"}},
+		{"a setup failure wins over a run failure",
+			[]nodeState{node(res(driver.PhaseRun, 3, false, time.Second)), node(res(driver.PhaseSetup, 5, false, 2*time.Second))},
+			engine.Event{Kind: engine.EventExited, Time: t0.Add(2 * time.Second), Phase: engine.PhaseSetup, ExitCode: 5,
+				Reason: "setup exited with code 5 on rank 1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, outcome(tt.nodes)); diff != "" {
+				t.Errorf("outcome (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// An attempt that ended while no engine watched it (the controller was
+// down) is reported with the time it ended, not the time it was found.
+func TestResumeKeepsTheRealEndTime(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	e1 := newTestEngine(t, dir)
+	at := newTestAttempt("late", "", "true", 1)
+	if err := e1.Launch(context.Background(), at); err != nil {
+		t.Fatal(err)
+	}
+	e1.Close()
+	node := filepath.Join(e1.attemptDir(at.Ref), "node-0")
+	result := filepath.Join(node, resultFile)
+	waitUntil(t, "the runner to end", eventTimeout, func() bool { return exists(result) && !lockHeld(filepath.Join(node, lockFile)) })
+	r, err := driver.ReadResult(result)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	e2 := newTestEngine(t, dir)
+	if err := e2.Resume(context.Background(), at); err != nil {
+		t.Fatal(err)
+	}
+	ev := e2.rec.wait(t, engine.EventExited, eventTimeout)
+	if !ev.Time.Equal(r.FinishedAt) {
+		t.Errorf("end reported at %s, want the run's end %s", ev.Time, r.FinishedAt)
+	}
+}
+
+// Ended attempts beyond the newest KeepAttempts lose their sandboxes but
+// keep their logs; attempts still running are never touched.
+func TestPruneKeepsTheNewestSandboxes(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	te := newTestEngine(t, dir, func(c *Config) { c.KeepAttempts = 1 })
+	e := te.Engine
+	goFile := filepath.Join(dir, "go")
+	live := newTestAttempt("live", "", "while [ ! -e \"$GO\" ]; do sleep 0.02; done\n", 1, "GO", goFile)
+	if err := e.Launch(context.Background(), live); err != nil {
+		t.Fatal(err)
+	}
+	var ended []*engine.Attempt
+	for i := range 3 {
+		at := newTestAttempt("short", "", "echo done "+strconv.Itoa(i), 1)
+		if err := e.Launch(context.Background(), at); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "the attempt to end", eventTimeout, func() bool { return exists(filepath.Join(e.attemptDir(at.Ref), eventFile)) })
+		time.Sleep(20 * time.Millisecond) // distinct end times
+		ended = append(ended, at)
+	}
+	workdir := func(at *engine.Attempt) string { return filepath.Join(e.attemptDir(at.Ref), "node-0", workdirName) }
+	waitUntil(t, "the two oldest sandboxes to go", eventTimeout, func() bool {
+		return !exists(workdir(ended[0])) && !exists(workdir(ended[1]))
+	})
+	if !exists(workdir(ended[2])) {
+		t.Error("the newest ended attempt lost its sandbox")
+	}
+	if !exists(workdir(live)) {
+		t.Error("a running attempt lost its sandbox")
+	}
+	if got := normalize(readLogs(t, te, ended[0].Ref, engine.LogOptions{})); got != "(short, pid=N) done 0\n" {
+		t.Errorf("logs of a pruned attempt = %q", got)
 	}
 }

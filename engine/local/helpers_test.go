@@ -84,7 +84,7 @@ type testEngine struct {
 	dir string
 }
 
-func newTestEngine(t *testing.T, dir string) *testEngine {
+func newTestEngine(t *testing.T, dir string, tweak ...func(*Config)) *testEngine {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -94,7 +94,7 @@ func newTestEngine(t *testing.T, dir string) *testEngine {
 		dir = t.TempDir()
 	}
 	rec := newRecorder()
-	e, err := New(Config{
+	cfg := Config{
 		Dir:           dir,
 		RunnerCommand: []string{self, "driver"},
 		Sink:          rec.sink,
@@ -102,7 +102,11 @@ func newTestEngine(t *testing.T, dir string) *testEngine {
 		PollInterval:  20 * time.Millisecond,
 		HostCPUs:      4,
 		HostMemoryGB:  16,
-	})
+	}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,8 +20,8 @@ import (
 
 // Launch implements engine.Engine. It starts one runner per node, each in
 // its own session, with the node's sandbox node-<rank>/ as working area.
-// It is idempotent: a node whose runner was started (alive or not) is
-// never started again, so calling Launch after a crash half-way through a
+// It is idempotent: a node whose runner started (alive or not) is never
+// started again, so calling Launch after a crash half-way through a
 // launch starts only the missing nodes.
 func (e *Engine) Launch(ctx context.Context, at *engine.Attempt) error {
 	if at == nil {
@@ -45,22 +45,41 @@ func (e *Engine) Launch(ctx context.Context, at *engine.Attempt) error {
 	if a.currentMode() != modeRunning || exists(filepath.Join(dir, stoppedFile)) || exists(filepath.Join(dir, preemptedFile)) {
 		return nil // being stopped or preempted: never start more
 	}
+	return e.startMissing(ctx, at, a)
+}
 
+// startMissing prepares and starts every node whose runner never started
+// (all of them on a first launch; those a crash cut off otherwise), then
+// watches the attempt. The caller holds a.launchMu.
+func (e *Engine) startMissing(ctx context.Context, at *engine.Attempt, a *attempt) error {
 	var missing []int
 	for rank := range a.nodes {
-		if !exists(filepath.Join(a.nodeDir(rank), launchedFile)) {
+		if !nodeStarted(a.nodeDir(rank)) {
 			missing = append(missing, rank)
 		}
 	}
-	// Prepare every missing sandbox before starting anything, so that a bad
-	// workdir fails the launch with nothing running.
-	for _, rank := range missing {
-		if err := e.prepareNode(ctx, at, a.nodeDir(rank)); err != nil {
-			if len(missing) == a.nodes {
-				e.forget(a) // nothing ever ran: the attempt was never launched
-				os.RemoveAll(dir)
+	fresh := len(missing) == a.nodes
+	// Prepare everything before starting anything, so that a bad workdir
+	// or mount fails the launch with nothing running.
+	prepare := func() error {
+		if err := e.prepareMounts(at, a); err != nil {
+			return err
+		}
+		for _, rank := range missing {
+			if err := e.prepareNode(ctx, at, a, rank); err != nil {
+				return fmt.Errorf("node %d: %w", rank, err)
 			}
-			return fmt.Errorf("launch %s: node %d: %w", at.Ref, rank, err)
+		}
+		return nil
+	}
+	if len(missing) > 0 {
+		if err := prepare(); err != nil {
+			if fresh {
+				e.forget(a) // nothing ever ran: the attempt was never launched
+				e.removeMounts(a)
+				os.RemoveAll(a.dir)
+			}
+			return wrapLaunchError(at.Ref, err)
 		}
 	}
 	for _, rank := range missing {
@@ -76,8 +95,39 @@ func (e *Engine) Launch(ctx context.Context, at *engine.Attempt) error {
 	return nil
 }
 
-// prepareNode lays out a fresh sandbox: the workdir copy and the scripts.
-func (e *Engine) prepareNode(ctx context.Context, at *engine.Attempt, node string) error {
+// wrapLaunchError names the attempt; a problem with what the task asks for
+// (its workdir, its mounts) stays an engine.InfeasibleError: no retry can
+// fix it.
+func wrapLaunchError(ref engine.Ref, err error) error {
+	var ie *engine.InfeasibleError
+	if errors.As(err, &ie) {
+		return engine.Infeasible("launch %s: %s", ref, ie.Reason)
+	}
+	return fmt.Errorf("launch %s: %w", ref, err)
+}
+
+// nodeStarted reports whether a node's runner was ever started: it holds
+// its lock, or left a marker, a phase or a result. A runner writes its
+// phase before any user code runs, so a node that shows none of these ran
+// nothing of the task and may be started (again).
+func nodeStarted(node string) bool {
+	return leftMarks(node) || lockHeld(filepath.Join(node, lockFile))
+}
+
+// leftMarks reports whether a runner left a marker, a phase or a result.
+func leftMarks(node string) bool {
+	for _, f := range []string{launchedFile, phaseFile, resultFile} {
+		if exists(filepath.Join(node, f)) {
+			return true
+		}
+	}
+	return false
+}
+
+// prepareNode lays out a fresh sandbox: the workdir copy, mounts that go
+// inside it, and the scripts.
+func (e *Engine) prepareNode(ctx context.Context, at *engine.Attempt, a *attempt, rank int) error {
+	node := a.nodeDir(rank)
 	if err := os.RemoveAll(node); err != nil { // left by a crashed launch
 		return err
 	}
@@ -88,16 +138,19 @@ func (e *Engine) prepareNode(ctx context.Context, at *engine.Attempt, node strin
 	switch wd := at.Task.Workdir; {
 	case wd != nil && wd.Path != "":
 		if err := copyTree(wd.Path, work); err != nil {
-			return fmt.Errorf("copy workdir %s: %w", wd.Path, err)
+			return engine.Infeasible("copy workdir %s: %v", wd.Path, err)
 		}
 	case wd != nil && wd.GitURL != "":
 		if err := gitClone(ctx, wd.GitURL, wd.GitRef, work); err != nil {
-			return err
+			return engine.Infeasible("%v", err)
 		}
 	default:
 		if err := os.Mkdir(work, 0o755); err != nil {
 			return err
 		}
+	}
+	if err := e.mountsInWorkdir(at, a, work); err != nil {
+		return err
 	}
 	if at.Task.Setup != "" && !at.SkipSetup {
 		if err := os.WriteFile(filepath.Join(node, setupScript), []byte(at.Task.Setup), 0o644); err != nil {
@@ -113,8 +166,10 @@ func (e *Engine) prepareNode(ctx context.Context, at *engine.Attempt, node strin
 }
 
 // startNode starts the runner of one node. The launched marker is written
-// before the start: a crash in between reads as a vanished runner (the
-// attempt is preempted and recovered), never as a node to start twice.
+// once the runner runs; a crash before that is seen through the lock the
+// runner inherits, its phase or its result (nodeStarted), so a node is
+// never started twice and a launch cut short is finished, not mistaken
+// for a vanished runner.
 func (e *Engine) startNode(at *engine.Attempt, a *attempt, rank int) error {
 	node := a.nodeDir(rank)
 	lock, err := takeLock(filepath.Join(node, lockFile))
@@ -127,9 +182,6 @@ func (e *Engine) startNode(at *engine.Attempt, a *attempt, rank int) error {
 		return err
 	}
 	defer logf.Close()
-	if err := os.WriteFile(filepath.Join(node, launchedFile), nil, 0o644); err != nil {
-		return err
-	}
 	args := append(append([]string(nil), e.cfg.RunnerCommand[1:]...), "--phase", string(driver.PhaseAll))
 	cmd := exec.Command(e.cfg.RunnerCommand[0], args...)
 	cmd.Dir = node
@@ -138,8 +190,10 @@ func (e *Engine) startNode(at *engine.Attempt, a *attempt, rank int) error {
 	cmd.ExtraFiles = []*os.File{lock} // descriptor 3: SKYNOMAD_LOCK_FD
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		os.Remove(filepath.Join(node, launchedFile))
 		return fmt.Errorf("start runner %q: %w", e.cfg.RunnerCommand[0], err)
+	}
+	if err := os.WriteFile(filepath.Join(node, launchedFile), nil, 0o644); err != nil {
+		e.cfg.Logger.Warn("cannot mark the runner started", "attempt", at.Ref, "rank", rank, "err", err)
 	}
 	if err := writeRunnerPID(node, cmd.Process.Pid); err != nil {
 		e.cfg.Logger.Warn("cannot record the runner pid", "attempt", at.Ref, "rank", rank, "err", err)

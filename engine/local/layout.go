@@ -18,12 +18,14 @@ const nodeName = "local"
 
 // Files of an attempt directory.
 const (
-	attemptFile   = "attempt.json"         // the Attempt, without secrets
-	stoppedFile   = "stopped"              // Stop began: the end is Stopped
-	preemptedFile = "preempted"            // Preempt began: the end is Preempted
-	eventFile     = "event.json"           // the terminal event, once emitted
-	runGateFile   = "run-gate"             // created once setup succeeded on every node
-	attemptMarker = "SKYNOMAD_ATTEMPT_DIR" // in every process of the attempt
+	attemptFile     = "attempt.json"         // the Attempt, without secrets
+	stoppedFile     = "stopped"              // Stop began: the end is Stopped
+	preemptedFile   = "preempted"            // Preempt began: the end is Preempted
+	eventFile       = "event.json"           // the terminal event, once emitted
+	runGateFile     = "run-gate"             // created once setup succeeded on every node
+	mountsDir       = "mounts"               // copies of the mounts placed on this host
+	mountsReadyFile = "mounts-ready"         // every mount was copied and linked
+	attemptMarker   = "SKYNOMAD_ATTEMPT_DIR" // in every process of the attempt
 )
 
 // Files of a node sandbox node-<rank>/.
@@ -34,7 +36,7 @@ const (
 	outputLog    = "output.log"
 	lockFile     = "runner.lock" // held by the live runner
 	pidFile      = "runner.pid"  // "<pid> <start ticks>"
-	launchedFile = "launched"    // the runner was (about to be) started
+	launchedFile = "launched"    // the runner was started
 	phaseFile    = "phase"
 	resultFile   = "result.json"
 	pgidFile     = "user.pgid"
@@ -163,11 +165,11 @@ func (n nodeState) done() bool { return n.launched && !n.alive }
 // observeNode reads a node's state from its sandbox.
 func observeNode(node string) nodeState {
 	var st nodeState
-	st.launched = exists(filepath.Join(node, launchedFile))
+	st.alive = lockHeld(filepath.Join(node, lockFile))
+	st.launched = st.alive || leftMarks(node)
 	if !st.launched {
 		return st
 	}
-	st.alive = lockHeld(filepath.Join(node, lockFile))
 	if b, err := os.ReadFile(filepath.Join(node, phaseFile)); err == nil {
 		st.phase = driver.Phase(strings.TrimSpace(string(b)))
 	}

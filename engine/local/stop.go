@@ -101,9 +101,9 @@ func (e *Engine) Preempt(ctx context.Context, ref engine.Ref, notice time.Durati
 }
 
 // Resume implements engine.Engine. It re-sends the end of an ended
-// attempt, finishes a stop or preemption that a crash interrupted, and
-// otherwise watches the attempt again (which reports its current phase,
-// then its end).
+// attempt, finishes a stop or preemption that a crash interrupted, starts
+// the nodes a crash kept a launch from starting, and otherwise watches the
+// attempt again (which reports its current phase, then its end).
 func (e *Engine) Resume(ctx context.Context, at *engine.Attempt) error {
 	a, ended, err := e.lookup(at.Ref)
 	if err != nil {
@@ -128,7 +128,11 @@ func (e *Engine) Resume(ctx context.Context, at *engine.Attempt) error {
 		a.mu.Lock()
 		a.reported = "" // report the current phase again
 		a.mu.Unlock()
-		e.watch(a)
+		// A launch the controller's crash cut short is finished now, under
+		// the same attempt: its missing nodes never ran anything.
+		a.launchMu.Lock()
+		defer a.launchMu.Unlock()
+		return e.startMissing(ctx, at, a)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,14 +12,14 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/internal/realagent"
 )
 
-// realEngine starts an engine on the Nomad agent at NOMAD_ADDR, or skips.
-func realEngine(t *testing.T) (*api.Client, *recorder, *Engine, context.Context) {
+// realEngine starts an engine that polls every poll on the Nomad agent at
+// NOMAD_ADDR, or skips (fails in CI: see realagent).
+func realEngine(t *testing.T, poll time.Duration) (*api.Client, *recorder, *Engine, context.Context) {
 	t.Helper()
-	if os.Getenv("NOMAD_ADDR") == "" {
-		t.Skip("NOMAD_ADDR is not set: no Nomad agent to run against (no Nomad server is installable here)")
-	}
+	realagent.Addr(t, "NOMAD_ADDR", "no Nomad agent (raw_exec enabled) to run against; `make test` starts one")
 	client, err := api.NewClient(api.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +30,7 @@ func realEngine(t *testing.T) (*api.Client, *recorder, *Engine, context.Context)
 		job.Datacenters = []string{"*"}
 		return job, err
 	}
-	eng, err := New(Config{Client: client, Render: render, Sink: rec.sink, PollInterval: time.Second})
+	eng, err := New(Config{Client: client, Render: render, Sink: rec.sink, PollInterval: poll})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +70,7 @@ func readLogs(t *testing.T, ctx context.Context, eng *Engine, ref engine.Ref) st
 // TestRealNomad runs a tiny raw_exec job through the engine on the Nomad
 // agent at NOMAD_ADDR (a client with raw_exec enabled is needed).
 func TestRealNomad(t *testing.T) {
-	client, rec, eng, ctx := realEngine(t)
+	client, rec, eng, ctx := realEngine(t, time.Second)
 	a := attempt(realJobID(), 1, "echo preparing", "echo hello-from-skynomad; exit 3", 1)
 	cleanUpReal(t, client, JobID(a.Ref))
 	if err := eng.Launch(ctx, a); err != nil {
@@ -96,7 +95,7 @@ func TestRealNomad(t *testing.T) {
 // started only after the stopped alloc was killed. The task finds a marker
 // file the first run left, so the client must run on this host.
 func TestRealNomadAdoption(t *testing.T) {
-	client, rec, eng, ctx := realEngine(t)
+	client, rec, eng, ctx := realEngine(t, time.Second)
 	marker := filepath.Join(t.TempDir(), "first-run-done")
 	// The first run ignores SIGINT, so Nomad kills it at its kill timeout.
 	run := fmt.Sprintf("if [ -e %[1]s ]; then echo second-run; exit 0; fi; touch %[1]s; echo first-run; trap '' INT; sleep 600", marker)
@@ -155,8 +154,7 @@ func TestRealNomadAdoption(t *testing.T) {
 // stream has setup's and run's output and ends soon after the attempt
 // does, although Nomad keeps a followed log open after its task died.
 func TestRealNomadFollowLogs(t *testing.T) {
-	client, rec, eng, ctx := realEngine(t)
-	eng.cfg.PollInterval = 5 * time.Second // the default: the follow must not wait on it
+	client, rec, eng, ctx := realEngine(t, 5*time.Second) // the default: the follow must not wait on it
 	a := attempt(realJobID(), 1, "echo preparing", "echo hello-from-skynomad", 1)
 	cleanUpReal(t, client, JobID(a.Ref))
 	if err := eng.Launch(ctx, a); err != nil {

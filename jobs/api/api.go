@@ -1,9 +1,13 @@
 // Package api holds the wire types of the controller's HTTP API: what the
 // CLI (jobs/client) sends and what the controller (jobs) answers. It holds no
-// behaviour beyond naming statuses.
+// behaviour beyond naming statuses and writing durations as seconds.
 package api
 
 import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
 	"time"
 
 	"github.com/skynomad/skynomad/catalog"
@@ -50,6 +54,27 @@ func (s Status) Failed() bool {
 	return s.Terminal() && s != StatusSucceeded && s != StatusCancelled
 }
 
+// Duration is a span of time. In JSON it is a number of seconds, rounded
+// to the millisecond: 11, 2400.5, 0.25 (a time.Duration would be
+// nanoseconds, which no one reading `jobs queue -o json` expects).
+type Duration time.Duration
+
+// MarshalJSON writes the duration as seconds.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	ms := time.Duration(d).Round(time.Millisecond).Milliseconds()
+	return strconv.AppendFloat(nil, float64(ms)/1000, 'f', -1, 64), nil
+}
+
+// UnmarshalJSON reads a number of seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var secs float64
+	if err := json.Unmarshal(b, &secs); err != nil {
+		return fmt.Errorf("a duration is a number of seconds, got %s", b)
+	}
+	*d = Duration(math.Round(secs * float64(time.Second)))
+	return nil
+}
+
 // Job is one managed job as `jobs queue` shows it.
 type Job struct {
 	ID          int64      `json:"id"`
@@ -62,11 +87,14 @@ type Job struct {
 	SubmittedAt time.Time  `json:"submitted_at"`
 	StartedAt   *time.Time `json:"started_at,omitempty"`
 	EndedAt     *time.Time `json:"ended_at,omitempty"`
+	// TotalDuration is the time since submission (until the end, once
+	// finished): TOT. DURATION.
+	TotalDuration Duration `json:"total_duration"`
 	// JobDuration is the time spent RUNNING, summed over attempts and tasks.
-	JobDuration   time.Duration `json:"job_duration"`
-	Recoveries    int           `json:"recoveries"`
-	FailureReason string        `json:"failure_reason,omitempty"`
-	Tasks         []Task        `json:"tasks"`
+	JobDuration   Duration `json:"job_duration"`
+	Recoveries    int      `json:"recoveries"`
+	FailureReason string   `json:"failure_reason,omitempty"`
+	Tasks         []Task   `json:"tasks"`
 }
 
 // Task is one task of a managed job.
@@ -75,14 +103,18 @@ type Task struct {
 	Name   string `json:"name"`
 	Status Status `json:"status"`
 	// Requested reads like SkyPilot's REQUESTED column: "1x [V100:8][Spot]".
-	Requested   string        `json:"requested"`
-	SubmittedAt *time.Time    `json:"submitted_at,omitempty"`
-	StartedAt   *time.Time    `json:"started_at,omitempty"`
-	EndedAt     *time.Time    `json:"ended_at,omitempty"`
-	JobDuration time.Duration `json:"job_duration"`
-	Recoveries  int           `json:"recoveries"`
-	Restarts    int           `json:"restarts"`
-	Attempt     int           `json:"attempt"`
+	Requested   string     `json:"requested"`
+	SubmittedAt *time.Time `json:"submitted_at,omitempty"`
+	StartedAt   *time.Time `json:"started_at,omitempty"`
+	EndedAt     *time.Time `json:"ended_at,omitempty"`
+	// TotalDuration is the time since the task was submitted (until its
+	// end); 0 while it waits for an earlier task of its pipeline.
+	TotalDuration Duration `json:"total_duration"`
+	// JobDuration is the time spent RUNNING, summed over attempts.
+	JobDuration Duration `json:"job_duration"`
+	Recoveries  int      `json:"recoveries"`
+	Restarts    int      `json:"restarts"`
+	Attempt     int      `json:"attempt"`
 	// ExitCode is the last exit code seen, if any.
 	ExitCode      *int   `json:"exit_code,omitempty"`
 	FailureReason string `json:"failure_reason,omitempty"`
@@ -105,12 +137,25 @@ type TaskPlan struct {
 	Choices []catalog.Choice `json:"choices,omitempty"` // ranked; [0] is chosen
 	// Error says why nothing fits (the job would end FAILED_PRECHECKS).
 	Error string `json:"error,omitempty"`
+	// Warnings name what the engine will not honour of the task as written.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // PlanResponse holds one TaskPlan per task.
 type PlanResponse struct {
 	Engine string     `json:"engine"`
 	Tasks  []TaskPlan `json:"tasks"`
+}
+
+// Infeasible says why the job cannot run (the first task nothing can run),
+// or returns nil.
+func (p PlanResponse) Infeasible() error {
+	for _, tp := range p.Tasks {
+		if tp.Error != "" {
+			return fmt.Errorf("nothing can run task '%s' on the %s engine: %s; nothing was submitted", tp.Task, p.Engine, tp.Error)
+		}
+	}
+	return nil
 }
 
 // LaunchRequest submits a managed job (or NumJobs of them to a pool).
@@ -140,6 +185,11 @@ type QueueRequest struct {
 // QueueResponse is the list of jobs, newest first.
 type QueueResponse struct {
 	Jobs []Job `json:"jobs"`
+	// InProgress counts the jobs not in a final status, by status, among
+	// every job of the request's User (of every user when it has none),
+	// whatever JobIDs, Limit, SkipFinished or All select: the "In progress
+	// tasks: 1 PENDING, 2 RUNNING" line.
+	InProgress map[Status]int `json:"in_progress"`
 }
 
 // CancelRequest selects jobs to cancel; exactly one selector is set.
@@ -182,5 +232,6 @@ type Health struct {
 // {job index, task index} and its ExitCode is restored on arrival.
 type QueueResponseGob struct {
 	Jobs          []Job
+	InProgress    map[Status]int
 	ZeroExitCodes [][2]int
 }

@@ -141,7 +141,10 @@ func (c *Client) Queue(ctx context.Context, req api.QueueRequest) (api.QueueResp
 	if g.Jobs == nil {
 		g.Jobs = []api.Job{}
 	}
-	return api.QueueResponse{Jobs: g.Jobs}, nil
+	if g.InProgress == nil {
+		g.InProgress = map[api.Status]int{} // gob leaves out an empty map
+	}
+	return api.QueueResponse{Jobs: g.Jobs, InProgress: g.InProgress}, nil
 }
 
 // Job returns one job.

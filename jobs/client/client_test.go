@@ -45,15 +45,16 @@ func (b *backend) Submit(ctx context.Context, req api.LaunchRequest) ([]int64, e
 	b.note("submit " + req.DAG.Name)
 	return []int64{3}, nil
 }
-func (b *backend) Queue(ctx context.Context, req api.QueueRequest) ([]api.Job, error) {
+func (b *backend) Queue(ctx context.Context, req api.QueueRequest) (api.QueueResponse, error) {
 	code, zero := 3, 0
-	return []api.Job{
+	return api.QueueResponse{InProgress: map[api.Status]int{api.StatusRunning: 1}, Jobs: []api.Job{
 		{ID: 4, Name: "pipe", Status: api.StatusRunning, SubmittedAt: t0, Pipeline: true, Tasks: []api.Task{
 			{Name: "a", Status: api.StatusSucceeded, ExitCode: &zero, EndedAt: &t0},
 			{Index: 1, Name: "b", Status: api.StatusRunning, StartedAt: &t0}}},
 		{ID: 3, Name: "q", Status: api.StatusFailed, SubmittedAt: t0, EndedAt: &t0,
-			Tasks: []api.Task{{Name: "q", Status: api.StatusFailed, ExitCode: &code, JobDuration: time.Second}}},
-	}, nil
+			TotalDuration: api.Duration(1500 * time.Millisecond),
+			Tasks:         []api.Task{{Name: "q", Status: api.StatusFailed, ExitCode: &code, JobDuration: api.Duration(time.Second)}}},
+	}}, nil
 }
 func (b *backend) Job(ctx context.Context, id int64) (api.Job, error) {
 	if id != 3 {
@@ -132,7 +133,7 @@ func TestClientOverUnixAndTCP(t *testing.T) {
 				t.Fatal(err)
 			}
 			want, _ := b.Queue(ctx, api.QueueRequest{})
-			if diff := cmp.Diff(want, q.Jobs); diff != "" {
+			if diff := cmp.Diff(want, q); diff != "" {
 				t.Errorf("Queue (-want +got):\n%s", diff)
 			}
 			if _, err := c.Job(ctx, 4); !IsNotFound(err) || err.Error() != "no managed job with id 4" {

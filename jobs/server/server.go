@@ -27,7 +27,7 @@ type Backend interface {
 	Version() string
 	Plan(ctx context.Context, dag task.DAG) (api.PlanResponse, error)
 	Submit(ctx context.Context, req api.LaunchRequest) ([]int64, error)
-	Queue(ctx context.Context, req api.QueueRequest) ([]api.Job, error)
+	Queue(ctx context.Context, req api.QueueRequest) (api.QueueResponse, error)
 	Job(ctx context.Context, id int64) (api.Job, error)
 	Cancel(ctx context.Context, req api.CancelRequest) ([]int64, error)
 	Logs(ctx context.Context, id int64, task *int, opts engine.LogOptions) (io.ReadCloser, error)
@@ -155,17 +155,20 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request) {
 	if !s.decode(w, r, &req) {
 		return
 	}
-	jobs, err := s.cfg.Backend.Queue(r.Context(), req)
+	res, err := s.cfg.Backend.Queue(r.Context(), req)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	if jobs == nil {
-		jobs = []api.Job{}
+	if res.Jobs == nil {
+		res.Jobs = []api.Job{}
+	}
+	if res.InProgress == nil {
+		res.InProgress = map[api.Status]int{}
 	}
 	if acceptsGob(r) {
-		g := api.QueueResponseGob{Jobs: jobs}
-		for i, j := range jobs {
+		g := api.QueueResponseGob{Jobs: res.Jobs, InProgress: res.InProgress}
+		for i, j := range res.Jobs {
 			for k, t := range j.Tasks {
 				if t.ExitCode != nil && *t.ExitCode == 0 {
 					g.ZeroExitCodes = append(g.ZeroExitCodes, [2]int{i, k})
@@ -175,7 +178,7 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request) {
 		s.reply(w, r, g)
 		return
 	}
-	s.reply(w, r, api.QueueResponse{Jobs: jobs})
+	s.reply(w, r, res)
 }
 
 // acceptsGob reports whether the client asked for gob. Only the queue

@@ -48,13 +48,13 @@ func (b *fakeBackend) Submit(ctx context.Context, req api.LaunchRequest) ([]int6
 	}
 	return []int64{7, 8}, nil
 }
-func (b *fakeBackend) Queue(ctx context.Context, req api.QueueRequest) ([]api.Job, error) {
+func (b *fakeBackend) Queue(ctx context.Context, req api.QueueRequest) (api.QueueResponse, error) {
 	b.lastQueue = req
-	var out []api.Job
+	res := api.QueueResponse{InProgress: map[api.Status]int{api.StatusRunning: 3, api.StatusPending: 1}}
 	for _, j := range b.jobs {
-		out = append(out, j)
+		res.Jobs = append(res.Jobs, j)
 	}
-	return out, nil
+	return res, nil
 }
 func (b *fakeBackend) Job(ctx context.Context, id int64) (api.Job, error) {
 	j, ok := b.jobs[id]
@@ -101,7 +101,9 @@ func newTestServer(t *testing.T, token string) (*httptest.Server, *fakeBackend) 
 	t.Helper()
 	b := &fakeBackend{
 		jobs: map[int64]api.Job{1: {ID: 1, Name: "one", Status: api.StatusRunning, SubmittedAt: t0, StartedAt: &t0,
-			Tasks: []api.Task{{Name: "one", Status: api.StatusRunning, JobDuration: time.Minute}}}},
+			TotalDuration: api.Duration(90 * time.Second), JobDuration: api.Duration(time.Minute),
+			Tasks: []api.Task{{Name: "one", Status: api.StatusRunning, TotalDuration: api.Duration(90 * time.Second),
+				JobDuration: api.Duration(time.Minute)}}}},
 		logs: "line 1\nline 2\n",
 	}
 	ts := httptest.NewServer(New(Config{Backend: b, Token: token}))
@@ -143,14 +145,18 @@ func TestEndpoints(t *testing.T) {
 		{"launch to a pool", "POST", "/v1/jobs", `{"dag":{"name":"x"},"pool":"p"}`, 501, `{"error":"no pools"}`},
 		{"bad json", "POST", "/v1/jobs", `{"dag":`, 400, `{"error":"bad request body: unexpected EOF"}`},
 		{"job", "GET", "/v1/jobs/1", "", 200, `{"id":1,"name":"one","user":"","status":"RUNNING","priority":0,
-			"submitted_at":"2025-01-02T03:04:05Z","started_at":"2025-01-02T03:04:05Z","job_duration":0,"recoveries":0,
-			"tasks":[{"index":0,"name":"one","status":"RUNNING","requested":"","job_duration":60000000000,"recoveries":0,
-			"restarts":0,"attempt":0,"job_rank":0,"num_jobs":0}]}`},
+			"submitted_at":"2025-01-02T03:04:05Z","started_at":"2025-01-02T03:04:05Z","total_duration":90,"job_duration":60,
+			"recoveries":0,"tasks":[{"index":0,"name":"one","status":"RUNNING","requested":"","total_duration":90,
+			"job_duration":60,"recoveries":0,"restarts":0,"attempt":0,"job_rank":0,"num_jobs":0}]}`},
 		{"unknown job", "GET", "/v1/jobs/2", "", 404, `{"error":"no managed job with id 2"}`},
 		{"bad id", "GET", "/v1/jobs/abc", "", 400, `{"error":"job id must be a positive number, got \"abc\""}`},
 		{"cancel without selector", "POST", "/v1/jobs/cancel", `{}`, 400, `{"error":"give exactly one selector"}`},
 		{"cancel", "POST", "/v1/jobs/cancel", `{"job_ids":[1]}`, 200, `{"cancelled":[]}`},
-		{"queue", "POST", "/v1/jobs/queue", `{"all":true}`, 200, ""},
+		{"queue", "POST", "/v1/jobs/queue", `{"all":true}`, 200, `{"jobs":[{"id":1,"name":"one","user":"","status":"RUNNING",
+			"priority":0,"submitted_at":"2025-01-02T03:04:05Z","started_at":"2025-01-02T03:04:05Z","total_duration":90,
+			"job_duration":60,"recoveries":0,"tasks":[{"index":0,"name":"one","status":"RUNNING","requested":"",
+			"total_duration":90,"job_duration":60,"recoveries":0,"restarts":0,"attempt":0,"job_rank":0,"num_jobs":0}]}],
+			"in_progress":{"PENDING":1,"RUNNING":3}}`},
 		{"preempt conflict", "POST", "/v1/jobs/1/preempt", `{"task":1}`, 409, `{"error":"not running"}`},
 		{"logs of unknown job", "GET", "/v1/jobs/5/logs", "", 404, `{"error":"no managed job with id 5"}`},
 		{"bad tail", "GET", "/v1/jobs/1/logs?tail=x", "", 400, `{"error":"tail must be a line count, got \"x\""}`},
@@ -200,6 +206,9 @@ func TestGobOnRequest(t *testing.T) {
 	}
 	if diff := cmp.Diff([]api.Job{b.jobs[1]}, got.Jobs); diff != "" {
 		t.Errorf("jobs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(map[api.Status]int{api.StatusRunning: 3, api.StatusPending: 1}, got.InProgress); diff != "" {
+		t.Errorf("in progress (-want +got):\n%s", diff)
 	}
 	// Other answers stay JSON whatever the client accepts.
 	resp, _ = call(t, ts, "GET", "/v1/jobs/1", "", map[string]string{"Accept": ContentGob})
