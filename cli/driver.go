@@ -6,10 +6,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skynomad/skynomad/driver"
+	"github.com/skynomad/skynomad/driver/nomadpeers"
 )
 
 // newDriverCommand is `skynomad driver --phase setup|run|all`: the task
-// runner inside each allocation or local node. Its flags are its own.
+// runner inside each Nomad allocation (it finds its peers through Nomad).
+// The local engine runs the lighter skynomad-runner when it is installed.
+// Its flags are its own.
 func newDriverCommand(io IO) *cobra.Command {
 	return &cobra.Command{
 		Use:                "driver --phase setup|run|all",
@@ -21,7 +24,7 @@ func newDriverCommand(io IO) *cobra.Command {
 			if io.Environ != nil {
 				env = io.Environ()
 			}
-			if code := driver.Main(cmd.Context(), args, env, io.Stdout, io.Stderr); code != 0 {
+			if code := driver.Main(cmd.Context(), args, env, io.Stdout, io.Stderr, nomadpeers.FromEnv); code != 0 {
 				return withExitCode(code, nil)
 			}
 			return nil

@@ -8,6 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skynomad/skynomad/catalog"
+	"github.com/skynomad/skynomad/engine/nomad/naming"
+	"github.com/skynomad/skynomad/engine/nomad/render"
 	"github.com/skynomad/skynomad/task"
 	"github.com/skynomad/skynomad/translator"
 	"github.com/skynomad/skynomad/ui"
@@ -89,7 +91,7 @@ func (o *translateOptions) Complete(io IO, cmd *cobra.Command, args []string) er
 }
 
 func (o *translateOptions) Validate() error {
-	if o.output != translator.FormatHCL && o.output != translator.FormatJSON {
+	if o.output != render.FormatHCL && o.output != render.FormatJSON {
 		return fmt.Errorf("-o %s: want hcl or json", o.output)
 	}
 	if err := o.taskFlags.validate(); err != nil {
@@ -114,23 +116,23 @@ func (o *translateOptions) Run() error {
 		}
 		cat = cat.With(local)
 	}
-	ts, err := translator.Translate(dag, translator.TranslateOptions{
+	ts, err := render.Preview(dag, render.PreviewOptions{
 		JobID:     o.jobID,
 		Submitted: o.now,
 		Catalog:   cat,
-		Render:    translator.RenderOptions{RunnerPath: o.runnerPath},
+		Render:    render.Options{RunnerPath: o.runnerPath},
 	})
 	if err != nil {
 		return err
 	}
 	for _, t := range ts {
-		if pending := t.Job.Meta["sky.unsupported_mounts"]; pending != "" {
+		if pending := t.Job.Meta[naming.MetaUnsupportedMounts]; pending != "" {
 			o.ui.Warn("task %d (%s): not in the jobspec yet (needs the job-files bucket): %s",
 				t.Attempt.Ref.Task, t.Attempt.Task.Name, pending)
 		}
 	}
 	if o.outDir != "" {
-		paths, err := translator.WriteJobspecFiles(o.outDir, ts, o.output)
+		paths, err := render.WriteJobspecFiles(o.outDir, ts, o.output)
 		if err != nil {
 			return err
 		}
@@ -142,7 +144,7 @@ func (o *translateOptions) Run() error {
 	if len(ts) > 1 {
 		o.ui.Warn("this output holds %d jobspecs, one per task; nomad job run takes one per file: --out DIR writes one file per task", len(ts))
 	}
-	return translator.WriteJobspecs(o.out, ts, o.output)
+	return render.WriteJobspecs(o.out, ts, o.output)
 }
 
 // wantsThisHost: a task asking for infra local is planned on this host

@@ -12,8 +12,8 @@ import (
 	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/engine/nomad"
+	"github.com/skynomad/skynomad/engine/nomad/render"
 	"github.com/skynomad/skynomad/jobs/store"
-	"github.com/skynomad/skynomad/translator"
 )
 
 // cursorKey is where the Nomad engine's event index lives in the store.
@@ -32,14 +32,13 @@ func buildNomad(ctx context.Context, o Options, st *store.Store, sink engine.Sin
 	if err != nil {
 		return nil, err
 	}
-	render := translator.RenderOptions{
-		RunnerPath:  o.Config.Nomad.RunnerPath,
-		Datacenters: o.Config.Nomad.Datacenters,
-		NodePool:    o.Config.Nomad.NodePool,
-	}
 	eng, err := nomad.New(nomad.Config{
-		Client:           client,
-		Render:           func(a *engine.Attempt) (*nomadapi.Job, error) { return translator.RenderJob(a, render) },
+		Client: client,
+		Render: render.Options{
+			RunnerPath:  o.Config.Nomad.RunnerPath,
+			Datacenters: o.Config.Nomad.Datacenters,
+			NodePool:    o.Config.Nomad.NodePool,
+		},
 		Sink:             sink,
 		Logger:           o.Logger.With("engine", "nomad"),
 		Clock:            clock(o.Clock),

@@ -46,6 +46,11 @@ const (
 	EnvSkySetupNodeIPs           = "SKYPILOT_SETUP_NODE_IPS"
 	EnvSkyClusterInfo            = "SKYPILOT_CLUSTER_INFO"
 	EnvSkyPreemptionDeadlineFile = "SKYPILOT_PREEMPTION_DEADLINE_FILE"
+
+	// AllocNoticeFile is the notice file of a runner in a Nomad allocation,
+	// relative to NOMAD_ALLOC_DIR: the spot handler writes the deadline
+	// there (interrupt.DeadlineFileRel).
+	AllocNoticeFile = "skynomad/preemption-deadline"
 )
 
 // Defaults.
@@ -96,7 +101,7 @@ type Config struct {
 // ConfigFromEnv reads a Config from an environment ("NAME=value" entries;
 // the last of duplicate names wins).
 func ConfigFromEnv(env []string) (Config, error) {
-	get := func(k string) string { return lookupEnv(env, k) }
+	get := func(k string) string { return LookupEnv(env, k) }
 	c := Config{
 		SetupFile:        get(EnvSetupFile),
 		RunFile:          get(EnvRunFile),
@@ -158,7 +163,7 @@ func ConfigFromEnv(env []string) (Config, error) {
 			c.ResultFile = filepath.Join(allocDir, "skynomad", fmt.Sprintf("result-%d.json", c.NodeRank))
 		}
 		if c.NoticeFile == "" {
-			c.NoticeFile = filepath.Join(allocDir, "skynomad", "preemption-deadline")
+			c.NoticeFile = filepath.Join(allocDir, filepath.FromSlash(AllocNoticeFile))
 		}
 	}
 	return c, nil
@@ -175,8 +180,8 @@ func splitIPs(s string) []string {
 	return out
 }
 
-// lookupEnv returns the value of the last entry named key.
-func lookupEnv(env []string, key string) string {
+// LookupEnv returns the last value of key in env ("" when unset).
+func LookupEnv(env []string, key string) string {
 	for i := len(env) - 1; i >= 0; i-- {
 		if k, v, ok := strings.Cut(env[i], "="); ok && k == key {
 			return v

@@ -11,12 +11,23 @@ import (
 	"time"
 )
 
+// PeersFunc picks how a runner finds its peers from its environment; a
+// nil PeerFinder (or a nil PeersFunc) means 127.0.0.1 for every node.
+type PeersFunc func(env []string, numNodes int, log *slog.Logger) (PeerFinder, error)
+
+// PeerFinder finds the address of every node of the attempt, in rank order.
+type PeerFinder interface {
+	NodeIPs(ctx context.Context, numNodes int) ([]string, error)
+}
+
 // Main is `skynomad driver`: it parses its flags (--phase setup|run|all),
 // reads its configuration from env, runs the phase(s) with output to
 // stdout/stderr and returns the exit code. SIGTERM and SIGINT terminate the
 // user's processes (see Runner.Run). It expects to own the process: it
 // installs signal handlers and starts the user's processes as children.
-func Main(ctx context.Context, args []string, env []string, stdout, stderr io.Writer) int {
+// Without node addresses in env, peers finds them (nil: every node is
+// 127.0.0.1).
+func Main(ctx context.Context, args []string, env []string, stdout, stderr io.Writer, peers PeersFunc) int {
 	fs := flag.NewFlagSet("driver", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	phase := fs.String("phase", string(PhaseAll), "which phase to run: setup, run or all (setup, then run if setup succeeded)")
@@ -58,13 +69,13 @@ func Main(ctx context.Context, args []string, env []string, stdout, stderr io.Wr
 		Clock:  time.Now,
 		Logger: logger,
 	}
-	if len(cfg.NodeIPs) == 0 {
-		peers, err := PeersFromEnv(env, cfg.NumNodes, logger)
+	if len(cfg.NodeIPs) == 0 && peers != nil {
+		p, err := peers(env, cfg.NumNodes, logger)
 		if err != nil {
 			fmt.Fprintf(stderr, "skynomad driver: %v\n", err)
 			return 2
 		}
-		r.Peers = peers
+		r.Peers = p
 	}
 	return r.Run(ctx, ph)
 }

@@ -20,7 +20,7 @@ const envRunAsDriver = "SKYNOMAD_TEST_AS_DRIVER"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(envRunAsDriver) == "1" {
-		os.Exit(Main(context.Background(), os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+		os.Exit(Main(context.Background(), os.Args[1:], os.Environ(), os.Stdout, os.Stderr, nil))
 	}
 	os.Exit(m.Run())
 }
@@ -108,7 +108,7 @@ func TestMainExitCodes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var stdout, stderr bytes.Buffer
-			got := Main(context.Background(), tt.args, tt.env, &stdout, &stderr)
+			got := Main(context.Background(), tt.args, tt.env, &stdout, &stderr, nil)
 			if got != tt.want {
 				t.Errorf("Main = %d, want %d (stderr %q)", got, tt.want, stderr.String())
 			}

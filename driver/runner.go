@@ -107,7 +107,7 @@ func (r *Runner) Run(ctx context.Context, phase Phase) int {
 	}
 
 	code := 0
-	for _, ph := range phases {
+	for i, ph := range phases {
 		var res Result
 		if ph == PhaseRun {
 			st.waitGate(ctx)
@@ -117,7 +117,10 @@ func (r *Runner) Run(ctx context.Context, phase Phase) int {
 		} else {
 			res = st.runPhase(ctx, ph)
 		}
-		st.writeResult(res)
+		if !res.Skipped || i == len(phases)-1 {
+			// A skipped setup says nothing the run's result will not.
+			st.writeResult(res)
+		}
 		code = res.ExitCode
 		if res.Terminated {
 			code = TerminatedExitCode

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,6 +55,30 @@ func waitAll(b *testing.B, c *client.Client, what string, timeout time.Duration,
 	}
 }
 
+// waitIdle polls, cheaply (the in-progress counts, one row), until no job
+// is in progress.
+func waitIdle(b *testing.B, c *client.Client, what string, timeout time.Duration) {
+	b.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		res, err := c.Queue(context.Background(), api.QueueRequest{All: true, Limit: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		busy := 0
+		for _, n := range res.InProgress {
+			busy += n
+		}
+		if busy == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%s: %d still in progress after %s", what, busy, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func count(jobs []api.Job, ok func(api.Job) bool) int {
 	n := 0
 	for _, j := range jobs {
@@ -62,8 +89,12 @@ func count(jobs []api.Job, ok func(api.Job) bool) int {
 	return n
 }
 
-// BenchmarkThousandShortJobs: 1,000 jobs submitted in one launch, until
-// every one is SUCCEEDED.
+// BenchmarkThousandShortJobs: 1,000 trivial jobs submitted in one launch on
+// the local engine, until every one is SUCCEEDED; then, in the same run,
+// 1,000 plain `bash -c 'setup; run'` spawned with the controller's launch
+// parallelism (jobs.Config.MaxLaunching's default, 4 per CPU), and the
+// ratio of the two times: skynomad's whole overhead per job (controller,
+// SQLite, sandbox, runner) against the bare process spawns.
 func BenchmarkThousandShortJobs(b *testing.B) {
 	const n = 1000
 	for range b.N {
@@ -75,21 +106,43 @@ func BenchmarkThousandShortJobs(b *testing.B) {
 		start := time.Now()
 		h.mustRun("jobs", "launch", "-d", "-y", "--num-jobs", strconv.Itoa(n), "testdata/short.yaml")
 		submitted := time.Since(start)
-		waitAll(b, c, "1000 short jobs", 15*time.Minute, func(jobs []api.Job) bool {
-			return len(jobs) == n && count(jobs, func(j api.Job) bool { return j.Status.Terminal() }) == n
-		})
+		waitIdle(b, c, "1000 short jobs", 15*time.Minute)
 		total := time.Since(start)
 		b.StopTimer()
 		res, _ := c.Queue(context.Background(), api.QueueRequest{All: true})
 		if ok := count(res.Jobs, func(j api.Job) bool { return j.Status == api.StatusSucceeded }); ok != n {
 			b.Errorf("%d of %d jobs SUCCEEDED", ok, n)
 		}
+		h.shutdown()
+		plain := bashSpawns(b, n, 4*runtime.NumCPU())
 		b.ReportMetric(submitted.Seconds(), "submit-s")
 		b.ReportMetric(total.Seconds(), "all-terminal-s")
 		b.ReportMetric(float64(n)/total.Seconds(), "jobs/s")
-		h.shutdown()
+		b.ReportMetric(plain.Seconds(), "bash-s")
+		b.ReportMetric(total.Seconds()/plain.Seconds(), "ratio-to-bash")
 		b.StartTimer()
 	}
+}
+
+// bashSpawns runs n `bash -c 'true; true'` (a task's setup; run), at most
+// parallel at once, and returns how long they took.
+func bashSpawns(b *testing.B, n, parallel int) time.Duration {
+	start := time.Now()
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := exec.Command("bash", "-c", "true; true").Run(); err != nil {
+				b.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
 }
 
 // BenchmarkControllerMemory: the controller's resident memory while 1,000

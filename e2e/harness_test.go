@@ -35,11 +35,15 @@ func runMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	skynomad = filepath.Join(dir, "skynomad")
-	build := exec.Command("go", "build", "-o", skynomad, "./cmd/skynomad")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building skynomad: %v\n%s", err, out)
-		return 1
+	// Both binaries, as `make build` leaves them: the local engine runs
+	// skynomad-runner from beside skynomad.
+	for _, pkg := range []string{"./cmd/skynomad", "./cmd/skynomad-runner"} {
+		build := exec.Command("go", "build", "-o", dir+"/", pkg)
+		build.Dir = ".."
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
+			return 1
+		}
 	}
 	return m.Run()
 }

@@ -8,6 +8,7 @@ import (
 	nomadapi "github.com/hashicorp/nomad/api"
 
 	"github.com/skynomad/skynomad/catalog"
+	"github.com/skynomad/skynomad/engine/nomad/render"
 	"github.com/skynomad/skynomad/internal/realagent"
 	"github.com/skynomad/skynomad/translator"
 )
@@ -71,9 +72,9 @@ func render200(b *testing.B, n int) []*nomadapi.Job {
 	}
 	var jobs []*nomadapi.Job
 	for id := int64(1); id <= int64(n); id++ {
-		ts, err := translator.Translate(dag, translator.TranslateOptions{
+		ts, err := render.Preview(dag, render.PreviewOptions{
 			JobID: id, Submitted: time.Now(), Catalog: catalog.New([]catalog.Offering{local}),
-			Render: translator.RenderOptions{RunnerPath: skynomad},
+			Render: render.Options{RunnerPath: skynomad},
 		})
 		if err != nil {
 			b.Fatal(err)

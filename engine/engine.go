@@ -5,6 +5,12 @@
 // Events, streams its logs and stops it. It never decides about recovery: it
 // says what happened (exited in setup with code 3, node lost, stopped by an
 // operator) and the controller decides what that means.
+//
+// NewAttempt builds the Attempt an engine gets, for the controller and for
+// `skynomad translate` alike. Beside Engine sit the optional capabilities
+// (Checker, Preempter, Queuer, Warner), found by type assertion; each
+// implementation states its own with a compile-time check. The
+// conformance suite every engine passes is engine/enginetest.
 package engine
 
 import (
@@ -122,7 +128,9 @@ type LogOptions struct {
 	Tail int
 }
 
-// Engine is the seam. Implementations: engine/local, engine/nomad.
+// Engine is the seam. Implementations: engine/local, engine/nomad, and the
+// controller tests' enginetest.Fake; engine/enginetest is the conformance
+// suite all three pass.
 type Engine interface {
 	// Name is "local" or "nomad".
 	Name() string
@@ -144,6 +152,17 @@ type Engine interface {
 	Logs(ctx context.Context, ref Ref, opts LogOptions) (io.ReadCloser, error)
 }
 
+// The optional capabilities below are found by type assertion; each
+// implementation states the ones it has with a compile-time check
+// (var _ engine.Queuer = (*Engine)(nil)).
+
+// Checker is an optional capability: refuse a task the engine can never
+// run. The job ends FAILED_PRECHECKS when Check returns an
+// InfeasibleError.
+type Checker interface {
+	Check(t task.Task) error
+}
+
 // Preempter is an optional capability: deliver a preemption to a running
 // attempt, as a spot reclaim would. With notice > 0 the task first gets a
 // SIGTERM and SKYPILOT_PREEMPTION_DEADLINE, then is killed at the deadline.
@@ -160,8 +179,8 @@ type Queuer interface {
 	QueuesLaunches() bool
 }
 
-// Warner is an optional capability: name what the engine will run without
-// of a task as written (a mount it cannot deliver yet). Shown before the
+// Warner is an optional capability: name what of a task as written the
+// engine will run without (a mount it cannot deliver yet). Shown before the
 // job is submitted, so nothing the user wrote is dropped silently.
 type Warner interface {
 	Warnings(t task.Task) []string

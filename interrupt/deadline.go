@@ -8,17 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/skynomad/skynomad/driver"
 )
 
 // DeadlineFileRel is where the preemption deadline of an allocation is
 // written, relative to the allocation directory (the client's
-// <data_dir>/alloc/<alloc-id>). Tasks see the same file as
-// $NOMAD_ALLOC_DIR/skynomad/preemption-deadline.
-const DeadlineFileRel = "alloc/skynomad/preemption-deadline"
-
-// DeadlineFileEnv names the environment variable through which the runner
-// tells the task where the deadline file is.
-const DeadlineFileEnv = "SKYPILOT_PREEMPTION_DEADLINE_FILE"
+// <data_dir>/alloc/<alloc-id>): the runner's notice file in the shared
+// alloc/ dir, which tasks see under $NOMAD_ALLOC_DIR.
+const DeadlineFileRel = "alloc/" + driver.AllocNoticeFile
 
 // DeadlineFilePath is the deadline file of allocation allocID under a
 // Nomad client's allocation root (<data_dir>/alloc).

@@ -19,7 +19,10 @@
 // RFC3339, UTC), cloud (aws|gcp|azure) and action
 // (terminate|stop|hibernate|preempt). An allocation that ends while this
 // Variable exists was preempted: the engine reports a preemption, never a
-// user failure, whatever its exit code. The handler never deletes it.
+// user failure, whatever its exit code. The handler never deletes it. The
+// Variable's path and items, the "sky-" job-ID prefix, the sky.job_id meta
+// key and the task names are spelled in engine/nomad/naming, which the
+// handler and the engine share.
 //
 // # Contract with the runner: the deadline file
 //

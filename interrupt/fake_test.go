@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/skynomad/skynomad/engine/nomad/naming"
 )
 
 // fakeNomad is an in-memory nomadActions that records every call that
@@ -106,7 +108,7 @@ func (f *fakeNomad) NodeAllocs(_ context.Context, id string) ([]allocInfo, error
 func (f *fakeNomad) PreemptionRecorded(_ context.Context, ns, allocID string) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	_, ok := f.vars[ns+"/"+PreemptionVariablePath(allocID)]
+	_, ok := f.vars[ns+"/"+naming.PreemptionVariable(allocID)]
 	return ok, nil
 }
 
@@ -117,7 +119,7 @@ func (f *fakeNomad) RecordPreemption(_ context.Context, r preemptionRecord) erro
 		return err
 	}
 	f.calls = append(f.calls, "record "+r.AllocID)
-	f.vars[r.Namespace+"/"+PreemptionVariablePath(r.AllocID)] = r
+	f.vars[r.Namespace+"/"+naming.PreemptionVariable(r.AllocID)] = r
 	return nil
 }
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/nomad/api"
+
+	"github.com/skynomad/skynomad/engine/nomad/naming"
 )
 
 // RebalancePolicy says what a rebalance recommendation does.
@@ -382,7 +384,7 @@ func (h *Handler) prepare(ctx context.Context, a allocInfo, n Notice) error {
 			if err := h.nomad.RecordPreemption(ctx, rec); err != nil {
 				return err
 			}
-			h.log.Info("preemption recorded", "alloc_id", a.ID, "job", a.JobID, "variable", PreemptionVariablePath(a.ID))
+			h.log.Info("preemption recorded", "alloc_id", a.ID, "job", a.JobID, "variable", naming.PreemptionVariable(a.ID))
 		}
 		h.recorded[a.ID] = true
 	}
@@ -400,7 +402,7 @@ func (h *Handler) prepare(ctx context.Context, a allocInfo, n Notice) error {
 		h.deadlineFile[a.ID] = n.Deadline
 	}
 
-	for _, task := range []string{taskSetup, taskRun} {
+	for _, task := range []string{naming.SetupTaskName, naming.RunTaskName} {
 		key := a.ID + "/" + task
 		if h.signaled[key] || a.Signaled[task] || !slices.Contains(a.RunningTasks, task) {
 			continue

@@ -8,33 +8,14 @@ import (
 	"time"
 
 	"github.com/hashicorp/nomad/api"
+
+	"github.com/skynomad/skynomad/engine/nomad/naming"
 )
 
-// The Nomad Variable that marks an allocation as stopped by a spot notice.
-// The Nomad engine reads it to classify the allocation's end as a
-// preemption, never as a user failure. It lives in the allocation's
-// namespace.
+// Nomad's names the handler uses. (An allocation is skynomad's when its
+// job ID starts with naming.JobPrefix and its job carries meta
+// naming.MetaJobID: see allocInfo.skynomad.)
 const (
-	PreemptionVariablePrefix = "skynomad/preemptions/"
-
-	PreemptionItemNodeID     = "node_id"
-	PreemptionItemNodeName   = "node_name"
-	PreemptionItemNoticeTime = "notice_time" // RFC3339
-	PreemptionItemDeadline   = "deadline"    // RFC3339
-	PreemptionItemCloud      = "cloud"
-	PreemptionItemAction     = "action"
-)
-
-// PreemptionVariablePath is the Variable path for one allocation.
-func PreemptionVariablePath(allocID string) string { return PreemptionVariablePrefix + allocID }
-
-// Which allocations are skynomad's: a job ID with this prefix and this job
-// meta key (set by the Nomad engine).
-const (
-	skyJobPrefix  = "sky-"
-	skyJobIDMeta  = "sky.job_id"
-	taskRun       = "run"
-	taskSetup     = "setup"
 	signalTerm    = "SIGTERM"
 	taskRunning   = "running"
 	eventSignaled = api.TaskSignaling
@@ -67,7 +48,7 @@ type allocInfo struct {
 
 // skynomad reports whether the allocation belongs to a managed job.
 func (a allocInfo) skynomad() bool {
-	return strings.HasPrefix(a.JobID, skyJobPrefix) && a.SkyJobID != ""
+	return strings.HasPrefix(a.JobID, naming.JobPrefix) && a.SkyJobID != ""
 }
 
 // active reports whether the allocation still runs or is about to, and
@@ -77,7 +58,11 @@ func (a allocInfo) active() bool {
 		(a.ClientStatus == api.AllocClientStatusPending || a.ClientStatus == api.AllocClientStatusRunning)
 }
 
-// preemptionRecord is the content of the preemption Variable.
+// preemptionRecord is the content of the Nomad Variable
+// naming.PreemptionVariable(allocID), which marks an allocation as stopped
+// by a spot notice. The Nomad engine reads it to classify the allocation's
+// end as a preemption, never as a user failure. It lives in the
+// allocation's namespace.
 type preemptionRecord struct {
 	Namespace  string
 	AllocID    string
@@ -91,12 +76,12 @@ type preemptionRecord struct {
 
 func (r preemptionRecord) items() map[string]string {
 	return map[string]string{
-		PreemptionItemNodeID:     r.NodeID,
-		PreemptionItemNodeName:   r.NodeName,
-		PreemptionItemNoticeTime: r.NoticeTime.UTC().Format(time.RFC3339),
-		PreemptionItemDeadline:   r.Deadline.UTC().Format(time.RFC3339),
-		PreemptionItemCloud:      string(r.Cloud),
-		PreemptionItemAction:     string(r.Action),
+		naming.PreemptionNodeID:     r.NodeID,
+		naming.PreemptionNodeName:   r.NodeName,
+		naming.PreemptionNoticeTime: r.NoticeTime.UTC().Format(time.RFC3339),
+		naming.PreemptionDeadline:   r.Deadline.UTC().Format(time.RFC3339),
+		naming.PreemptionCloud:      string(r.Cloud),
+		naming.PreemptionAction:     string(r.Action),
 	}
 }
 
@@ -178,7 +163,7 @@ func toAllocInfo(a *api.Allocation) allocInfo {
 		Signaled:      map[string]bool{},
 	}
 	if a.Job != nil {
-		info.SkyJobID = a.Job.Meta[skyJobIDMeta]
+		info.SkyJobID = a.Job.Meta[naming.MetaJobID]
 	}
 	for name, ts := range a.TaskStates {
 		if ts == nil {
@@ -198,15 +183,15 @@ func toAllocInfo(a *api.Allocation) allocInfo {
 
 func (n apiActions) PreemptionRecorded(ctx context.Context, namespace, allocID string) (bool, error) {
 	q := (&api.QueryOptions{Namespace: namespace}).WithContext(ctx)
-	v, _, err := n.c.Variables().Peek(PreemptionVariablePath(allocID), q)
+	v, _, err := n.c.Variables().Peek(naming.PreemptionVariable(allocID), q)
 	if err != nil {
-		return false, fmt.Errorf("read variable %s: %w", PreemptionVariablePath(allocID), err)
+		return false, fmt.Errorf("read variable %s: %w", naming.PreemptionVariable(allocID), err)
 	}
 	return v != nil, nil
 }
 
 func (n apiActions) RecordPreemption(ctx context.Context, r preemptionRecord) error {
-	v := &api.Variable{Namespace: r.Namespace, Path: PreemptionVariablePath(r.AllocID), Items: r.items()}
+	v := &api.Variable{Namespace: r.Namespace, Path: naming.PreemptionVariable(r.AllocID), Items: r.items()}
 	w := (&api.WriteOptions{Namespace: r.Namespace}).WithContext(ctx)
 	if _, _, err := n.c.Variables().Create(v, w); err != nil {
 		return fmt.Errorf("write variable %s: %w", v.Path, err)

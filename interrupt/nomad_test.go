@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/skynomad/skynomad/engine/nomad/naming"
 	"github.com/skynomad/skynomad/engine/nomad/nomadfake"
 )
 
@@ -176,9 +177,9 @@ func (c *cluster) checkPreempted(t *testing.T, n Notice) {
 		if a.DesiredStatus != api.AllocDesiredStatusStop {
 			t.Errorf("alloc %s desired status = %s; want stop", id, a.DesiredStatus)
 		}
-		v := c.fake.Variable(PreemptionVariablePath(id))
+		v := c.fake.Variable(naming.PreemptionVariable(id))
 		if v == nil {
-			t.Errorf("no Variable %s", PreemptionVariablePath(id))
+			t.Errorf("no Variable %s", naming.PreemptionVariable(id))
 			continue
 		}
 		want := map[string]string{
@@ -194,7 +195,7 @@ func (c *cluster) checkPreempted(t *testing.T, n Notice) {
 		if a.DesiredStatus != api.AllocDesiredStatusRun || a.ClientStatus != api.AllocClientStatusRunning || len(c.fake.Signals(id)) > 0 {
 			t.Errorf("alloc %s of job %s was touched: desired %s, client %s, signals %v", id, a.JobID, a.DesiredStatus, a.ClientStatus, c.fake.Signals(id))
 		}
-		if v := c.fake.Variable(PreemptionVariablePath(id)); v != nil {
+		if v := c.fake.Variable(naming.PreemptionVariable(id)); v != nil {
 			t.Errorf("Variable written for alloc %s of job %s", id, a.JobID)
 		}
 	}

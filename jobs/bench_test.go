@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skynomad/skynomad/engine/enginetest"
 	"github.com/skynomad/skynomad/jobs"
 	"github.com/skynomad/skynomad/jobs/api"
 	"github.com/skynomad/skynomad/jobs/client"
@@ -20,14 +21,14 @@ import (
 
 // startController runs a controller with the fake engine and planner, its
 // API on a unix socket, and returns it with a client.
-func startController(b *testing.B, dir string, script func(*jobs.FakeEngine)) (*jobs.Controller, *client.Client, func()) {
+func startController(b *testing.B, dir string, script func(*enginetest.Fake)) (*jobs.Controller, *client.Client, func()) {
 	b.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(dir, "state.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	q := jobs.NewEventQueue()
-	eng := jobs.NewFakeEngine(q.Sink)
+	eng := enginetest.NewFake(q.Sink)
 	if script != nil {
 		script(eng)
 	}
@@ -125,7 +126,7 @@ func BenchmarkSubmit1000ToTerminal(b *testing.B) {
 	var total time.Duration
 	for b.Loop() {
 		b.StopTimer()
-		ctl, c, stop := startController(b, b.TempDir(), func(e *jobs.FakeEngine) { e.SetScript(jobs.Succeed) })
+		ctl, c, stop := startController(b, b.TempDir(), func(e *enginetest.Fake) { e.SetScript(enginetest.Succeed) })
 		b.StartTimer()
 		start := time.Now()
 		resp, err := c.Launch(ctx, api.LaunchRequest{DAG: dag, User: "bench", NumJobs: n})

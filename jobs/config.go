@@ -24,13 +24,6 @@ type Planner interface {
 
 var _ Planner = (*catalog.Catalog)(nil)
 
-// Checker is an optional engine capability: refuse a task the engine can
-// never run (the job ends FAILED_PRECHECKS when it returns an
-// engine.InfeasibleError).
-type Checker interface {
-	Check(t task.Task) error
-}
-
 // Backoff is an exponential backoff with jitter: the n-th delay (n from 1)
 // is Initial × Factor^(n-1), capped at Max, then moved by up to ±Jitter of
 // itself at random.

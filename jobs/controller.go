@@ -42,8 +42,11 @@ type Controller struct {
 	// Loop-owned state: touched only on the loop goroutine.
 	jobs  map[int64]*jobState
 	ready readyQueue
-	slots slotSource
-	rng   *rand.Rand
+	// stopOnReturn holds attempts of jobs that ended while their launch
+	// was in flight, to stop when it returns.
+	stopOnReturn map[engine.Ref]bool
+	slots        slotSource
+	rng          *rand.Rand
 }
 
 // New checks cfg, fills its defaults and returns a controller that is not
@@ -67,8 +70,10 @@ func New(cfg Config) (*Controller, error) {
 		inbox:  make(chan func(), 1024),
 		done:   make(chan struct{}),
 		jobs:   map[int64]*jobState{},
-		slots:  &launchSlots{maxLaunching: cfg.MaxLaunching, maxRunning: cfg.MaxRunning},
-		rng:    rand.New(rand.NewPCG(cfg.Seed, cfg.Seed>>1|1)),
+
+		stopOnReturn: map[engine.Ref]bool{},
+		slots:        &launchSlots{maxLaunching: cfg.MaxLaunching, maxRunning: cfg.MaxRunning},
+		rng:          rand.New(rand.NewPCG(cfg.Seed, cfg.Seed>>1|1)),
 	}
 	c.jlog = newJobLogs(cfg.LogDir, cfg.Clock, c.notes.notify, cfg.Logger)
 	return c, nil
@@ -136,6 +141,15 @@ func (c *Controller) run(recs []store.Record) {
 		}
 		c.schedule()
 	}
+}
+
+// LoopLatency is how long the controller's loop takes to run a no-op
+// posted now: how long an API request or an engine event waits before the
+// controller handles it.
+func (c *Controller) LoopLatency(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	err := c.call(ctx, func() error { return nil })
+	return time.Since(start), err
 }
 
 // post hands f to the loop. It returns false if the controller stopped.
@@ -398,6 +412,11 @@ func (c *Controller) failController(js *jobState, cause error) {
 
 // forget drops a finished job from memory and gives back its slots.
 func (c *Controller) forget(js *jobState) {
+	if t := js.cur(); t.launching && t.att != nil && t.att.Live() {
+		// Its launch is still in flight and nothing says the attempt
+		// ended: stop it once the launch returns.
+		c.stopOnReturn[refOf(t.att)] = true
+	}
 	c.dequeue(js)
 	c.slots.finished(js)
 	js.stopTimers()

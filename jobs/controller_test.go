@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/engine/enginetest"
 	"github.com/skynomad/skynomad/jobs/api"
 	"github.com/skynomad/skynomad/task"
 )
@@ -112,7 +114,7 @@ func TestUserFailures(t *testing.T) {
 		},
 		{
 			name: "two failures within max_restarts_on_errors 2", recovery: task.JobRecovery{MaxRestartsOnErrors: 2},
-			script: byAttempt(fail(engine.PhaseRun, 1), fail(engine.PhaseSetup, 2), Succeed),
+			script: byAttempt(fail(engine.PhaseRun, 1), fail(engine.PhaseSetup, 2), enginetest.Succeed),
 			status: api.StatusSucceeded, attempts: 3, restarts: 2, exitCode: 0,
 			logLine: "attempt 2: setup exited with code 2; restarting (restart 2 of 2)",
 		},
@@ -124,7 +126,7 @@ func TestUserFailures(t *testing.T) {
 		},
 		{
 			name: "recover_on_exit_codes restarts without the counter", recovery: task.JobRecovery{RecoverOnExitCodes: []int{42}},
-			script: byAttempt(fail(engine.PhaseRun, 42), fail(engine.PhaseRun, 42), Succeed),
+			script: byAttempt(fail(engine.PhaseRun, 42), fail(engine.PhaseRun, 42), enginetest.Succeed),
 			status: api.StatusSucceeded, attempts: 3, restarts: 0, exitCode: 0,
 			logLine: "attempt 1: run exited with code 42, which is in recover_on_exit_codes; restarting",
 		},
@@ -168,7 +170,7 @@ func TestUserFailures(t *testing.T) {
 func TestPreemptedTwiceRecovers(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.eng.SetScript(byAttempt(Preempted, Preempted, Succeed))
+	h.eng.SetScript(byAttempt(enginetest.Preempted, enginetest.Preempted, enginetest.Succeed))
 	id := h.submit(oneTask("spot", withRecovery(task.JobRecovery{MaxRestartsOnErrors: 1})))
 	j := h.waitTerminal(id)
 	tk := j.Tasks[0]
@@ -203,31 +205,31 @@ func TestRecoveryStrategies(t *testing.T) {
 	}{
 		{
 			name: "EAGER_NEXT_REGION avoids the preempted region", strategy: task.StrategyEagerNextRegion,
-			script:  byAttempt(Preempted, Succeed),
+			script:  byAttempt(enginetest.Preempted, enginetest.Succeed),
 			regions: []string{"us-east-1", "us-west-2"},
 		},
 		{
-			name: "EAGER_NEXT_REGION is the default", script: byAttempt(NoCap, Preempted, Succeed),
+			name: "EAGER_NEXT_REGION is the default", script: byAttempt(enginetest.NoCap, enginetest.Preempted, enginetest.Succeed),
 			regions: []string{"us-east-1", "us-west-2", "us-east-1"},
 		},
 		{
 			name: "EAGER_NEXT_REGION goes back when nothing else fits", strategy: task.StrategyEagerNextRegion,
-			offers: TestOfferings[:1], script: byAttempt(Preempted, Succeed),
+			offers: TestOfferings[:1], script: byAttempt(enginetest.Preempted, enginetest.Succeed),
 			regions: []string{"us-east-1", "us-east-1"},
 		},
 		{
 			name: "a pinned region stays", strategy: task.StrategyEagerNextRegion, pin: "us-east-1",
-			script:  byAttempt(Preempted, Succeed),
+			script:  byAttempt(enginetest.Preempted, enginetest.Succeed),
 			regions: []string{"us-east-1", "us-east-1"},
 		},
 		{
 			name: "FAILOVER retries the same region three times first", strategy: task.StrategyFailover,
-			script:  byAttempt(NoCap, Preempted, NoCap, NoCap, NoCap, Succeed),
+			script:  byAttempt(enginetest.NoCap, enginetest.Preempted, enginetest.NoCap, enginetest.NoCap, enginetest.NoCap, enginetest.Succeed),
 			regions: []string{"us-east-1", "us-west-2", "us-west-2", "us-west-2", "us-west-2", "us-east-1"},
 		},
 		{
 			name: "FAILOVER stays when the region has capacity", strategy: task.StrategyFailover,
-			script:  byAttempt(NoCap, Preempted, Succeed),
+			script:  byAttempt(enginetest.NoCap, enginetest.Preempted, enginetest.Succeed),
 			regions: []string{"us-east-1", "us-west-2", "us-west-2"},
 		},
 	}
@@ -258,7 +260,7 @@ func TestNoCapacity(t *testing.T) {
 	t.Run("every candidate, then back off and plan again", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t)
-		h.eng.SetScript(byAttempt(NoCap, NoCap, NoCap, NoCap, Succeed))
+		h.eng.SetScript(byAttempt(enginetest.NoCap, enginetest.NoCap, enginetest.NoCap, enginetest.NoCap, enginetest.Succeed))
 		id := h.submit(oneTask("busy"))
 		j := h.waitTerminal(id)
 		if j.Status != api.StatusSucceeded || j.Tasks[0].Recoveries != 0 {
@@ -285,7 +287,7 @@ func TestNoCapacity(t *testing.T) {
 				{Ref: a.Ref, Kind: engine.EventNoCapacity, Reason: "1 of 2 nodes placed"},
 			}
 		}
-		h.eng.SetScript(byAttempt(partly, Succeed))
+		h.eng.SetScript(byAttempt(partly, enginetest.Succeed))
 		id := h.submit(oneTask("half"))
 		if j := h.waitTerminal(id); j.Status != api.StatusSucceeded {
 			t.Fatalf("status %s, want SUCCEEDED on the next candidate", j.Status)
@@ -298,7 +300,7 @@ func TestNoCapacity(t *testing.T) {
 	t.Run("FAILED_NO_RESOURCE after MaxLaunchRetries", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, func(c *Config) { c.MaxLaunchRetries = 2 })
-		h.eng.SetScript(NoCap)
+		h.eng.SetScript(enginetest.NoCap)
 		id := h.submit(oneTask("busy"))
 		j := h.waitTerminal(id)
 		if j.Status != api.StatusFailedNoResource || !strings.Contains(j.FailureReason, "after 2 launch tries") {
@@ -310,14 +312,16 @@ func TestNoCapacity(t *testing.T) {
 	})
 	t.Run("an attempt not placed in time", func(t *testing.T) {
 		t.Parallel()
-		h := newHarness(t, func(c *Config) { c.NoCapacityTimeout = 5 * 1e6 })
-		h.eng.SetScript(byAttempt(func(engine.Attempt) []engine.Event { return nil }, Succeed))
+		// Long enough that attempt 2's placement, played at once, always
+		// comes first, even on a loaded machine.
+		h := newHarness(t, func(c *Config) { c.NoCapacityTimeout = 250 * time.Millisecond })
+		h.eng.SetScript(byAttempt(func(engine.Attempt) []engine.Event { return nil }, enginetest.Succeed))
 		id := h.submit(oneTask("slow"))
 		j := h.waitTerminal(id)
 		if j.Status != api.StatusSucceeded || j.Tasks[0].Attempt != 2 {
 			t.Errorf("status %s attempt %d, want SUCCEEDED on attempt 2", j.Status, j.Tasks[0].Attempt)
 		}
-		if log := h.controllerLog(id); !strings.Contains(log, "attempt 1: no capacity on AWS (us-east-1) m6i.large: not placed within 5ms") {
+		if log := h.controllerLog(id); !strings.Contains(log, "attempt 1: no capacity on AWS (us-east-1) m6i.large: not placed within 250ms") {
 			t.Errorf("controller log:\n%s", log)
 		}
 	})
@@ -343,7 +347,7 @@ func TestPrechecks(t *testing.T) {
 	t.Run("the engine says infeasible", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, func(c *Config) {
-			c.Engine = checkingEngine{c.Engine.(*FakeEngine)}
+			c.Engine = checkingEngine{c.Engine.(*enginetest.Fake)}
 		})
 		id := h.submit(oneTask("gpu", func(tk *task.Task) {
 			tk.Candidates[0].Accelerators = []task.Accelerator{{Name: "H100", Count: 8}}
@@ -371,7 +375,7 @@ func TestPrechecks(t *testing.T) {
 	})
 }
 
-type checkingEngine struct{ *FakeEngine }
+type checkingEngine struct{ *enginetest.Fake }
 
 func (e checkingEngine) Check(t task.Task) error {
 	for _, c := range t.Candidates {
@@ -429,9 +433,9 @@ func TestPipeline(t *testing.T) {
 		h := newHarness(t)
 		h.eng.SetScript(func(a engine.Attempt) []engine.Event {
 			if a.Ref.Task == 1 {
-				return Exit(a, engine.PhaseRun, 9)
+				return enginetest.Exit(a, engine.PhaseRun, 9)
 			}
-			return Succeed(a)
+			return enginetest.Succeed(a)
 		})
 		id := h.submit(pipeline("pipe", 3))
 		j := h.waitTerminal(id)
@@ -456,7 +460,7 @@ func TestCancel(t *testing.T) {
 	t.Run("pending and running", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, func(c *Config) { c.MaxRunning = 1 })
-		h.eng.SetScript(Place)
+		h.eng.SetScript(enginetest.Place)
 		running := h.submit(oneTask("running"))
 		h.waitStatus(running, api.StatusRunning)
 		pending := h.submit(oneTask("pending"))
@@ -497,7 +501,7 @@ func TestCancel(t *testing.T) {
 			<-release
 			return nil
 		})
-		h.eng.SetScript(Place)
+		h.eng.SetScript(enginetest.Place)
 		id := h.submit(oneTask("slow"))
 		h.wait(id, "STARTING", func(j api.Job) bool { return j.Status == api.StatusStarting })
 		if _, err := h.ctl.Cancel(context.Background(), api.CancelRequest{JobIDs: []int64{id}}); err != nil {
@@ -523,7 +527,7 @@ func TestCancel(t *testing.T) {
 			}
 			return nil
 		})
-		h.eng.SetScript(byAttempt(Preempted, Place))
+		h.eng.SetScript(byAttempt(enginetest.Preempted, enginetest.Place))
 		id := h.submit(oneTask("spot"))
 		h.waitLaunched(engine.Ref{JobID: id, Task: 0, Attempt: 1})
 		h.wait(id, "recovering", func(j api.Job) bool { return j.Tasks[0].Attempt == 2 })
@@ -566,7 +570,7 @@ func TestCancel(t *testing.T) {
 func TestOperatorStop(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.eng.SetScript(Place)
+	h.eng.SetScript(enginetest.Place)
 	id := h.submit(oneTask("victim"))
 	h.waitStatus(id, api.StatusRunning)
 	h.eng.Emit(engine.Event{Ref: engine.Ref{JobID: id, Task: 0, Attempt: 1}, Kind: engine.EventOperatorStopped, Reason: "nomad job stop"})
@@ -579,7 +583,7 @@ func TestOperatorStop(t *testing.T) {
 func TestStaleAndDuplicateEvents(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.eng.SetScript(byAttempt(Preempted, Place))
+	h.eng.SetScript(byAttempt(enginetest.Preempted, enginetest.Place))
 	id := h.submit(oneTask("dup"))
 	h.wait(id, "attempt 2 running", func(j api.Job) bool {
 		return j.Tasks[0].Attempt == 2 && j.Status == api.StatusRunning
@@ -670,7 +674,7 @@ func TestPriorityOrder(t *testing.T) {
 		}
 		return nil
 	})
-	h.eng.SetScript(Place)
+	h.eng.SetScript(enginetest.Place)
 	blocker := h.submit(oneTask("blocker"))
 	h.waitStatus(blocker, api.StatusStarting)
 	names := []struct {
@@ -711,7 +715,7 @@ func TestMaxLaunching(t *testing.T) {
 		}
 		return nil
 	})
-	h.eng.SetScript(Place)
+	h.eng.SetScript(enginetest.Place)
 	var ids []int64
 	for i := range 5 {
 		ids = append(ids, h.submit(oneTask(fmt.Sprintf("j%d", i))))
@@ -743,7 +747,7 @@ func TestMaxLaunching(t *testing.T) {
 func TestPreemptAPI(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.eng.SetScript(Place)
+	h.eng.SetScript(enginetest.Place)
 	id := h.submit(oneTask("spot"))
 	h.waitStatus(id, api.StatusRunning)
 	if err := h.ctl.Preempt(context.Background(), id, api.PreemptRequest{NoticeSeconds: 30}); err != nil {
@@ -770,7 +774,7 @@ func TestPreemptAPI(t *testing.T) {
 	}
 
 	h2 := newHarness(t, func(c *Config) { c.Engine = plainEngine{c.Engine} })
-	h2.eng.SetScript(Place)
+	h2.eng.SetScript(enginetest.Place)
 	id2 := h2.submit(oneTask("spot"))
 	h2.waitStatus(id2, api.StatusRunning)
 	err := h2.ctl.Preempt(context.Background(), id2, api.PreemptRequest{})
@@ -807,7 +811,7 @@ func TestWithCatalogPlanner(t *testing.T) {
 }
 
 // queuingEngine is a FakeEngine whose scheduler queues launched attempts.
-type queuingEngine struct{ *FakeEngine }
+type queuingEngine struct{ *enginetest.Fake }
 
 func (queuingEngine) QueuesLaunches() bool { return true }
 
@@ -819,7 +823,7 @@ func TestQueuingEngineFreesLaunchSlots(t *testing.T) {
 	var eng queuingEngine
 	h := newHarness(t, func(c *Config) {
 		c.MaxLaunching = 1
-		eng = queuingEngine{c.Engine.(*FakeEngine)}
+		eng = queuingEngine{c.Engine.(*enginetest.Fake)}
 		eng.SetScript(func(engine.Attempt) []engine.Event { return nil }) // never placed
 		c.Engine = eng
 	})
@@ -847,7 +851,7 @@ func TestLostBeforeStartIsNotARecovery(t *testing.T) {
 			{Ref: a.Ref, Kind: engine.EventPreempted, Node: "n1", Reason: "runner vanished (rank 0)"},
 		}
 	}
-	h.eng.SetScript(byAttempt(lostEarly, Succeed))
+	h.eng.SetScript(byAttempt(lostEarly, enginetest.Succeed))
 	id := h.submit(oneTask("early"))
 	j := h.waitTerminal(id)
 	if j.Status != api.StatusSucceeded || j.Tasks[0].Recoveries != 0 || j.Tasks[0].Attempt != 2 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/engine/enginetest"
 	"github.com/skynomad/skynomad/internal/syncbuf"
 	"github.com/skynomad/skynomad/jobs/api"
 	"github.com/skynomad/skynomad/jobs/store"
@@ -26,7 +27,7 @@ const waitTimeout = 15 * time.Second
 type harness struct {
 	t      *testing.T
 	ctl    *Controller
-	eng    *FakeEngine
+	eng    *enginetest.Fake
 	plan   *FakePlanner
 	store  *store.Store
 	dir    string
@@ -46,8 +47,8 @@ func newHarness(t *testing.T, tweak ...func(*Config)) *harness {
 	}
 	h := &harness{t: t, store: st, dir: dir, logs: &syncbuf.Buffer{}, plan: &FakePlanner{Offerings: TestOfferings}}
 	q := NewEventQueue()
-	h.eng = NewFakeEngine(q.Sink)
-	h.eng.SetScript(Succeed)
+	h.eng = enginetest.NewFake(q.Sink)
+	h.eng.SetScript(enginetest.Succeed)
 	h.cfg = Config{
 		Store: st, Engine: h.eng, Events: q, Planner: h.plan, LogDir: filepath.Join(dir, "logs"),
 		RetryBackoff: testBackoff, LogDrainGrace: 50 * time.Millisecond,
@@ -235,5 +236,5 @@ func byAttempt(scripts ...func(engine.Attempt) []engine.Event) func(engine.Attem
 }
 
 func exitWith(phase engine.Phase, code int) func(engine.Attempt) []engine.Event {
-	return func(a engine.Attempt) []engine.Event { return Exit(a, phase, code) }
+	return func(a engine.Attempt) []engine.Event { return enginetest.Exit(a, phase, code) }
 }

@@ -7,14 +7,16 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/engine/enginetest"
 	"github.com/skynomad/skynomad/jobs/api"
 )
 
 func TestLogsAcrossAttempts(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.eng.SetScript(Place)
+	h.eng.SetScript(enginetest.Place)
 	id := h.submit(oneTask("spot"))
 	a1 := engine.Ref{JobID: id, Attempt: 1}
 	a2 := engine.Ref{JobID: id, Attempt: 2}
@@ -74,7 +76,7 @@ func TestLogsAcrossAttempts(t *testing.T) {
 func TestPipelineLogs(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.eng.SetScript(Place)
+	h.eng.SetScript(enginetest.Place)
 	id := h.submit(pipeline("pipe", 2))
 	for i := range 2 {
 		ref := engine.Ref{JobID: id, Task: i, Attempt: 1}
@@ -96,7 +98,7 @@ func TestPipelineLogs(t *testing.T) {
 func TestLogsOfPendingJobDoNotBlock(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.MaxRunning = 1 })
-	h.eng.SetScript(Place)
+	h.eng.SetScript(enginetest.Place)
 	first := h.submit(oneTask("first"))
 	h.waitStatus(first, api.StatusRunning)
 	pending := h.submit(oneTask("pending"))
@@ -109,7 +111,7 @@ func TestLogsOfPendingJobDoNotBlock(t *testing.T) {
 func TestControllerLogFollow(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.eng.SetScript(Place)
+	h.eng.SetScript(enginetest.Place)
 	id := h.submit(oneTask("watched"))
 	h.waitStatus(id, api.StatusRunning)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)

@@ -7,8 +7,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/engine/enginetest"
 	"github.com/skynomad/skynomad/jobs/api"
 	"github.com/skynomad/skynomad/jobs/store"
 )
@@ -159,9 +161,9 @@ func TestQueueViewMatchesStore(t *testing.T) {
 	// Every third new job stays RUNNING; the others succeed.
 	h.eng.SetScript(func(a engine.Attempt) []engine.Event {
 		if a.Ref.JobID%3 == 0 {
-			return Place(a)
+			return enginetest.Place(a)
 		}
-		return Succeed(a)
+		return enginetest.Succeed(a)
 	})
 	for i := range 40 {
 		id := h.submit(oneTask(fmt.Sprintf("new-%d", i)))

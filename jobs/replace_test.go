@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/engine/enginetest"
 	"github.com/skynomad/skynomad/jobs/api"
 	"github.com/skynomad/skynomad/jobs/store"
 )
@@ -20,7 +21,7 @@ import (
 func TestEngineReplacement(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.eng.SetScript(Place)
+	h.eng.SetScript(enginetest.Place)
 	ctx := context.Background()
 	id := h.submit(oneTask("spot"))
 	h.waitStatus(id, api.StatusRunning)
@@ -89,7 +90,7 @@ func TestEngineReplacement(t *testing.T) {
 func TestEngineReplacementAcrossRestart(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.eng.SetScript(Place)
+	h.eng.SetScript(enginetest.Place)
 	id := h.submit(oneTask("spot"))
 	h.waitStatus(id, api.StatusRunning)
 	a1 := engine.Ref{JobID: id, Attempt: 1}
@@ -128,7 +129,7 @@ func TestEngineReplacementAcrossRestart(t *testing.T) {
 func TestEngineReplacementWhileCancelling(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.eng.SetScript(Place)
+	h.eng.SetScript(enginetest.Place)
 	ctx := context.Background()
 	id := h.submit(oneTask("spot"))
 	h.waitStatus(id, api.StatusRunning)
@@ -168,7 +169,7 @@ func TestEngineReplacementWhileCancelling(t *testing.T) {
 func TestEngineReplacementAfterTheJobEnded(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.eng.SetScript(Place)
+	h.eng.SetScript(enginetest.Place)
 	id := h.submit(oneTask("spot"))
 	h.waitStatus(id, api.StatusRunning)
 	a1 := engine.Ref{JobID: id, Attempt: 1}

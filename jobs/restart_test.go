@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/engine/enginetest"
 	"github.com/skynomad/skynomad/jobs/api"
 	"github.com/skynomad/skynomad/jobs/store"
 )
@@ -20,7 +22,7 @@ import (
 func TestRestartSafety(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(c *Config) { c.MaxLaunching = 2 })
-	h.eng.SetScript(Place)
+	h.eng.SetScript(enginetest.Place)
 	ctx := context.Background()
 
 	running := h.submit(oneTask("running"))
@@ -131,7 +133,7 @@ var sortRefs = cmp.Transformer("sort", func(in []engine.Ref) []engine.Ref {
 func TestRestartMidRecovery(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	h.eng.SetScript(Place)
+	h.eng.SetScript(enginetest.Place)
 	ctx := context.Background()
 	id := h.submit(oneTask("spot"))
 	h.waitStatus(id, api.StatusRunning)

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -149,38 +148,12 @@ func (js *jobState) dagTask(idx int) task.Task { return js.job.DAG.Tasks[idx] }
 
 // engineAttempt builds what the engine needs for the task's latest attempt.
 func (c *Controller) engineAttempt(js *jobState, t *taskState) *engine.Attempt {
-	tk := js.dagTask(t.idx)
-	ch := t.att.Choice
-	if ch.Candidate >= 0 && ch.Candidate < len(tk.Candidates) {
-		tk.Resources = tk.Candidates[ch.Candidate]
-	}
-	secrets := tk.Secrets
-	tk.Secrets = nil // only in Attempt.Secrets, never rendered with the task
-	return &engine.Attempt{
-		Ref:       refOf(t.att),
-		JobName:   js.job.Name,
-		Task:      tk,
-		Choice:    ch,
-		Env:       taskEnv(&js.job, t.idx, tk, ch),
-		Secrets:   secrets,
-		Pool:      js.job.Pool,
-		SkipSetup: js.job.Pool != "",
-	}
-}
-
-// taskEnv is the SKYPILOT_* environment the controller knows, then the
-// task's envs.
-func taskEnv(j *store.Job, idx int, tk task.Task, ch catalog.Choice) []task.EnvVar {
-	gpus := tk.Resources.GPUsPerNode()
-	if gpus == 0 && ch.Offering.GPUCount > 0 {
-		gpus = int(math.Ceil(ch.Offering.GPUCount))
-	}
-	return j.DAG.AttemptEnv(jobInfo(j), idx, gpus)
+	return engine.NewAttempt(js.job.DAG, jobInfo(&js.job), refOf(t.att), t.att.Choice)
 }
 
 // jobInfo is what SKYPILOT_* variables say about j.
 func jobInfo(j *store.Job) task.JobInfo {
-	return task.JobInfo{ID: j.ID, Name: j.Name, Submitted: j.SubmittedAt, Rank: j.JobRank, NumJobs: j.NumJobs}
+	return task.JobInfo{ID: j.ID, Name: j.Name, Submitted: j.SubmittedAt, Rank: j.JobRank, NumJobs: j.NumJobs, Pool: j.Pool}
 }
 
 // describeChoice reads like "AWS (us-east-1) m6i.2xlarge [spot]".

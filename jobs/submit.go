@@ -45,7 +45,7 @@ func (c *Controller) Submit(ctx context.Context, req api.LaunchRequest) ([]int64
 	for i := range jobs {
 		j := store.Job{
 			Name: dag.Name, User: req.User, Status: status, Pool: req.Pool,
-			Priority: dag.Tasks[0].Resources.Priority, Pipeline: dag.Pipeline || len(dag.Tasks) > 1,
+			Priority: dag.Tasks[0].Resources.Priority, Pipeline: dag.IsPipeline(),
 			DAG: dag, SubmittedAt: now, JobRank: i, NumJobs: n, FailureReason: reason,
 		}
 		ts := make([]store.Task, len(dag.Tasks))
@@ -101,7 +101,7 @@ func (c *Controller) Submit(ctx context.Context, req api.LaunchRequest) ([]int64
 // precheck plans every task and asks the engine; it returns why the job can
 // never run, or "".
 func (c *Controller) precheck(dag task.DAG) string {
-	checker, _ := c.eng.(Checker)
+	checker, _ := c.eng.(engine.Checker)
 	for i, tk := range dag.Tasks {
 		if _, err := c.cfg.Planner.Plan(tk, catalog.Constraints{Clouds: c.cfg.Clouds}); err != nil {
 			return fmt.Sprintf("task %d (%s): %v", i, tk.Name, err)
@@ -125,7 +125,7 @@ func (c *Controller) Plan(ctx context.Context, dag task.DAG) (api.PlanResponse, 
 		return api.PlanResponse{}, err
 	}
 	resp := api.PlanResponse{Engine: c.eng.Name()}
-	checker, _ := c.eng.(Checker)
+	checker, _ := c.eng.(engine.Checker)
 	for _, tk := range dag.Tasks {
 		tp := api.TaskPlan{Task: tk.Name}
 		choices, err := c.cfg.Planner.Plan(tk, catalog.Constraints{Clouds: c.cfg.Clouds})

@@ -18,6 +18,8 @@ type JobInfo struct {
 	// Rank and NumJobs place the job among jobs submitted together (0 and 1
 	// otherwise).
 	Rank, NumJobs int
+	// Pool is the worker pool the job was submitted to, if any.
+	Pool string
 }
 
 // TaskIDs returns SKYPILOT_TASK_ID of every task:
@@ -26,7 +28,7 @@ type JobInfo struct {
 func (d DAG) TaskIDs(j JobInfo) []string {
 	// Python's %f is microseconds; Go layouts want a dot before fractions.
 	ts := j.Submitted.Format("2006-01-02-15-04-05") + fmt.Sprintf("-%06d", j.Submitted.Nanosecond()/1000)
-	pipeline := d.Pipeline || len(d.Tasks) > 1
+	pipeline := d.IsPipeline()
 	ids := make([]string, len(d.Tasks))
 	for i, t := range d.Tasks {
 		name := j.Name

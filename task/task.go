@@ -17,6 +17,10 @@ type DAG struct {
 	SourceFile string `json:"source_file,omitempty"`
 }
 
+// IsPipeline reports whether the DAG runs as a pipeline: the file named one,
+// or it has several tasks.
+func (d DAG) IsPipeline() bool { return d.Pipeline || len(d.Tasks) > 1 }
+
 // Task is one SkyPilot task, normalized.
 type Task struct {
 	Name     string    `json:"name"`

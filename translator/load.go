@@ -1,5 +1,7 @@
 // Package translator turns SkyPilot task YAML into skynomad's typed task
-// model (package task) and renders one attempt of a task for Nomad.
+// model (package task). Rendering an attempt for Nomad is the Nomad
+// engine's business (engine/nomad/render); this package knows nothing of
+// engines.
 //
 // The loader (load*.go) reads a single task, a pipeline (multi-document
 // YAML) or a pool file, applies `jobs launch` overrides (overrides.go), and

@@ -53,6 +53,16 @@ type attempt struct {
 	tearDown time.Time
 	// done is closed by the watcher once every runner has ended.
 	done chan struct{}
+	// wake asks the watcher to look now (a file changed, a runner exited).
+	wake chan struct{}
+}
+
+// poke wakes the attempt's watcher.
+func (a *attempt) poke() {
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
 }
 
 func (e *Engine) newAttempt(ref engine.Ref, dir string, a *engine.Attempt) *attempt {
@@ -63,6 +73,7 @@ func (e *Engine) newAttempt(ref engine.Ref, dir string, a *engine.Attempt) *atte
 		hasSetup:   a.Task.Setup != "" && !a.SkipSetup,
 		hostMounts: hostMounts(a.Task, e.cfg.Home),
 		done:       make(chan struct{}),
+		wake:       make(chan struct{}, 1),
 	}
 }
 
@@ -180,7 +191,7 @@ func (e *Engine) finish(a *attempt, ev engine.Event) {
 	}
 	e.forget(a)
 	e.emit(ev)
-	e.prune()
+	e.noteEnded(a.dir, ev.Time)
 }
 
 // forget drops a from the live attempts.
@@ -192,7 +203,10 @@ func (e *Engine) forget(a *attempt) {
 	}
 }
 
-// watch starts the attempt's watcher unless one runs.
+// watch starts the attempt's watcher unless one runs. The watcher looks at
+// the nodes whenever something wakes it (a file renamed into a node's
+// sandbox, a runner started here exiting), soon after a runner wrote its
+// last result (it is about to exit), and every PollInterval otherwise.
 func (e *Engine) watch(a *attempt) {
 	a.mu.Lock()
 	if a.watching || a.ended {
@@ -207,30 +221,62 @@ func (e *Engine) watch(a *attempt) {
 			a.watching = false
 			a.mu.Unlock()
 		}()
-		t := time.NewTicker(e.cfg.PollInterval)
-		defer t.Stop()
+		var dirs []string
+		for rank := range a.nodes {
+			if d := a.nodeDir(rank); e.notify.watch(d, a.poke) {
+				dirs = append(dirs, d)
+			}
+		}
+		defer func() {
+			for _, d := range dirs {
+				e.notify.forget(d)
+			}
+		}()
+		soon := time.Duration(0)
+		timer := time.NewTimer(0)
+		defer timer.Stop()
 		for {
-			if e.observe(a) {
+			done, exiting := e.observe(a)
+			if done {
 				return
 			}
+			wait := e.cfg.PollInterval
+			if exiting {
+				soon = min(max(2*soon, time.Millisecond), 50*time.Millisecond)
+				wait = min(wait, soon)
+			} else {
+				soon = 0
+			}
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+			timer.Reset(wait)
 			select {
 			case <-e.ctx.Done():
 				return
-			case <-t.C:
+			case <-a.wake:
+			case <-timer.C:
 			}
 		}
 	})
 }
 
-// observe looks at every node once; it returns true when all runners have
-// ended (and the end has been handled).
-func (e *Engine) observe(a *attempt) bool {
+// observe looks at every node once. done: every runner has ended (and the
+// end has been handled); exiting: a runner wrote its last result and is
+// about to exit.
+func (e *Engine) observe(a *attempt) (done, exiting bool) {
 	nodes := make([]nodeState, a.nodes)
 	allDone := true
 	for i := range nodes {
 		nodes[i] = observeNode(a.nodeDir(i))
 		if nodes[i].alive {
 			allDone = false
+			if r := nodes[i].result; r != nil && r.Final() {
+				exiting = true
+			}
 		}
 	}
 	m := a.currentMode()
@@ -247,12 +293,12 @@ func (e *Engine) observe(a *attempt) bool {
 		if m == modeRunning {
 			e.finish(a, outcome(nodes))
 		}
-		return true
+		return true, false
 	}
 	if m == modeRunning {
 		e.tearDownOnFailure(a, nodes)
 	}
-	return false
+	return false, exiting
 }
 
 // reportPhase sends SetupStarted / Running once every node reached the

@@ -12,6 +12,8 @@ import (
 	"github.com/skynomad/skynomad/task"
 )
 
+var _ engine.Checker = (*Engine)(nil)
+
 // Check says whether this host can run the task at all; it returns an
 // engine.Infeasible error (FAILED_PRECHECKS) naming what cannot be met. A
 // task fits if one of its candidate resource requests fits. Every node of

@@ -18,12 +18,11 @@
 //	    setup.sh, run.sh  the task's scripts
 //	    output.log        the runner's prefixed output (Logs reads it)
 //	    runner.lock       flock held by the live runner: its liveness
-//	    runner.pid        "<pid> <start ticks>", to signal it safely
-//	    launched          the runner was started
+//	    runner.pid        "<pid> <start ticks>", to signal it safely; the runner was started
 //	    phase, result.json, user.pgid, preemption-deadline  written by the runner
 //
-// A node's runner counts as started once it holds its lock or has left the
-// launched marker, a phase or a result (the runner writes its phase before
+// A node's runner counts as started once it holds its lock or has left its
+// pid file, a phase or a result (the runner writes its phase before
 // any user code): such a node is never started again. A launch that a
 // crash cut short is finished by Resume under the same attempt, since its
 // missing nodes ran nothing. Local file_mounts are copied into the attempt
@@ -31,9 +30,12 @@
 // newest Config.KeepAttempts lose their sandboxes but keep their logs
 // (prune.go).
 //
-// Each node's runner (package driver, started through Config.RunnerCommand
-// in its own session) runs setup then run. A watcher per attempt polls the
-// nodes' files and reports SetupStarted, Running and the end: Exited with
+// Each node's runner (skynomad-runner, or `skynomad driver`: package driver,
+// started through Config.RunnerCommand in its own session) runs setup then
+// run. A watcher per attempt looks at the nodes' files whenever the runner
+// renames one into place (inotify, notify.go) or a runner it started exits,
+// and every PollInterval otherwise (a re-attached runner that vanishes),
+// and reports SetupStarted, Running and the end: Exited with
 // the first user failure (setup failures first) or success, or Preempted
 // when a runner vanished or was terminated from outside. Stop and Preempt
 // (fault injection) own the end they cause. Every process of an attempt

@@ -17,8 +17,12 @@ import (
 
 // Defaults.
 const (
-	DefaultGrace        = 10 * time.Second
-	DefaultPollInterval = 200 * time.Millisecond
+	DefaultGrace = 10 * time.Second
+	// DefaultPollInterval is how often a watcher looks at its attempt when
+	// nothing told it to: phase changes and runner exits wake it at once.
+	DefaultPollInterval = time.Second
+	// followPoll is the most a followed log waits for new output.
+	followPoll = 200 * time.Millisecond
 )
 
 // Config configures the local engine.
@@ -27,7 +31,8 @@ type Config struct {
 	// <Dir>/attempts/<job>-<task>-<attempt>/.
 	Dir string
 	// RunnerCommand starts the task runner; the engine appends
-	// "--phase all". Default: [os.Executable(), "driver"].
+	// "--phase all". Default: RunnerBinary beside this executable, else
+	// [os.Executable(), "driver"].
 	RunnerCommand []string
 	// Sink receives the attempts' events.
 	Sink   engine.Sink
@@ -38,7 +43,9 @@ type Config struct {
 	// HostCPUs and HostMemoryGB describe this host (default: measured).
 	HostCPUs     int
 	HostMemoryGB float64
-	// PollInterval is how often watchers look at runners and phases.
+	// PollInterval is how often a watcher looks at its attempt without
+	// being woken (runners re-attached after a restart that vanish, kill
+	// deadlines); phases and exits are reported as they happen.
 	PollInterval time.Duration
 	// Home is this host's home directory, where mounts to ~/... go
 	// (default: the user's).
@@ -47,6 +54,19 @@ type Config struct {
 	// ones keep only their logs (default DefaultKeepAttempts; KeepNone keeps
 	// none).
 	KeepAttempts int
+}
+
+// RunnerBinary is the runner the local engine prefers: `skynomad driver`
+// alone, which starts several times faster than the whole skynomad.
+const RunnerBinary = "skynomad-runner"
+
+// defaultRunner is the runner beside exe, or exe's own driver command.
+func defaultRunner(exe string) []string {
+	r := filepath.Join(filepath.Dir(exe), RunnerBinary)
+	if fi, err := os.Stat(r); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		return []string{r}
+	}
+	return []string{exe, "driver"}
 }
 
 // withDefaults validates the config and fills its defaults.
@@ -64,7 +84,7 @@ func (c Config) withDefaults() (Config, error) {
 		if err != nil {
 			return c, fmt.Errorf("local engine: find the runner binary: %w", err)
 		}
-		c.RunnerCommand = []string{exe, "driver"}
+		c.RunnerCommand = defaultRunner(exe)
 	}
 	if c.Sink == nil {
 		c.Sink = func(engine.Event) {}
@@ -117,8 +137,12 @@ type Engine struct {
 	mu       sync.Mutex
 	attempts map[engine.Ref]*attempt // attempts not yet ended
 
-	pruning    sync.Mutex // held while a prune runs
-	pruneAgain atomic.Bool
+	pruning      sync.Mutex // held while a prune runs
+	prunePending atomic.Bool
+	scanned      bool // under pruning: the attempts dir was read once
+	endedMu      sync.Mutex
+	ended        []endedAttempt // unpruned ended attempts, oldest first
+	notify       *notifier      // nil: watchers poll
 }
 
 var (
@@ -137,7 +161,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("local engine: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Engine{cfg: cfg, ctx: ctx, cancel: cancel, attempts: map[engine.Ref]*attempt{}}
+	e := &Engine{cfg: cfg, ctx: ctx, cancel: cancel, attempts: map[engine.Ref]*attempt{}, notify: newNotifier()}
 	e.prune()
 	return e, nil
 }
@@ -165,6 +189,7 @@ func (e *Engine) offering() catalog.Offering {
 func (e *Engine) Close() error {
 	e.cancel()
 	e.wg.Wait()
+	e.notify.close()
 	return nil
 }
 

@@ -190,10 +190,11 @@ func TestStopKillsEverything(t *testing.T) {
 	waitUntil(t, "both nodes ready", eventTimeout, func() bool {
 		return strings.Count(readLogs(t, e, at.Ref, engine.LogOptions{}), "ready") == 2
 	})
-	// Per node: runner, bash, setup's sleep, three sleeps.
-	if n := len(markedProcs(t, e, at.Ref)); n < 12 {
-		t.Fatalf("found %d processes of the attempt before Stop, want at least 12", n)
-	}
+	// Per node: runner, bash, setup's sleep, three sleeps (setsid's may
+	// still be on its way when "ready" is printed).
+	waitUntil(t, "12 processes of the attempt before Stop", eventTimeout, func() bool {
+		return len(markedProcs(t, e, at.Ref)) >= 12
+	})
 	start := time.Now()
 	if err := e.Stop(context.Background(), at.Ref); err != nil {
 		t.Fatal(err)
@@ -451,7 +452,7 @@ func TestLaunchAfterCrashMidLaunch(t *testing.T) {
 	}
 	signalProcess(p, 9)
 	waitUntil(t, "node 1's runner to end", eventTimeout, func() bool { return !lockHeld(node1 + "/" + lockFile) })
-	for _, f := range []string{launchedFile, phaseFile, resultFile} {
+	for _, f := range []string{pidFile, phaseFile, resultFile} {
 		os.Remove(node1 + "/" + f) // a runner that never started leaves none
 	}
 	before := runners(t, e1, at.Ref)
@@ -836,5 +837,43 @@ func TestPruneKeepsTheNewestSandboxes(t *testing.T) {
 	}
 	if got := normalize(readLogs(t, te, ended[0].Ref, engine.LogOptions{})); got != "(short, pid=N) done 0\n" {
 		t.Errorf("logs of a pruned attempt = %q", got)
+	}
+}
+
+// Phase changes and ends reach the sink as they happen, for runners this
+// engine started and for runners it re-attached to after a restart: with
+// polling set to an hour, every event still comes.
+func TestEventsWithoutPolling(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	hour := func(c *Config) { c.PollInterval = time.Hour }
+	e1 := newTestEngine(t, dir, hour)
+	at := newTestAttempt("fast", "echo setup", "echo run", 2)
+	if err := e1.Launch(context.Background(), at); err != nil {
+		t.Fatal(err)
+	}
+	if ev := e1.rec.wait(t, engine.EventExited, eventTimeout); ev.ExitCode != 0 {
+		t.Fatalf("end = %+v", ev)
+	}
+	want := []engine.EventKind{engine.EventPlaced, engine.EventSetupStarted, engine.EventRunning, engine.EventExited}
+	if diff := cmp.Diff(want, e1.rec.kinds()); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+
+	goFile := filepath.Join(dir, "go")
+	held := newTestAttempt("held", "", "while [ ! -e \"$GO\" ]; do sleep 0.01; done\n", 1, "GO", goFile)
+	if err := e1.Launch(context.Background(), held); err != nil {
+		t.Fatal(err)
+	}
+	e1.rec.wait(t, engine.EventRunning, eventTimeout)
+	e1.Close()
+	e2 := newTestEngine(t, dir, hour)
+	if err := e2.Resume(context.Background(), held); err != nil {
+		t.Fatal(err)
+	}
+	e2.rec.wait(t, engine.EventRunning, eventTimeout)
+	os.WriteFile(goFile, nil, 0o644)
+	if ev := e2.rec.wait(t, engine.EventExited, eventTimeout); ev.ExitCode != 0 {
+		t.Errorf("end of the re-attached attempt = %+v", ev)
 	}
 }

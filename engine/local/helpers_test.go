@@ -22,7 +22,7 @@ import (
 // The test binary doubles as the runner: `<test binary> driver --phase all`.
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "driver" {
-		os.Exit(driver.Main(context.Background(), os.Args[2:], os.Environ(), os.Stdout, os.Stderr))
+		os.Exit(driver.Main(context.Background(), os.Args[2:], os.Environ(), os.Stdout, os.Stderr, nil))
 	}
 	os.Exit(m.Run())
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/skynomad/skynomad/driver"
 	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/engine/nomad/naming"
 )
 
 // Launch implements engine.Engine. It starts one runner per node, each in
@@ -107,16 +108,16 @@ func wrapLaunchError(ref engine.Ref, err error) error {
 }
 
 // nodeStarted reports whether a node's runner was ever started: it holds
-// its lock, or left a marker, a phase or a result. A runner writes its
+// its lock, or left its pid, a phase or a result. A runner writes its
 // phase before any user code runs, so a node that shows none of these ran
 // nothing of the task and may be started (again).
 func nodeStarted(node string) bool {
 	return leftMarks(node) || lockHeld(filepath.Join(node, lockFile))
 }
 
-// leftMarks reports whether a runner left a marker, a phase or a result.
+// leftMarks reports whether a runner left its pid, a phase or a result.
 func leftMarks(node string) bool {
-	for _, f := range []string{launchedFile, phaseFile, resultFile} {
+	for _, f := range []string{pidFile, phaseFile, resultFile} {
 		if exists(filepath.Join(node, f)) {
 			return true
 		}
@@ -165,11 +166,11 @@ func (e *Engine) prepareNode(ctx context.Context, at *engine.Attempt, a *attempt
 	return nil
 }
 
-// startNode starts the runner of one node. The launched marker is written
-// once the runner runs; a crash before that is seen through the lock the
-// runner inherits, its phase or its result (nodeStarted), so a node is
-// never started twice and a launch cut short is finished, not mistaken
-// for a vanished runner.
+// startNode starts the runner of one node. Its pid file, written once the
+// runner runs, marks the node started; a crash before that is seen through
+// the lock the runner inherits, its phase or its result (nodeStarted), so
+// a node is never started twice and a launch cut short is finished, not
+// mistaken for a vanished runner.
 func (e *Engine) startNode(at *engine.Attempt, a *attempt, rank int) error {
 	node := a.nodeDir(rank)
 	lock, err := takeLock(filepath.Join(node, lockFile))
@@ -192,13 +193,13 @@ func (e *Engine) startNode(at *engine.Attempt, a *attempt, rank int) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start runner %q: %w", e.cfg.RunnerCommand[0], err)
 	}
-	if err := os.WriteFile(filepath.Join(node, launchedFile), nil, 0o644); err != nil {
-		e.cfg.Logger.Warn("cannot mark the runner started", "attempt", at.Ref, "rank", rank, "err", err)
-	}
 	if err := writeRunnerPID(node, cmd.Process.Pid); err != nil {
 		e.cfg.Logger.Warn("cannot record the runner pid", "attempt", at.Ref, "rank", rank, "err", err)
 	}
-	go cmd.Wait() // reap; liveness is watched through the lock
+	go func() {
+		cmd.Wait() // reap; liveness is watched through the lock
+		a.poke()
+	}()
 	e.cfg.Logger.Info("runner started", "attempt", at.Ref, "rank", rank, "pid", cmd.Process.Pid)
 	return nil
 }
@@ -225,7 +226,7 @@ func (e *Engine) runnerEnv(at *engine.Attempt, a *attempt, rank int) []string {
 		ips[i] = "127.0.0.1"
 	}
 	info, _ := json.Marshal(clusterInfo{
-		ClusterName: fmt.Sprintf("sky-%d-%d", at.Ref.JobID, at.Ref.Task),
+		ClusterName: naming.JobID(at.Ref.JobID, at.Ref.Task),
 		Cloud:       "local",
 		Region:      "local",
 	})

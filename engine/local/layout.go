@@ -30,17 +30,16 @@ const (
 
 // Files of a node sandbox node-<rank>/.
 const (
-	workdirName  = "sky_workdir"
-	setupScript  = "setup.sh"
-	runScript    = "run.sh"
-	outputLog    = "output.log"
-	lockFile     = "runner.lock" // held by the live runner
-	pidFile      = "runner.pid"  // "<pid> <start ticks>"
-	launchedFile = "launched"    // the runner was started
-	phaseFile    = "phase"
-	resultFile   = "result.json"
-	pgidFile     = "user.pgid"
-	noticeFile   = "preemption-deadline"
+	workdirName = "sky_workdir"
+	setupScript = "setup.sh"
+	runScript   = "run.sh"
+	outputLog   = "output.log"
+	lockFile    = "runner.lock" // held by the live runner
+	pidFile     = "runner.pid"  // "<pid> <start ticks>": the runner was started
+	phaseFile   = "phase"
+	resultFile  = "result.json"
+	pgidFile    = "user.pgid"
+	noticeFile  = "preemption-deadline"
 )
 
 func (e *Engine) attemptDir(ref engine.Ref) string {

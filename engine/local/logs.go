@@ -59,7 +59,7 @@ func (e *Engine) Logs(ctx context.Context, ref engine.Ref, opts engine.LogOption
 		return &multiReadCloser{Reader: io.MultiReader(readers...), files: files}, nil
 	}
 	pr, pw := io.Pipe()
-	f := &follower{dir: dir, paths: paths, offsets: starts, nodes: n, poll: e.cfg.PollInterval, w: pw}
+	f := &follower{dir: dir, paths: paths, offsets: starts, nodes: n, poll: min(e.cfg.PollInterval, followPoll), w: pw}
 	go f.run(ctx, sizes)
 	return pr, nil
 }

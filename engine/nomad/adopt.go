@@ -8,11 +8,13 @@ import (
 	"strings"
 
 	"github.com/hashicorp/nomad/api"
+
+	"github.com/skynomad/skynomad/engine/nomad/naming"
 )
 
-// AttemptVarPrefix + jobID records the attempts that run as a replacement
-// Nomad placed by itself and the engine adopted (see the package doc).
-// Items:
+// adoptions is the decoded Variable naming.AttemptVariable(jobID): the
+// attempts that run as a replacement Nomad placed by itself and the engine
+// adopted (see the package doc). Items:
 //
 //	registered   sky.attempt of the job version the adopted attempts run in
 //	attempt      the latest adopted attempt
@@ -23,9 +25,6 @@ import (
 //
 // The record counts only while the job's current version carries
 // sky.attempt = registered: registering a new attempt makes it history.
-const AttemptVarPrefix = "skynomad/attempts/"
-
-// adoptions is the decoded AttemptVarPrefix record of one job.
 type adoptions struct {
 	registered int
 	latest     int
@@ -105,7 +104,7 @@ func adoptionsOf(items api.VariableItems) *adoptions {
 
 // readAdoptions returns the job's record; an empty one if there is none.
 func (e *Engine) readAdoptions(ctx context.Context, jobID string) (*adoptions, error) {
-	v, _, err := e.client.Variables().Read(AttemptVarPrefix+jobID, qo(ctx))
+	v, _, err := e.client.Variables().Read(naming.AttemptVariable(jobID), qo(ctx))
 	if errors.Is(err, api.ErrVariablePathNotFound) {
 		return newAdoptions(), nil
 	}
@@ -130,7 +129,7 @@ func (e *Engine) recordAdoption(ctx context.Context, w *watch, allocID string) e
 	rec.allocs[from+1] = allocID
 	rec.nodes[from], rec.reasons[from] = node, reason
 	e.mu.Unlock()
-	v := &api.Variable{Path: AttemptVarPrefix + w.jobID, Items: rec.items()}
+	v := &api.Variable{Path: naming.AttemptVariable(w.jobID), Items: rec.items()}
 	if _, _, err := e.client.Variables().Create(v, wo(ctx)); err != nil {
 		return fmt.Errorf("nomad: record adopted attempt %d of %s: %w", from+1, w.jobID, err)
 	}

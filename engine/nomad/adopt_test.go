@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/engine/nomad/naming"
 	"github.com/skynomad/skynomad/engine/nomad/nomadfake"
 )
 
@@ -72,7 +73,7 @@ func TestAdoptReplacement(t *testing.T) {
 				must(t, h.fake.NodeDown(h.node))
 			} else {
 				if tt.notice {
-					h.fake.PutVariable(PreemptionVarPrefix+first, map[string]string{
+					h.fake.PutVariable(naming.PreemptionVariable(first), map[string]string{
 						"node_id": h.node, "node_name": "nfx-client", "notice_time": "2026-11-28T15:00:00Z",
 						"deadline": deadline.Format(time.RFC3339), "cloud": "aws", "action": "terminate",
 					})
@@ -87,7 +88,7 @@ func TestAdoptReplacement(t *testing.T) {
 			if !tt.lost {
 				// The engine has seen the stop once it looked for a notice.
 				eventually(t, "the notice looked up", func() bool {
-					return count(h.fake.Requests(), "GET /v1/var/"+PreemptionVarPrefix+first) > 0
+					return count(h.fake.Requests(), "GET /v1/var/"+naming.PreemptionVariable(first)) > 0
 				})
 				// While the stopped alloc is being killed its replacement
 				// cannot start, and the attempt has not ended yet.
@@ -114,7 +115,7 @@ func TestAdoptReplacement(t *testing.T) {
 			if diff := cmp.Diff(tt.wantA1, h.rec.kinds(a1.Ref)); diff != "" {
 				t.Errorf("attempt 1 events (-want +got):\n%s", diff)
 			}
-			rec := h.fake.Variable(AttemptVarPrefix + "sky-1-0")
+			rec := h.fake.Variable(naming.AttemptVariable("sky-1-0"))
 			if rec == nil {
 				t.Fatal("the adoption was not recorded")
 			}
@@ -220,7 +221,7 @@ func TestAdoptedAttemptAfterRestart(t *testing.T) {
 			{Ref: a2.Ref, Kind: engine.EventRunning, Node: "nfx-client-2"},
 			{Ref: a2.Ref, Kind: engine.EventExited, Phase: engine.PhaseRun, Node: "nfx-client-2", Reason: "all tasks completed"},
 		}
-		if diff := cmp.Diff(want, h.rec.events, ignoreTime); diff != "" {
+		if diff := cmp.Diff(want, h.rec.All(), ignoreTime); diff != "" {
 			t.Errorf("events (-want +got):\n%s", diff)
 		}
 		// Launching attempt 2 (its row said "launching") does nothing.
@@ -258,7 +259,7 @@ func TestAdoptionChain(t *testing.T) {
 		must(t, h.fake.WriteLog(next, "run", "stdout", []string{"two\n", "three\n"}[i]))
 		h.rec.wait(t, a(i+2).Ref, engine.EventRunning)
 	}
-	if got := h.fake.Variable(AttemptVarPrefix + "sky-1-0").Items; got["attempt"] != "3" || got["alloc_2"] != allocs[1] || got["alloc_3"] != allocs[2] {
+	if got := h.fake.Variable(naming.AttemptVariable("sky-1-0")).Items; got["attempt"] != "3" || got["alloc_2"] != allocs[1] || got["alloc_3"] != allocs[2] {
 		t.Errorf("adoption record %v, want attempts 2 and 3 with their allocs", got)
 	}
 	for i, want := range []string{"one\n", "two\n", "three\n"} {
@@ -284,7 +285,7 @@ func TestAdoptionChain(t *testing.T) {
 	h.rec.wait(t, a(4).Ref, engine.EventRunning)
 	var metas []string
 	for _, v := range h.fake.Versions("sky-1-0") {
-		metas = append(metas, v.Meta[MetaAttempt])
+		metas = append(metas, v.Meta[naming.MetaAttempt])
 	}
 	if diff := cmp.Diff([]string{"1", "1", "4"}, metas); diff != "" {
 		t.Errorf("job versions' sky.attempt (-want +got):\n%s", diff)
@@ -327,7 +328,7 @@ func TestMultiNodeNeverAdopts(t *testing.T) {
 	if got := h.fake.Alloc(allocs[1].ID).ClientStatus; got != api.AllocClientStatusComplete {
 		t.Errorf("the healthy node's alloc is %s, want complete", got)
 	}
-	if v := h.fake.Variable(AttemptVarPrefix + "sky-1-0"); v != nil {
+	if v := h.fake.Variable(naming.AttemptVariable("sky-1-0")); v != nil {
 		t.Errorf("an adoption was recorded: %v", v.Items)
 	}
 }

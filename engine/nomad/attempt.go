@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/engine/nomad/naming"
 )
 
 // Nomad's alloc descriptions the engine reads (recorded in scenarios 5a-5c).
@@ -20,8 +21,8 @@ const (
 
 // Task names of the rendered job.
 const (
-	taskSetup = "setup"
-	taskRun   = "run"
+	taskSetup = naming.SetupTaskName
+	taskRun   = naming.RunTaskName
 )
 
 // allocView is what the engine keeps of an allocation, from an event

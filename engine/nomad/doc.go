@@ -4,8 +4,8 @@
 // # One job per task, one version per attempt
 //
 // Each task of a managed job is one Nomad batch job, JobID(ref) =
-// sky-<jobid>-<task>, rendered by Config.Render (the translator) with
-// restart and reschedule off, so the controller alone counts restarts and
+// sky-<jobid>-<task>, rendered by render.RenderJob (engine/nomad/render,
+// configured by Config.Render) with restart and reschedule off, so the controller alone counts restarts and
 // recoveries. Every attempt the controller launches re-registers the job
 // with meta sky.attempt set to its number, which makes a new job version
 // and new allocs (recorded scenario 8); registering the same attempt again
@@ -16,6 +16,13 @@
 // to the attempt when it was created at or after the JobModifyIndex the
 // attempt was registered at (Nomad only places allocs of the current
 // version). Secrets go to the Nomad Variable nomad/jobs/<jobID>.
+//
+// Every name the engine shares with the renderer and the spot handler (job
+// IDs, task names, meta keys, Variable paths) is spelled once, in
+// engine/nomad/naming. Besides engine.Engine the engine is an
+// engine.Queuer (Nomad queues what it cannot place yet) and an
+// engine.Warner (what a rendered job does not deliver to the task yet:
+// render.Undelivered).
 //
 // # Watching
 //

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +15,9 @@ import (
 
 	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/engine/nomad/naming"
+	"github.com/skynomad/skynomad/engine/nomad/render"
+	"github.com/skynomad/skynomad/task"
 )
 
 // Clock tells the time; tests pass a fake one.
@@ -30,17 +34,16 @@ type Cursor interface {
 	Save(uint64) error
 }
 
-// Config configures an Engine. Render and Sink are required; New fills
-// the rest with defaults.
+// Config configures an Engine. Sink is required; New fills the rest with
+// defaults.
 type Config struct {
 	// Client talks to Nomad. Nil means api.DefaultConfig(), which reads
 	// NOMAD_ADDR, NOMAD_TOKEN, NOMAD_NAMESPACE, NOMAD_REGION, NOMAD_CACERT,
 	// NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY and NOMAD_SKIP_VERIFY.
 	Client *api.Client
-	// Render turns one attempt into its Nomad job (translator.RenderJob):
-	// ID JobID(a.Ref), group "main" with Count = nodes, tasks "setup"
-	// (prestart, optional) and "run".
-	Render func(*engine.Attempt) (*api.Job, error)
+	// Render configures how attempts become Nomad jobs (render.RenderJob):
+	// runner path, datacenters, node pool, kill timeout.
+	Render render.Options
 	// Sink receives the attempt events, in order, from one goroutine.
 	Sink engine.Sink
 	// Logger; discarded if nil.
@@ -64,9 +67,6 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() error {
-	if c.Render == nil {
-		return errors.New("nomad: Config.Render is required")
-	}
 	if c.Sink == nil {
 		return errors.New("nomad: Config.Sink is required")
 	}
@@ -189,22 +189,14 @@ func (e *Engine) Close() error {
 	return nil
 }
 
-// JobID is the Nomad job of one task of a managed job: sky-<jobid>-<task>.
-// Every attempt of the task re-registers it.
-func JobID(ref engine.Ref) string { return fmt.Sprintf("sky-%d-%d", ref.JobID, ref.Task) }
-
-// Job meta keys the translator sets; the engine reads sky.attempt.
-const (
-	MetaJobID   = "sky.job_id"
-	MetaTask    = "sky.task"
-	MetaAttempt = "sky.attempt"
-)
+// JobID is the Nomad job of one task of a managed job (naming.JobID).
+func JobID(ref engine.Ref) string { return naming.JobID(ref.JobID, ref.Task) }
 
 func attemptOf(job *api.Job) int {
 	if job == nil {
 		return 0
 	}
-	n, err := strconv.Atoi(job.Meta[MetaAttempt])
+	n, err := strconv.Atoi(job.Meta[naming.MetaAttempt])
 	if err != nil {
 		return 0
 	}
@@ -274,3 +266,16 @@ func isNotFound(err error) bool {
 func (e *Engine) QueuesLaunches() bool { return true }
 
 var _ engine.Queuer = (*Engine)(nil)
+
+// Warnings names what a rendered job does not deliver to the task yet
+// (render.Undelivered: a local workdir, local file mounts, MOUNT and
+// MOUNT_CACHED buckets), all in one sentence.
+func (e *Engine) Warnings(t task.Task) []string {
+	pending := render.Undelivered(t)
+	if len(pending) == 0 {
+		return nil
+	}
+	return []string{"not delivered to the task yet (needs the job-files bucket): " + strings.Join(pending, "; ")}
+}
+
+var _ engine.Warner = (*Engine)(nil)

@@ -1,12 +1,16 @@
 package nomad
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +19,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/engine/nomad/naming"
 	"github.com/skynomad/skynomad/engine/nomad/nomadfake"
 )
 
@@ -137,7 +142,7 @@ func TestLostAllocNotReplaced(t *testing.T) {
 	second := h.allocOf(t, a2.Ref)
 	for _, al := range h.fake.Allocs("sky-1-0") {
 		if al.ID != first && al.ID != second {
-			t.Errorf("an alloc other than the two attempts' was placed: %s (attempt %s)", al.ID, al.Job.Meta[MetaAttempt])
+			t.Errorf("an alloc other than the two attempts' was placed: %s (attempt %s)", al.ID, al.Job.Meta[naming.MetaAttempt])
 		}
 	}
 	must(t, h.fake.Run(second))
@@ -168,7 +173,7 @@ func TestAllocStoppedNotReplaced(t *testing.T) {
 	h.rec.wait(t, a1.Ref, engine.EventRunning)
 
 	must(t, h.fake.SetEligibility(h.node, false))
-	h.fake.PutVariable(PreemptionVarPrefix+first, map[string]string{
+	h.fake.PutVariable(naming.PreemptionVariable(first), map[string]string{
 		"node_id": h.node, "node_name": "nfx-client", "notice_time": "2026-11-28T15:00:00Z",
 		"deadline": deadline.Format(time.RFC3339), "cloud": "aws", "action": "terminate",
 	})
@@ -229,7 +234,7 @@ func TestTaskEndsOnSpotSIGTERM(t *testing.T) {
 			h.rec.wait(t, a1.Ref, engine.EventRunning)
 
 			must(t, h.fake.SetEligibility(h.node, false))
-			h.fake.PutVariable(PreemptionVarPrefix+first, map[string]string{
+			h.fake.PutVariable(naming.PreemptionVariable(first), map[string]string{
 				"node_id": h.node, "node_name": "nfx-client", "notice_time": "2026-11-28T15:00:00Z",
 				"deadline": deadline.Format(time.RFC3339), "cloud": "aws", "action": "terminate",
 			})
@@ -323,7 +328,7 @@ func TestReRegistrationPerAttempt(t *testing.T) {
 	h.launch(t, a2)
 	var metas []string
 	for _, v := range h.fake.Versions("sky-1-0") {
-		metas = append(metas, v.Meta[MetaAttempt])
+		metas = append(metas, v.Meta[naming.MetaAttempt])
 	}
 	if diff := cmp.Diff([]string{"1", "2"}, metas); diff != "" {
 		t.Errorf("job versions' sky.attempt (-want +got):\n%s", diff)
@@ -540,5 +545,59 @@ func TestLogsOfFailedSetup(t *testing.T) {
 		if err != nil || string(b) != "setup broke\n" {
 			t.Errorf("follow=%v: %q, %v", follow, b, err)
 		}
+	}
+}
+
+// TestListingOvertakenByLaunch: a re-listing that read the job before
+// Launch registered it, and is applied after (an event stream connecting
+// while an attempt launches re-lists every watch), must not take the job
+// for purged: the attempt runs on and ends as it does, never
+// OperatorStopped. Found by the conformance suite on the real agent.
+func TestListingOvertakenByLaunch(t *testing.T) {
+	t.Parallel()
+	read, release := make(chan struct{}), make(chan struct{})
+	var first sync.Once
+	h := newHarness(t, harnessOpts{wrap: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			held := false
+			if r.Method == http.MethodGet && r.URL.Path == "/v1/job/sky-1-0" {
+				first.Do(func() { held = true })
+			}
+			if !held {
+				next.ServeHTTP(w, r)
+				return
+			}
+			// Nomad answers now (the job is not registered yet); the answer
+			// reaches the engine once the test lets it.
+			rec := httptest.NewRecorder()
+			next.ServeHTTP(rec, r)
+			close(read)
+			<-release
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			_, _ = w.Write(rec.Body.Bytes())
+		})
+	}})
+	a := attempt(1, 1, "", "echo hi", 1)
+	listed := make(chan struct{})
+	go func() {
+		defer close(listed)
+		h.eng.refresh(context.Background(), JobID(a.Ref))
+	}()
+	<-read
+	h.launch(t, a)
+	close(release)
+	<-listed
+
+	alloc := h.allocOf(t, a.Ref)
+	must(t, h.fake.Run(alloc))
+	must(t, h.fake.Exit(alloc, 0))
+	if ev := h.rec.wait(t, a.Ref, engine.EventExited); ev.ExitCode != 0 {
+		t.Errorf("exited %+v, want code 0", ev)
+	}
+	if kinds := h.rec.kinds(a.Ref); slices.Contains(kinds, engine.EventOperatorStopped) {
+		t.Errorf("events %v: the stale listing ended the attempt as stopped by an operator", kinds)
 	}
 }

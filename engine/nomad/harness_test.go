@@ -2,6 +2,7 @@ package nomad
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -11,42 +12,13 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/engine/enginetest"
+	"github.com/skynomad/skynomad/engine/nomad/naming"
 	"github.com/skynomad/skynomad/engine/nomad/nomadfake"
 	"github.com/skynomad/skynomad/task"
 )
-
-// testRender renders an attempt like the recorded request bodies: one
-// batch job, group "main", restart and reschedule off, a prestart "setup"
-// task when there is setup, and "run".
-func testRender(a *engine.Attempt) (*api.Job, error) {
-	id := JobID(a.Ref)
-	var tasks []*api.Task
-	if a.Task.Setup != "" && !a.SkipSetup {
-		tasks = append(tasks, &api.Task{
-			Name: taskSetup, Driver: "raw_exec",
-			Lifecycle: &api.TaskLifecycle{Hook: api.TaskLifecycleHookPrestart},
-			Config:    map[string]any{"command": "/bin/sh", "args": []string{"-c", a.Task.Setup}},
-		})
-	}
-	tasks = append(tasks, &api.Task{
-		Name: taskRun, Driver: "raw_exec",
-		Config: map[string]any{"command": "/bin/sh", "args": []string{"-c", a.Task.Run}},
-	})
-	return &api.Job{
-		ID: new(id), Name: new(id), Type: new("batch"), Datacenters: []string{"dc1"},
-		Meta: map[string]string{
-			MetaJobID: strconv.FormatInt(a.Ref.JobID, 10), MetaTask: strconv.Itoa(a.Ref.Task),
-			MetaAttempt: strconv.Itoa(a.Ref.Attempt), "sky.job_name": a.JobName,
-		},
-		TaskGroups: []*api.TaskGroup{{
-			Name: new("main"), Count: new(max(a.Task.NumNodes, 1)),
-			RestartPolicy:    &api.RestartPolicy{Attempts: new(0), Mode: new("fail")},
-			ReschedulePolicy: &api.ReschedulePolicy{Attempts: new(0), Unlimited: new(false)},
-			Tasks:            tasks,
-		}},
-	}, nil
-}
 
 type fakeClock struct {
 	mu sync.Mutex
@@ -66,33 +38,15 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // recorder is the sink: it keeps every event and wakes waiters.
-type recorder struct {
-	mu      sync.Mutex
-	events  []engine.Event
-	changed chan struct{}
-}
+// recorder is the sink: enginetest's recorder, with this package's
+// shorthands.
+type recorder struct{ *enginetest.Recorder }
 
-func newRecorder() *recorder { return &recorder{changed: make(chan struct{})} }
+func newRecorder() *recorder { return &recorder{enginetest.NewRecorder()} }
 
-func (r *recorder) sink(ev engine.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, ev)
-	close(r.changed)
-	r.changed = make(chan struct{})
-}
+func (r *recorder) sink(ev engine.Event) { r.Sink(ev) }
 
-func (r *recorder) of(ref engine.Ref) []engine.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []engine.Event
-	for _, ev := range r.events {
-		if ev.Ref == ref {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
+func (r *recorder) of(ref engine.Ref) []engine.Event { return r.Events(ref) }
 
 func (r *recorder) kinds(ref engine.Ref) []engine.EventKind {
 	var out []engine.EventKind
@@ -107,29 +61,12 @@ const waitLimit = 10 * time.Second
 // wait returns the first event of that kind for ref, waiting for it.
 func (r *recorder) wait(t *testing.T, ref engine.Ref, kind engine.EventKind) engine.Event {
 	t.Helper()
-	return r.waitWithin(t, ref, kind, waitLimit)
+	return r.Wait(t, ref, kind, waitLimit)
 }
 
 func (r *recorder) waitWithin(t *testing.T, ref engine.Ref, kind engine.EventKind, limit time.Duration) engine.Event {
 	t.Helper()
-	deadline := time.NewTimer(limit)
-	defer deadline.Stop()
-	for {
-		r.mu.Lock()
-		ch := r.changed
-		for _, ev := range r.events {
-			if ev.Ref == ref && ev.Kind == kind {
-				r.mu.Unlock()
-				return ev
-			}
-		}
-		r.mu.Unlock()
-		select {
-		case <-ch:
-		case <-deadline.C:
-			t.Fatalf("no %s event for %v; got %v", kind, ref, r.kinds(ref))
-		}
-	}
+	return r.Wait(t, ref, kind, limit)
 }
 
 type harness struct {
@@ -146,6 +83,8 @@ type harness struct {
 type harnessOpts struct {
 	fake           nomadfake.Options
 	reconnectDelay time.Duration
+	// wrap, if set, sits between the engine and the fake's HTTP API.
+	wrap func(http.Handler) http.Handler
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -153,7 +92,11 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	clock := &fakeClock{t: time.Date(2026, 11, 28, 15, 0, 0, 0, time.UTC)}
 	o.fake.Now = clock.Now
 	fake := nomadfake.New(o.fake)
-	srv := httptest.NewServer(fake)
+	var handler http.Handler = fake
+	if o.wrap != nil {
+		handler = o.wrap(fake)
+	}
+	srv := httptest.NewServer(handler)
 	t.Cleanup(func() {
 		fake.Close()
 		srv.Close()
@@ -178,7 +121,7 @@ func (h *harness) start(t *testing.T, reconnectDelay time.Duration) *Engine {
 		reconnectDelay = 10 * time.Millisecond
 	}
 	eng, err := New(Config{
-		Client: h.client, Render: testRender, Sink: h.rec.sink, Clock: h.clock, Cursor: h.cursor,
+		Client: h.client, Sink: h.rec.sink, Clock: h.clock, Cursor: h.cursor,
 		PlacementTimeout: time.Minute, PollInterval: 20 * time.Millisecond, ReconnectDelay: reconnectDelay,
 	})
 	if err != nil {
@@ -191,11 +134,18 @@ func (h *harness) start(t *testing.T, reconnectDelay time.Duration) *Engine {
 	return eng
 }
 
+// thisHost places an attempt on any node (no node class), as the
+// controller places infra local on a cluster.
+var thisHost = catalog.Choice{Offering: catalog.Offering{Cloud: catalog.LocalCloud, Region: catalog.LocalCloud, InstanceType: catalog.LocalCloud}}
+
+// attempt builds attempt n of task 0 of job jobID, placed on any node; the
+// engine renders it with render.RenderJob like every attempt.
 func attempt(jobID int64, n int, setup, run string, nodes int) *engine.Attempt {
 	return &engine.Attempt{
 		Ref:     engine.Ref{JobID: jobID, Task: 0, Attempt: n},
 		JobName: "test",
 		Task:    task.Task{Name: "t", NumNodes: nodes, Setup: setup, Run: run},
+		Choice:  thisHost,
 	}
 }
 
@@ -214,7 +164,7 @@ func (h *harness) allocsOf(t *testing.T, ref engine.Ref, n int) []*api.Allocatio
 	for {
 		var out []*api.Allocation
 		for _, a := range h.fake.Allocs(JobID(ref)) {
-			if a.Job.Meta[MetaAttempt] == strconv.Itoa(ref.Attempt) && a.PreviousAllocation == "" {
+			if a.Job.Meta[naming.MetaAttempt] == strconv.Itoa(ref.Attempt) && a.PreviousAllocation == "" {
 				out = append(out, a)
 			}
 		}

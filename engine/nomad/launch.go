@@ -9,6 +9,8 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/engine/nomad/naming"
+	"github.com/skynomad/skynomad/engine/nomad/render"
 )
 
 // Launch registers the attempt as a new version of the task's Nomad job.
@@ -58,7 +60,7 @@ func (e *Engine) Launch(ctx context.Context, a *engine.Attempt) error {
 		}
 	}
 
-	job, err := e.cfg.Render(a)
+	job, err := render.RenderJob(a, e.cfg.Render)
 	if err != nil {
 		return fmt.Errorf("nomad: render %s: %w", a.Ref, err)
 	}
@@ -68,14 +70,14 @@ func (e *Engine) Launch(ctx context.Context, a *engine.Attempt) error {
 	if job.Meta == nil {
 		job.Meta = map[string]string{}
 	}
-	job.Meta[MetaAttempt] = strconv.Itoa(a.Ref.Attempt)
+	job.Meta[naming.MetaAttempt] = strconv.Itoa(a.Ref.Attempt)
 
 	if len(a.Secrets) > 0 {
 		items := api.VariableItems{}
 		for _, s := range a.Secrets {
 			items[s.Name] = s.Value
 		}
-		if _, _, err := e.client.Variables().Create(&api.Variable{Path: SecretsVarPrefix + jobID, Items: items}, wo(ctx)); err != nil {
+		if _, _, err := e.client.Variables().Create(&api.Variable{Path: naming.SecretsVariable(jobID), Items: items}, wo(ctx)); err != nil {
 			return fmt.Errorf("nomad: write secrets of %s: %w", jobID, err)
 		}
 	}
@@ -311,11 +313,12 @@ func (e *Engine) jobInfo(ctx context.Context, jobID string) (*api.Job, error) {
 	return job, nil
 }
 
-// groupCount is the node count of the attempt: group "main", or the first.
+// groupCount is the node count of the attempt: group naming.GroupName, or
+// the first.
 func groupCount(job *api.Job) int {
 	var tg *api.TaskGroup
 	for _, g := range job.TaskGroups {
-		if deref(g.Name) == "main" {
+		if deref(g.Name) == naming.GroupName {
 			tg = g
 		}
 	}

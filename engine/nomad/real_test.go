@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,34 +14,58 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/engine/nomad/naming"
+	"github.com/skynomad/skynomad/engine/nomad/render"
 	"github.com/skynomad/skynomad/internal/realagent"
 )
 
-// realEngine starts an engine that polls every poll on the Nomad agent at
-// NOMAD_ADDR, or skips (fails in CI: see realagent).
-func realEngine(t *testing.T, poll time.Duration) (*api.Client, *recorder, *Engine, context.Context) {
+// realClient is a client of the Nomad agent at NOMAD_ADDR; without one the
+// test skips (fails in CI: see realagent).
+func realClient(t *testing.T) *api.Client {
 	t.Helper()
 	realagent.Addr(t, "NOMAD_ADDR", "no Nomad agent (raw_exec enabled) to run against; `make test` starts one")
 	client, err := api.NewClient(api.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := newRecorder()
-	render := func(a *engine.Attempt) (*api.Job, error) {
-		job, err := testRender(a)
-		job.Datacenters = []string{"*"}
-		return job, err
-	}
-	eng, err := New(Config{Client: client, Render: render, Sink: rec.sink, PollInterval: poll})
+	return client
+}
+
+// realConfig renders attempts as the controller does (render.RenderJob),
+// with this test binary as the runner: the agent's raw_exec clients run on
+// this host as this user, and TestMain runs `driver` (see main_test.go).
+func realConfig(t *testing.T, client *api.Client, sink engine.Sink, poll time.Duration) Config {
+	t.Helper()
+	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	t.Cleanup(cancel)
+	return Config{Client: client, Render: render.Options{RunnerPath: self}, Sink: sink, PollInterval: poll}
+}
+
+// startReal builds an engine from cfg and starts it until the test ends.
+func startReal(t *testing.T, ctx context.Context, cfg Config) *Engine {
+	t.Helper()
+	eng, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := eng.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = eng.Close() })
+	return eng
+}
+
+// realEngine starts an engine that polls every poll on the Nomad agent at
+// NOMAD_ADDR, or skips (fails in CI: see realagent).
+func realEngine(t *testing.T, poll time.Duration) (*api.Client, *recorder, *Engine, context.Context) {
+	t.Helper()
+	client := realClient(t)
+	rec := newRecorder()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	eng := startReal(t, ctx, realConfig(t, client, rec.sink, poll))
 	return client, rec, eng, ctx
 }
 
@@ -47,8 +73,8 @@ func realEngine(t *testing.T, poll time.Duration) (*api.Client, *recorder, *Engi
 func cleanUpReal(t *testing.T, client *api.Client, jobID string) {
 	t.Cleanup(func() {
 		_, _, _ = client.Jobs().Deregister(jobID, true, nil)
-		for _, p := range []string{StopVarPrefix, AttemptVarPrefix} {
-			_, _ = client.Variables().Delete(p+jobID, nil)
+		for _, path := range []string{naming.StopVariable(jobID), naming.AttemptVariable(jobID), naming.SecretsVariable(jobID)} {
+			_, _ = client.Variables().Delete(path, nil)
 		}
 	})
 }
@@ -92,13 +118,13 @@ func TestRealNomad(t *testing.T) {
 // `nomad alloc stop` does, with its node still eligible (5a): Nomad places
 // a linked replacement, the engine adopts it as attempt 2, and the job
 // finishes as attempt 2 without being registered again; the replacement
-// started only after the stopped alloc was killed. The task finds a marker
-// file the first run left, so the client must run on this host.
+// started only after the stopped alloc ended (its runner forwards Nomad's
+// SIGTERM to the script). The task finds a marker file the first run left,
+// so the client must run on this host.
 func TestRealNomadAdoption(t *testing.T) {
 	client, rec, eng, ctx := realEngine(t, time.Second)
 	marker := filepath.Join(t.TempDir(), "first-run-done")
-	// The first run ignores SIGINT, so Nomad kills it at its kill timeout.
-	run := fmt.Sprintf("if [ -e %[1]s ]; then echo second-run; exit 0; fi; touch %[1]s; echo first-run; trap '' INT; sleep 600", marker)
+	run := fmt.Sprintf("if [ -e %[1]s ]; then echo second-run; exit 0; fi; touch %[1]s; echo first-run; sleep 600", marker)
 	a1 := attempt(realJobID(), 1, "", run, 1)
 	a2 := attempt(a1.Ref.JobID, 2, "", run, 1)
 	jobID := JobID(a1.Ref)
@@ -174,7 +200,7 @@ func TestRealNomadFollowLogs(t *testing.T) {
 	exited := rec.waitWithin(t, a.Ref, engine.EventExited, time.Minute)
 	select {
 	case got := <-read:
-		if want := "preparing\nhello-from-skynomad\n"; got != want {
+		if want := "(setup pid=N) preparing\n(t, pid=N) hello-from-skynomad\n"; normalizePIDs(got) != want {
 			t.Errorf("followed logs %q, want %q", got, want)
 		}
 		t.Logf("the follow ended %s after the attempt's exit", time.Since(exited.Time).Round(time.Millisecond))
@@ -182,3 +208,8 @@ func TestRealNomadFollowLogs(t *testing.T) {
 		t.Fatal("the followed logs did not end within 10s of the attempt's exit")
 	}
 }
+
+var pidRE = regexp.MustCompile(`pid=\d+`)
+
+// normalizePIDs hides the runner's pids in its output prefixes.
+func normalizePIDs(s string) string { return pidRE.ReplaceAllString(s, "pid=N") }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/nomad/api"
+
+	"github.com/skynomad/skynomad/engine/nomad/naming"
 )
 
 // topics the watcher subscribes to; it filters by watched job itself so
@@ -231,8 +233,16 @@ func (e *Engine) kick(jobID string, refresh bool) {
 	}()
 }
 
-// refresh lists the job and its allocations into the watch.
+// refresh lists the job and its allocations into the watch. A job not
+// found counts as purged only if the watch it would end was registered
+// before the job was read: a read that Launch's registration overtook (a
+// stream connecting while an attempt launches re-lists every watch) says
+// nothing.
 func (e *Engine) refresh(ctx context.Context, jobID string) {
+	e.mu.Lock()
+	before := e.watches[jobID]
+	registered := before != nil && before.registered
+	e.mu.Unlock()
 	job, _, err := e.client.Jobs().Info(jobID, qo(ctx))
 	if err != nil && !isNotFound(err) {
 		e.log.Warn("refresh: read job", "job", jobID, "err", err)
@@ -253,7 +263,7 @@ func (e *Engine) refresh(ctx context.Context, jobID string) {
 		return
 	}
 	if job == nil {
-		w.jobGone = w.registered
+		w.jobGone = w == before && registered
 		return
 	}
 	w.observeJob(job)
@@ -338,23 +348,8 @@ func (e *Engine) deregister(ctx context.Context, jobID string, attempt int, reas
 	return nil
 }
 
-// Variables the engine reads and writes.
-const (
-	// PreemptionVarPrefix + allocID is written by the spot interruption
-	// handler before it stops an alloc. Items: node_id, node_name,
-	// notice_time, deadline (RFC 3339), cloud, action.
-	PreemptionVarPrefix = "skynomad/preemptions/"
-	// StopVarPrefix + jobID records that skynomad itself stopped the job:
-	// items attempt, reason, time. It tells skynomad's stops from an
-	// operator's `nomad job stop` after a controller restart.
-	StopVarPrefix = "skynomad/stops/"
-	// SecretsVarPrefix + jobID holds the attempt's secrets; the job's
-	// template renders them into the task environment.
-	SecretsVarPrefix = "nomad/jobs/"
-)
-
 func (e *Engine) writeStopMarker(ctx context.Context, jobID string, attempt int, reason stopReason) {
-	v := &api.Variable{Path: StopVarPrefix + jobID, Items: api.VariableItems{
+	v := &api.Variable{Path: naming.StopVariable(jobID), Items: api.VariableItems{
 		"attempt": fmt.Sprint(attempt), "reason": string(reason),
 		"time": e.cfg.Clock.Now().UTC().Format(time.RFC3339),
 	}}
@@ -366,7 +361,7 @@ func (e *Engine) writeStopMarker(ctx context.Context, jobID string, attempt int,
 // readStopMarker returns the reason skynomad stopped the job's attempt,
 // or "" if it did not.
 func (e *Engine) readStopMarker(ctx context.Context, jobID string, attempt int) (stopReason, error) {
-	v, _, err := e.client.Variables().Read(StopVarPrefix+jobID, qo(ctx))
+	v, _, err := e.client.Variables().Read(naming.StopVariable(jobID), qo(ctx))
 	if errors.Is(err, api.ErrVariablePathNotFound) {
 		return "", nil
 	}
@@ -380,15 +375,18 @@ func (e *Engine) readStopMarker(ctx context.Context, jobID string, attempt int) 
 }
 
 func (e *Engine) readNotice(ctx context.Context, allocID string) (*notice, error) {
-	v, _, err := e.client.Variables().Read(PreemptionVarPrefix+allocID, qo(ctx))
+	v, _, err := e.client.Variables().Read(naming.PreemptionVariable(allocID), qo(ctx))
 	if errors.Is(err, api.ErrVariablePathNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("nomad: read preemption notice of %s: %w", allocID, err)
 	}
-	n := &notice{NodeID: v.Items["node_id"], NodeName: v.Items["node_name"], Cloud: v.Items["cloud"], Action: v.Items["action"]}
-	n.NoticeTime, _ = time.Parse(time.RFC3339, v.Items["notice_time"])
-	n.Deadline, _ = time.Parse(time.RFC3339, v.Items["deadline"])
+	n := &notice{
+		NodeID: v.Items[naming.PreemptionNodeID], NodeName: v.Items[naming.PreemptionNodeName],
+		Cloud: v.Items[naming.PreemptionCloud], Action: v.Items[naming.PreemptionAction],
+	}
+	n.NoticeTime, _ = time.Parse(time.RFC3339, v.Items[naming.PreemptionNoticeTime])
+	n.Deadline, _ = time.Parse(time.RFC3339, v.Items[naming.PreemptionDeadline])
 	return n, nil
 }

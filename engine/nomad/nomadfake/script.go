@@ -5,6 +5,8 @@ import (
 	"maps"
 
 	"github.com/hashicorp/nomad/api"
+
+	"github.com/skynomad/skynomad/engine/nomad/naming"
 )
 
 // NodeSpec describes a client node to add.
@@ -303,13 +305,13 @@ func (s *Server) Exit(allocID string, code int) error {
 	return s.ExitTask(allocID, names[0], code)
 }
 
-// FailSetup starts the alloc's prestart task named "setup" and has it exit
-// with code (scenario 4).
+// FailSetup starts the alloc's prestart task (skynomad's setup task,
+// naming.SetupTaskName) and has it exit with code (scenario 4).
 func (s *Server) FailSetup(allocID string, code int) error {
 	if err := s.StartTasks(allocID); err != nil {
 		return err
 	}
-	return s.ExitTask(allocID, "setup", code)
+	return s.ExitTask(allocID, naming.SetupTaskName, code)
 }
 
 // StopAlloc is POST /v1/allocation/<id>/stop (what a spot handler or

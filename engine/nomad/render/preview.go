@@ -1,4 +1,4 @@
-package translator
+package render
 
 import (
 	"fmt"
@@ -14,8 +14,8 @@ import (
 	"github.com/skynomad/skynomad/task"
 )
 
-// TranslateOptions say which job a DAG becomes and where it is planned.
-type TranslateOptions struct {
+// PreviewOptions say which job a DAG becomes and where it is planned.
+type PreviewOptions struct {
 	// JobID is the managed job's id (its Nomad jobs are sky-<id>-<task>).
 	JobID int64
 	// Submitted is the job's submission time, part of SKYPILOT_TASK_ID.
@@ -23,7 +23,7 @@ type TranslateOptions struct {
 	// Catalog is what the optimizer plans over; Constraints narrow it.
 	Catalog     *catalog.Catalog
 	Constraints catalog.Constraints
-	Render      RenderOptions
+	Render      Options
 }
 
 // Translation is one task's first attempt, planned and rendered.
@@ -32,39 +32,25 @@ type Translation struct {
 	Job     *api.Job
 }
 
-// Translate plans every task of dag on its cheapest (or first preferred)
-// choice and renders its first attempt, as the controller would launch it.
-// A task nothing fits fails with the planner's *catalog.NoFitError.
-func Translate(dag *task.DAG, opts TranslateOptions) ([]Translation, error) {
+// Preview plans every task of dag on its cheapest (or first preferred)
+// choice and renders its first attempt as the controller would launch it
+// (the attempt from engine.NewAttempt, as the controller builds it): what
+// `skynomad translate` prints. A task nothing fits fails with the
+// planner's *catalog.NoFitError.
+func Preview(dag *task.DAG, opts PreviewOptions) ([]Translation, error) {
+	job := task.JobInfo{ID: opts.JobID, Name: dag.Name, Submitted: opts.Submitted}
 	out := make([]Translation, len(dag.Tasks))
 	for i, t := range dag.Tasks {
 		choices, err := opts.Catalog.Plan(t, opts.Constraints)
 		if err != nil {
 			return nil, fmt.Errorf("task %d (%s): %w", i, t.Name, err)
 		}
-		choice := choices[0]
-		if choice.Candidate < len(t.Candidates) {
-			t.Resources = t.Candidates[choice.Candidate]
-		}
-		secrets := t.Secrets
-		t.Secrets = nil // only in Attempt.Secrets, as the controller does
-		a := &engine.Attempt{
-			Ref:      engine.Ref{JobID: opts.JobID, Task: i, Attempt: 1},
-			JobName:  dag.Name,
-			Pipeline: dag.Pipeline,
-			Task:     t,
-			Choice:   choice,
-			Env:      dag.AttemptEnv(task.JobInfo{ID: opts.JobID, Name: dag.Name, Submitted: opts.Submitted}, i, t.Resources.GPUsPerNode()),
-			Secrets:  secrets,
-		}
-		if t.Pool != nil {
-			a.Pool = dag.Name
-		}
-		job, err := RenderJob(a, opts.Render)
+		a := engine.NewAttempt(*dag, job, engine.Ref{JobID: opts.JobID, Task: i, Attempt: 1}, choices[0])
+		rendered, err := RenderJob(a, opts.Render)
 		if err != nil {
 			return nil, fmt.Errorf("task %d (%s): %w", i, t.Name, err)
 		}
-		out[i] = Translation{Attempt: a, Job: job}
+		out[i] = Translation{Attempt: a, Job: rendered}
 	}
 	return out, nil
 }

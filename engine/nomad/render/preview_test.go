@@ -1,4 +1,4 @@
-package translator
+package render
 
 import (
 	"bytes"
@@ -15,18 +15,19 @@ import (
 
 	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/task"
+	"github.com/skynomad/skynomad/translator"
 )
 
 // examplesDir holds the example task files and their translated jobspecs
 // (`skynomad translate` output for job 1), kept as golden files.
-const examplesDir = "../jobspecs/examples"
+const examplesDir = "../../../jobspecs/examples"
 
 // exampleSubmitted fixes SKYPILOT_TASK_ID in the goldens.
 var exampleSubmitted = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 
 // exampleLoad supplies the flags an example needs: train-spot leaves its
 // W&B key to --env, as its comment says.
-var exampleLoad = map[string]LoadOptions{
+var exampleLoad = map[string]translator.LoadOptions{
 	"train-spot.yaml": {Env: []task.EnvVar{{Name: "WANDB_API_KEY", Value: "your-wandb-key"}}},
 }
 
@@ -77,7 +78,7 @@ func translateExample(t *testing.T, file string) []Translation {
 	t.Helper()
 	load := exampleLoad[filepath.Base(file)]
 	load.Warn = func(string) {}
-	dag, err := LoadFile(file, load)
+	dag, err := translator.LoadFile(file, load)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func translateExample(t *testing.T, file string) []Translation {
 	if load.Overrides.Infra == catalog.LocalCloud {
 		cat = cat.With(localOffering)
 	}
-	ts, err := Translate(dag, TranslateOptions{JobID: 1, Submitted: exampleSubmitted, Catalog: cat})
+	ts, err := Preview(dag, PreviewOptions{JobID: 1, Submitted: exampleSubmitted, Catalog: cat})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +198,7 @@ func TestTranslateInfeasible(t *testing.T) {
 		Name: "big", NumNodes: 1, Run: "true",
 		Resources: task.Resources{Accelerators: []task.Accelerator{{Name: "A100", Count: 1000}}},
 	}}}
-	_, err := Translate(dag, TranslateOptions{JobID: 1, Catalog: catalog.Default()})
+	_, err := Preview(dag, PreviewOptions{JobID: 1, Catalog: catalog.Default()})
 	if !catalog.IsNoFit(err) || !strings.Contains(err.Error(), "task 0 (big)") {
 		t.Fatalf("Translate of 1000 A100s: err = %v, want a no-fit error naming task 0 (big)", err)
 	}
@@ -209,7 +210,7 @@ func TestWriteJobspecsPipeline(t *testing.T) {
 		{Name: "a", NumNodes: 1, Run: "echo a"},
 		{Name: "b", NumNodes: 1, Run: "echo b"},
 	}}
-	ts, err := Translate(dag, TranslateOptions{JobID: 4, Catalog: catalog.New([]catalog.Offering{localOffering})})
+	ts, err := Preview(dag, PreviewOptions{JobID: 4, Catalog: catalog.New([]catalog.Offering{localOffering})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,9 @@
-package driver
+// Package nomadpeers finds the addresses of a multi-node task's other
+// nodes through the Nomad API: the allocations of the same job, job version
+// and task group. Only the runner inside a Nomad allocation needs it; the
+// local engine gives its runners their addresses, so the runner binary of
+// the local engine does not link the Nomad client.
+package nomadpeers
 
 import (
 	"context"
@@ -11,12 +16,9 @@ import (
 	"time"
 
 	"github.com/hashicorp/nomad/api"
-)
 
-// PeerFinder finds the address of every node of the attempt, in rank order.
-type PeerFinder interface {
-	NodeIPs(ctx context.Context, numNodes int) ([]string, error)
-}
+	"github.com/skynomad/skynomad/driver"
+)
 
 // nomadAllocs is the part of the Nomad API that peer discovery uses.
 type nomadAllocs interface {
@@ -173,14 +175,14 @@ func (n nomadClient) node(ctx context.Context, id string) (*api.Node, error) {
 // nomadClientFromEnv builds a Nomad client from the task's environment.
 func nomadClientFromEnv(env []string) (*api.Client, error) {
 	cfg := api.DefaultConfig()
-	cfg.Address = lookupEnv(env, EnvNomadAddr)
-	if v := lookupEnv(env, EnvNomadToken); v != "" {
+	cfg.Address = driver.LookupEnv(env, driver.EnvNomadAddr)
+	if v := driver.LookupEnv(env, driver.EnvNomadToken); v != "" {
 		cfg.SecretID = v
 	}
-	if v := lookupEnv(env, EnvNomadNamespace); v != "" {
+	if v := driver.LookupEnv(env, driver.EnvNomadNamespace); v != "" {
 		cfg.Namespace = v
 	}
-	if v := lookupEnv(env, EnvNomadRegion); v != "" {
+	if v := driver.LookupEnv(env, driver.EnvNomadRegion); v != "" {
 		cfg.Region = v
 	}
 	if cfg.Address == "" {
@@ -189,17 +191,13 @@ func nomadClientFromEnv(env []string) (*api.Client, error) {
 	return api.NewClient(cfg)
 }
 
-// staticPeers answers with fixed addresses.
-type staticPeers []string
-
-func (s staticPeers) NodeIPs(context.Context, int) ([]string, error) { return s, nil }
-
-// PeersFromEnv picks how the runner learns its peers: Nomad discovery when
-// NOMAD_ALLOC_ID and NOMAD_ADDR are set, else 127.0.0.1 for every node.
-func PeersFromEnv(env []string, numNodes int, log *slog.Logger) (PeerFinder, error) {
-	allocID := lookupEnv(env, EnvNomadAllocID)
-	if allocID == "" || lookupEnv(env, EnvNomadAddr) == "" {
-		return staticPeers(localIPs(numNodes)), nil
+// FromEnv is the runner's driver.PeersFunc inside a Nomad allocation:
+// discovery through the Nomad API when NOMAD_ALLOC_ID and NOMAD_ADDR are
+// set; nil otherwise (the runner then uses 127.0.0.1 for every node).
+func FromEnv(env []string, numNodes int, log *slog.Logger) (driver.PeerFinder, error) {
+	allocID := driver.LookupEnv(env, driver.EnvNomadAllocID)
+	if allocID == "" || driver.LookupEnv(env, driver.EnvNomadAddr) == "" {
+		return nil, nil
 	}
 	c, err := nomadClientFromEnv(env)
 	if err != nil {

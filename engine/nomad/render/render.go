@@ -1,4 +1,4 @@
-package translator
+package render
 
 import (
 	"encoding/json"
@@ -12,33 +12,17 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/skynomad/skynomad/driver"
 	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/engine/nomad/naming"
 	"github.com/skynomad/skynomad/task"
 )
 
-// Names shared with engine/nomad (which reads task states and writes the
-// secrets variable) and with the runner (`skynomad driver`).
-const (
-	// GroupName is the only task group of a rendered job.
-	GroupName = "main"
-	// SetupTaskName runs the task's setup: a prestart task, or the only task
-	// of a pool's worker job.
-	SetupTaskName = "setup"
-	// RunTaskName runs the task's run script.
-	RunTaskName = "run"
-
-	// Environment the runner reads. Setup and run scripts are files in the
-	// task's local/ dir; the workdir is shared by both tasks of a node.
-	EnvSetupFile   = "SKYNOMAD_SETUP_FILE"
-	EnvRunFile     = "SKYNOMAD_RUN_FILE"
-	EnvTaskName    = "SKYNOMAD_TASK_NAME"
-	EnvNumNodes    = "SKYNOMAD_NUM_NODES"
-	EnvWorkdir     = "SKYNOMAD_WORKDIR"
-	EnvClusterInfo = "SKYNOMAD_CLUSTER_INFO"
-	// EnvMounts is a JSON list of {"dest","alloc_path"}: bucket contents the
-	// job downloaded into the alloc dir, to be linked at dest by the runner.
-	EnvMounts = "SKYNOMAD_MOUNTS"
-)
+// envMounts is a JSON list of {"dest","alloc_path"}: bucket contents the
+// job downloaded into the alloc dir, to be linked at dest by the runner
+// (which does not read it yet; when it does, the name belongs with the
+// runner's other variables, driver.Env*).
+const envMounts = "SKYNOMAD_MOUNTS"
 
 // Template delimiters for everything skynomad renders from user text
 // (scripts, env values). Nothing in bash or Python spells them, so user text
@@ -64,25 +48,8 @@ const (
 	headroom = 0.85
 )
 
-// JobID is the Nomad job ID of a managed job's task: sky-<jobid>-<task>.
-// Every attempt re-registers the same ID.
-func JobID(jobID int64, taskIndex int) string {
-	return fmt.Sprintf("sky-%d-%d", jobID, taskIndex)
-}
-
-// PoolJobID is the Nomad job ID of a pool's worker job.
-func PoolJobID(pool string) string { return "sky-pool-" + pool }
-
-// PoolNodeClass is the node class of a pool's workers.
-func PoolNodeClass(pool string) string { return "sky-pool-" + pool }
-
-// VariablePath is the Nomad Variable holding a job's secrets. The engine
-// writes it before registering the job; the job's tasks may read it under
-// Nomad's default workload-identity policy.
-func VariablePath(nomadJobID string) string { return "nomad/jobs/" + nomadJobID }
-
-// RenderOptions configure RenderJob. The zero value is usable.
-type RenderOptions struct {
+// Options configure RenderJob. The zero value is usable.
+type Options struct {
 	// RunnerPath is the skynomad binary on the nodes (default "skynomad").
 	RunnerPath string
 	// Datacenters defaults to ["*"] (every datacenter; Nomad 1.6 accepts
@@ -101,7 +68,7 @@ type RenderOptions struct {
 	NoNodeClass bool
 }
 
-func (o RenderOptions) withDefaults() RenderOptions {
+func (o Options) withDefaults() Options {
 	if o.RunnerPath == "" {
 		o.RunnerPath = defaultRunner
 	}
@@ -127,13 +94,13 @@ func (o RenderOptions) withDefaults() RenderOptions {
 //
 // Not rendered yet, pending the job-files bucket (bucket/): a local workdir,
 // local file mounts and bucket mounts in MOUNT / MOUNT_CACHED mode. They are
-// listed in meta sky.unsupported_mounts. Git workdirs and s3:// or gs://
+// listed in meta sky.unsupported_mounts (Undelivered). Git workdirs and s3:// or gs://
 // sources copied with mode COPY are fetched by Nomad artifacts.
 //
 // Secrets never appear in the job: the engine writes them to the Nomad
-// Variable at VariablePath(job ID) and a template renders them into the
-// tasks' environment.
-func RenderJob(a *engine.Attempt, opts RenderOptions) (*api.Job, error) {
+// Variable naming.SecretsVariable(job ID) and a template renders them into
+// the tasks' environment.
+func RenderJob(a *engine.Attempt, opts Options) (*api.Job, error) {
 	o := opts.withDefaults()
 	r := renderer{a: a, o: o}
 	if a.Task.Pool != nil {
@@ -144,15 +111,15 @@ func RenderJob(a *engine.Attempt, opts RenderOptions) (*api.Job, error) {
 
 type renderer struct {
 	a *engine.Attempt
-	o RenderOptions
+	o Options
 }
 
 // jobID is the ID of the job being rendered.
 func (r renderer) jobID() string {
 	if r.a.Task.Pool != nil {
-		return PoolJobID(r.poolName())
+		return naming.PoolJobID(r.poolName())
 	}
-	return JobID(r.a.Ref.JobID, r.a.Ref.Task)
+	return naming.JobID(r.a.Ref.JobID, r.a.Ref.Task)
 }
 
 // poolName names a pool's worker job: the attempt's pool, else the job's
@@ -171,21 +138,21 @@ func (r renderer) job() (*api.Job, error) {
 
 	job := r.skeleton(id, "batch")
 	job.Meta = map[string]string{
-		"sky.job_id":    strconv.FormatInt(a.Ref.JobID, 10),
-		"sky.task":      strconv.Itoa(a.Ref.Task),
-		"sky.task_name": a.Task.Name,
-		"sky.attempt":   strconv.Itoa(a.Ref.Attempt),
-		"sky.job_name":  a.JobName,
-		"sky.pipeline":  strconv.FormatBool(a.Pipeline),
-		"sky.capacity":  a.Choice.Capacity(),
-		"sky.offering":  a.Choice.NodeClass(),
+		naming.MetaJobID:    strconv.FormatInt(a.Ref.JobID, 10),
+		naming.MetaTask:     strconv.Itoa(a.Ref.Task),
+		naming.MetaTaskName: a.Task.Name,
+		naming.MetaAttempt:  strconv.Itoa(a.Ref.Attempt),
+		naming.MetaJobName:  a.JobName,
+		naming.MetaPipeline: strconv.FormatBool(a.Pipeline),
+		naming.MetaCapacity: a.Choice.Capacity(),
+		naming.MetaOffering: a.Choice.NodeClass(),
 	}
 	if a.Pool != "" {
-		job.Meta["sky.pool"] = a.Pool
+		job.Meta[naming.MetaPool] = a.Pool
 	}
 
 	group := &api.TaskGroup{
-		Name:             new(GroupName),
+		Name:             new(naming.GroupName),
 		Count:            new(nodes),
 		Constraints:      r.placement(),
 		RestartPolicy:    &api.RestartPolicy{Attempts: new(0), Mode: new("fail")},
@@ -196,9 +163,9 @@ func (r renderer) job() (*api.Job, error) {
 		group.Constraints = append(group.Constraints, &api.Constraint{Operand: api.ConstraintDistinctHosts})
 	}
 
-	fetch, pending := r.fetches(!a.SkipSetup)
-	if len(pending) > 0 {
-		job.Meta["sky.unsupported_mounts"] = strings.Join(pending, "; ")
+	fetch := r.fetches(!a.SkipSetup)
+	if pending := undelivered(a.Task, !a.SkipSetup); len(pending) > 0 {
+		job.Meta[naming.MetaUnsupportedMounts] = strings.Join(pending, "; ")
 	}
 	env, err := r.envFile(fetch)
 	if err != nil {
@@ -226,14 +193,14 @@ func (r renderer) poolJob() (*api.Job, error) {
 	}
 	job := r.skeleton(r.jobID(), "sysbatch")
 	job.Meta = map[string]string{
-		"sky.pool":         pool,
-		"sky.pool_workers": poolSize(*a.Task.Pool),
-		"sky.capacity":     a.Choice.Capacity(),
-		"sky.offering":     a.Choice.NodeClass(),
+		naming.MetaPool:        pool,
+		naming.MetaPoolWorkers: poolSize(*a.Task.Pool),
+		naming.MetaCapacity:    a.Choice.Capacity(),
+		naming.MetaOffering:    a.Choice.NodeClass(),
 	}
-	fetch, pending := r.fetches(true)
-	if len(pending) > 0 {
-		job.Meta["sky.unsupported_mounts"] = strings.Join(pending, "; ")
+	fetch := r.fetches(true)
+	if pending := undelivered(a.Task, true); len(pending) > 0 {
+		job.Meta[naming.MetaUnsupportedMounts] = strings.Join(pending, "; ")
 	}
 	env, err := r.envFile(fetch)
 	if err != nil {
@@ -242,9 +209,9 @@ func (r renderer) poolJob() (*api.Job, error) {
 	setup := r.task(engine.PhaseSetup, a.Task.Setup, env)
 	setup.Artifacts = fetch.artifacts
 	job.TaskGroups = []*api.TaskGroup{{
-		Name: new(GroupName),
+		Name: new(naming.GroupName),
 		Constraints: []*api.Constraint{
-			{LTarget: "${node.class}", RTarget: PoolNodeClass(pool), Operand: "="},
+			{LTarget: "${node.class}", RTarget: naming.PoolNodeClass(pool), Operand: "="},
 		},
 		// sysbatch jobs take no reschedule policy.
 		RestartPolicy: &api.RestartPolicy{Attempts: new(0), Mode: new("fail")},
@@ -290,6 +257,9 @@ func nomadPriority(p int) int {
 	return min(max(n, 1), 100)
 }
 
+// nodeMeta is the constraint target of a node meta key.
+func nodeMeta(key string) string { return "${meta." + key + "}" }
+
 // placement pins the attempt to its offering. The node class (one per
 // cloud, region, instance type and capacity) is what reserves the VM; the
 // resource ask only keeps Nomad's bookkeeping honest.
@@ -300,21 +270,21 @@ func (r renderer) placement() []*api.Constraint {
 	}
 	switch {
 	case a.Pool != "":
-		return []*api.Constraint{eq("${node.class}", PoolNodeClass(a.Pool))}
+		return []*api.Constraint{eq("${node.class}", naming.PoolNodeClass(a.Pool))}
 	case a.Choice.Offering.Cloud == "local":
 		// This host, or any node of a cluster standing in for it.
 		return nil
 	case r.o.NoNodeClass:
 		return []*api.Constraint{
-			eq("${meta.sky.cloud}", a.Choice.Offering.Cloud),
-			eq("${meta.sky.region}", a.Choice.Offering.Region),
-			eq("${meta.sky.instance_type}", a.Choice.Offering.InstanceType),
-			eq("${meta.sky.capacity}", a.Choice.Capacity()),
+			eq(nodeMeta(naming.NodeMetaCloud), a.Choice.Offering.Cloud),
+			eq(nodeMeta(naming.NodeMetaRegion), a.Choice.Offering.Region),
+			eq(nodeMeta(naming.NodeMetaInstanceType), a.Choice.Offering.InstanceType),
+			eq(nodeMeta(naming.NodeMetaCapacity), a.Choice.Capacity()),
 		}
 	default:
 		return []*api.Constraint{
 			eq("${node.class}", a.Choice.NodeClass()),
-			eq("${meta.sky.capacity}", a.Choice.Capacity()),
+			eq(nodeMeta(naming.NodeMetaCapacity), a.Choice.Capacity()),
 		}
 	}
 }
@@ -377,9 +347,9 @@ func gpuModelPattern(name string) string {
 
 // task renders one phase's task.
 func (r renderer) task(phase engine.Phase, script string, env *api.Template) *api.Task {
-	name, fileVar := RunTaskName, EnvRunFile
+	name, fileVar := naming.RunTaskName, driver.EnvRunFile
 	if phase == engine.PhaseSetup {
-		name, fileVar = SetupTaskName, EnvSetupFile
+		name, fileVar = naming.SetupTaskName, driver.EnvSetupFile
 	}
 	file := string(phase) + ".sh"
 	t := &api.Task{
@@ -390,11 +360,11 @@ func (r renderer) task(phase engine.Phase, script string, env *api.Template) *ap
 			"args":    []any{"driver", "--phase", string(phase)},
 		},
 		Env: map[string]string{
-			fileVar:        "${NOMAD_TASK_DIR}/" + file,
-			EnvTaskName:    r.a.Task.Name,
-			EnvNumNodes:    strconv.Itoa(max(r.a.Task.NumNodes, 1)),
-			EnvWorkdir:     "${NOMAD_ALLOC_DIR}/" + workdirAllocPath,
-			EnvClusterInfo: r.clusterInfo(),
+			fileVar:               "${NOMAD_TASK_DIR}/" + file,
+			driver.EnvTaskName:    r.a.Task.Name,
+			driver.EnvNumNodes:    strconv.Itoa(max(r.a.Task.NumNodes, 1)),
+			driver.EnvWorkdir:     "${NOMAD_ALLOC_DIR}/" + workdirAllocPath,
+			driver.EnvClusterInfo: r.clusterInfo(),
 		},
 		Resources:   r.resources(),
 		KillTimeout: new(r.o.KillTimeout),
@@ -453,7 +423,7 @@ func (r renderer) clusterInfo() string {
 // are quoted with Go's %q, which Nomad's env-file parser reads back for any
 // value without control characters other than newline and tab.
 func (r renderer) secretsTemplate() *api.Template {
-	path := VariablePath(r.jobID())
+	path := naming.SecretsVariable(r.jobID())
 	data := `{{ with nomadVar "` + path + `" }}{{ range .Tuples }}{{ .K }}={{ .V | printf "%q" }}` + "\n" + `{{ end }}{{ end }}`
 	return &api.Template{
 		EmbeddedTmpl: new(data),
@@ -474,7 +444,7 @@ func (r renderer) envFile(f fetchPlan) (*api.Template, error) {
 		if err != nil {
 			return nil, fmt.Errorf("render mounts: %w", err)
 		}
-		vars = append(vars[:len(vars):len(vars)], task.EnvVar{Name: EnvMounts, Value: string(b)})
+		vars = append(vars[:len(vars):len(vars)], task.EnvVar{Name: envMounts, Value: string(b)})
 	}
 	if len(vars) == 0 {
 		return nil, nil
@@ -541,28 +511,21 @@ type allocMount struct {
 }
 
 // fetches turns the workdir and (when withMounts) the file mounts into
-// artifacts, and lists what cannot be fetched yet.
-func (r renderer) fetches(withMounts bool) (fetchPlan, []string) {
+// artifacts; what it cannot fetch yet, undelivered lists.
+func (r renderer) fetches(withMounts bool) fetchPlan {
 	var f fetchPlan
-	var pending []string
-	if w := r.a.Task.Workdir; w != nil {
-		switch {
-		case w.GitURL != "":
-			f.artifacts = append(f.artifacts, &api.TaskArtifact{
-				GetterSource: new(gitSource(w.GitURL, w.GitRef)),
-				RelativeDest: new("../alloc/" + workdirAllocPath),
-			})
-		case w.Path != "":
-			pending = append(pending, "workdir "+w.Path)
-		}
+	if w := r.a.Task.Workdir; w != nil && w.GitURL != "" {
+		f.artifacts = append(f.artifacts, &api.TaskArtifact{
+			GetterSource: new(gitSource(w.GitURL, w.GitRef)),
+			RelativeDest: new("../alloc/" + workdirAllocPath),
+		})
 	}
 	if !withMounts {
-		return f, pending
+		return f
 	}
 	for _, m := range r.a.Task.Mounts {
 		src, ok := mountSource(m)
 		if !ok {
-			pending = append(pending, describeMount(m))
 			continue
 		}
 		dir := fmt.Sprintf("%s/%d", mountsAllocPath, len(f.mounts))
@@ -572,7 +535,32 @@ func (r renderer) fetches(withMounts bool) (fetchPlan, []string) {
 		})
 		f.mounts = append(f.mounts, allocMount{Dest: m.Dest, AllocPath: dir})
 	}
-	return f, pending
+	return f
+}
+
+// Undelivered lists what of t a rendered job does not deliver to the task
+// yet, pending the job-files bucket: a local workdir, local file mounts,
+// and bucket mounts Nomad cannot copy (MOUNT, MOUNT_CACHED). The job
+// records the list in meta sky.unsupported_mounts; the Nomad engine warns
+// about it before a job is submitted.
+func Undelivered(t task.Task) []string { return undelivered(t, true) }
+
+// undelivered is Undelivered, leaving the file mounts out unless
+// withMounts (a job on a pool's workers, which hold them already).
+func undelivered(t task.Task, withMounts bool) []string {
+	var out []string
+	if w := t.Workdir; w != nil && w.GitURL == "" && w.Path != "" {
+		out = append(out, "workdir "+w.Path)
+	}
+	if !withMounts {
+		return out
+	}
+	for _, m := range t.Mounts {
+		if _, ok := mountSource(m); !ok {
+			out = append(out, describeMount(m))
+		}
+	}
+	return out
 }
 
 func gitSource(url, ref string) string {

@@ -1,8 +1,9 @@
-package translator
+package render
 
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,11 +22,12 @@ import (
 	"github.com/skynomad/skynomad/task"
 )
 
-// goldenFile compares got with testdata/nomad/name, or rewrites it under
-// -update (the package's flag, declared in load_test.go).
+var update = flag.Bool("update", false, "rewrite the golden files (testdata/ and ../../../jobspecs/examples)")
+
+// goldenFile compares got with testdata/name, or rewrites it under -update.
 func goldenFile(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "nomad", name)
+	path := filepath.Join("testdata", name)
 	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
@@ -55,10 +57,10 @@ var skypilotEnv = task.DAG{Name: "hello", Tasks: []task.Task{{Name: "hello", Num
 	task.JobInfo{ID: 7, Name: "hello", Submitted: time.Date(2026, 1, 2, 3, 4, 5, 678000, time.UTC)}, 0, 0)
 
 // attempts are hand-built attempts covering each rendering rule; each has
-// golden JSON and HCL in testdata/nomad/.
+// golden JSON and HCL in testdata/.
 var attempts = []struct {
 	name string
-	opts RenderOptions
+	opts Options
 	a    engine.Attempt
 }{
 	{
@@ -125,7 +127,7 @@ var attempts = []struct {
 	},
 	{
 		name: "pool-job-with-secrets",
-		opts: RenderOptions{
+		opts: Options{
 			RunnerPath: "/usr/local/bin/skynomad", Datacenters: []string{"dc1", "dc2"},
 			Namespace: "ml", Region: "eu", NodePool: "gpu", KillTimeout: 2 * time.Minute,
 		},
@@ -171,7 +173,7 @@ var attempts = []struct {
 	},
 	{
 		name: "meta-placement",
-		opts: RenderOptions{NoNodeClass: true},
+		opts: Options{NoNodeClass: true},
 		a: engine.Attempt{
 			Ref:     engine.Ref{JobID: 5, Task: 2, Attempt: 1},
 			JobName: "cpu",
@@ -240,7 +242,7 @@ func TestJobJSONRoundTrips(t *testing.T) {
 // accepted (a job with a prestart setup task) is where our jobs have it.
 func TestJobJSONHasFixtureShape(t *testing.T) {
 	t.Parallel()
-	fixture, err := os.ReadFile(filepath.Join("testdata", "nomad", "fixture-1.6.1-setup-fail.request.json"))
+	fixture, err := os.ReadFile(filepath.Join("testdata", "fixture-1.6.1-setup-fail.request.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +353,7 @@ func TestEnvReachesTaskUnchanged(t *testing.T) {
 		env = append(env, task.EnvVar{Name: fmt.Sprintf("V%d", i), Value: v})
 	}
 	a := engine.Attempt{Task: task.Task{Name: "t", Run: "true"}, Choice: catalog.Choice{Offering: localOffering}, Env: env}
-	job, err := RenderJob(&a, RenderOptions{})
+	job, err := RenderJob(&a, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +378,7 @@ func TestEnvControlCharacterIsRefused(t *testing.T) {
 		Choice: catalog.Choice{Offering: localOffering},
 		Env:    []task.EnvVar{{Name: "CR", Value: "a\rb"}},
 	}
-	_, err := RenderJob(&a, RenderOptions{})
+	_, err := RenderJob(&a, Options{})
 	if err == nil || !strings.Contains(err.Error(), "env CR") {
 		t.Fatalf("RenderJob with a carriage return in an env value: err = %v, want an error naming env CR", err)
 	}
@@ -391,7 +393,7 @@ func TestScriptsRenderUnchanged(t *testing.T) {
 		Task:   task.Task{Name: "t", Setup: script, Run: script},
 		Choice: catalog.Choice{Offering: localOffering},
 	}
-	job, err := RenderJob(&a, RenderOptions{})
+	job, err := RenderJob(&a, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +473,7 @@ func TestPlacement(t *testing.T) {
 	tests := []struct {
 		name string
 		a    engine.Attempt
-		opts RenderOptions
+		opts Options
 		want []cons
 	}{
 		{
@@ -482,7 +484,7 @@ func TestPlacement(t *testing.T) {
 		{
 			name: "node meta without node classes",
 			a:    engine.Attempt{Choice: catalog.Choice{Offering: m6i}},
-			opts: RenderOptions{NoNodeClass: true},
+			opts: Options{NoNodeClass: true},
 			want: []cons{
 				{"${meta.sky.cloud}", "=", "aws"}, {"${meta.sky.region}", "=", "us-west-2"},
 				{"${meta.sky.instance_type}", "=", "m6i.large"}, {"${meta.sky.capacity}", "=", "on-demand"},
@@ -590,7 +592,7 @@ func TestResources(t *testing.T) {
 				Task:   task.Task{Name: "t", Setup: "true", Run: "true", Resources: tc.res},
 				Choice: catalog.Choice{Offering: tc.offering},
 			}
-			job, err := RenderJob(&a, RenderOptions{})
+			job, err := RenderJob(&a, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -641,7 +643,7 @@ func TestRenderJobTasks(t *testing.T) {
 				Choice:    catalog.Choice{Offering: localOffering},
 				SkipSetup: tc.skipSetup,
 			}
-			job, err := RenderJob(&a, RenderOptions{})
+			job, err := RenderJob(&a, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -666,7 +668,7 @@ func TestRenderJobTasks(t *testing.T) {
 func TestPoolJobNeedsAName(t *testing.T) {
 	t.Parallel()
 	a := engine.Attempt{Task: task.Task{Pool: &task.PoolSpec{Workers: 1}}, Choice: catalog.Choice{Offering: p4d}}
-	if _, err := RenderJob(&a, RenderOptions{}); err == nil {
+	if _, err := RenderJob(&a, Options{}); err == nil {
 		t.Error("RenderJob of an unnamed pool: no error")
 	}
 }

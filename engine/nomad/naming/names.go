@@ -1,0 +1,119 @@
+// Package naming holds every name the parts of skynomad that meet in Nomad
+// must agree on: the Nomad job IDs of managed tasks and pools, the task
+// group and task names, the job and node meta keys, and the paths of the
+// Nomad Variables skynomad reads and writes.
+//
+// The renderer (engine/nomad/render) writes these names into jobs, the
+// Nomad engine (engine/nomad) reads them back from allocations and
+// Variables, and the spot-interruption handler (interrupt) finds
+// skynomad's allocations and records preemptions by them. Each name is
+// spelled here once. The runner's SKYNOMAD_* variables belong to the
+// runner: see package driver.
+//
+// The package imports nothing of skynomad's, so every side may use it.
+package naming
+
+import "fmt"
+
+// JobPrefix starts the ID of every Nomad job skynomad registers: a managed
+// task's job (JobID) and a pool's worker job (PoolJobID).
+const JobPrefix = "sky-"
+
+// JobID is the Nomad job of task taskIndex of managed job jobID:
+// sky-<jobid>-<task>. Every attempt of the task re-registers it.
+func JobID(jobID int64, taskIndex int) string {
+	return fmt.Sprintf("%s%d-%d", JobPrefix, jobID, taskIndex)
+}
+
+const poolPrefix = JobPrefix + "pool-"
+
+// PoolJobID is the Nomad job of a pool's workers: sky-pool-<name>.
+func PoolJobID(pool string) string { return poolPrefix + pool }
+
+// PoolNodeClass is the node class of a pool's workers: sky-pool-<name>.
+func PoolNodeClass(pool string) string { return poolPrefix + pool }
+
+// Task group and tasks of a rendered job.
+const (
+	// GroupName is the only task group of a rendered job.
+	GroupName = "main"
+	// SetupTaskName runs the task's setup: a prestart task, or the only
+	// task of a pool's worker job.
+	SetupTaskName = "setup"
+	// RunTaskName runs the task's run script.
+	RunTaskName = "run"
+)
+
+// Job meta keys. The renderer sets them all; the Nomad engine reads
+// MetaAttempt, the spot handler MetaJobID.
+const (
+	MetaJobID    = "sky.job_id"
+	MetaTask     = "sky.task"
+	MetaTaskName = "sky.task_name"
+	// MetaAttempt is the attempt the job version runs: a new value makes a
+	// new version.
+	MetaAttempt  = "sky.attempt"
+	MetaJobName  = "sky.job_name"
+	MetaPipeline = "sky.pipeline"
+	// MetaCapacity is also a node meta key (NodeMetaCapacity).
+	MetaCapacity = "sky.capacity"
+	MetaOffering = "sky.offering"
+	MetaPool     = "sky.pool"
+	// MetaPoolWorkers is a pool's size: "N", or "MIN-MAX" when autoscaled.
+	MetaPoolWorkers = "sky.pool_workers"
+	// MetaUnsupportedMounts lists what the job does not deliver to the task
+	// yet ("; "-separated).
+	MetaUnsupportedMounts = "sky.unsupported_mounts"
+)
+
+// Node meta keys of the nodes skynomad places on when node classes are
+// not used (and sky.capacity always).
+const (
+	NodeMetaCloud        = "sky.cloud"
+	NodeMetaRegion       = "sky.region"
+	NodeMetaInstanceType = "sky.instance_type"
+	NodeMetaCapacity     = "sky.capacity"
+)
+
+// Nomad Variable paths.
+const (
+	// SecretsVarPrefix + the Nomad job ID holds an attempt's secrets. The
+	// Nomad engine writes it before registering the job; the job's
+	// template reads it under Nomad's default workload-identity policy,
+	// which grants a job nomad/jobs/<its id>.
+	SecretsVarPrefix = "nomad/jobs/"
+	// PreemptionVarPrefix + an alloc ID is written by the spot
+	// interruption handler before it stops the alloc; the Nomad engine
+	// reads it to tell a preemption from a failure. Items: the Preemption*
+	// keys below.
+	PreemptionVarPrefix = "skynomad/preemptions/"
+	// StopVarPrefix + the Nomad job ID records that skynomad itself
+	// stopped the job (items attempt, reason, time), to tell its stops
+	// from an operator's `nomad job stop` after a controller restart.
+	StopVarPrefix = "skynomad/stops/"
+	// AttemptVarPrefix + the Nomad job ID records the attempts the Nomad
+	// engine adopted from replacements Nomad placed by itself.
+	AttemptVarPrefix = "skynomad/attempts/"
+)
+
+// SecretsVariable is the Variable holding the secrets of a Nomad job.
+func SecretsVariable(nomadJobID string) string { return SecretsVarPrefix + nomadJobID }
+
+// PreemptionVariable is the Variable recording the preemption of an alloc.
+func PreemptionVariable(allocID string) string { return PreemptionVarPrefix + allocID }
+
+// StopVariable is the Variable recording skynomad's stop of a Nomad job.
+func StopVariable(nomadJobID string) string { return StopVarPrefix + nomadJobID }
+
+// AttemptVariable is the Variable recording a Nomad job's adopted attempts.
+func AttemptVariable(nomadJobID string) string { return AttemptVarPrefix + nomadJobID }
+
+// Items of a preemption Variable.
+const (
+	PreemptionNodeID     = "node_id"
+	PreemptionNodeName   = "node_name"
+	PreemptionNoticeTime = "notice_time" // RFC 3339
+	PreemptionDeadline   = "deadline"    // RFC 3339
+	PreemptionCloud      = "cloud"
+	PreemptionAction     = "action"
+)
