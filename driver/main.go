@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -31,6 +32,7 @@ func Main(ctx context.Context, args []string, env []string, stdout, stderr io.Wr
 	fs := flag.NewFlagSet("driver", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	phase := fs.String("phase", string(PhaseAll), "which phase to run: setup, run or all (setup, then run if setup succeeded)")
+	serve := fs.Bool("serve", false, "run the nodes assigned on stdin, one after another (see Serve)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -38,11 +40,21 @@ func Main(ctx context.Context, args []string, env []string, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "skynomad driver: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
+	if *serve {
+		return Serve(ctx, os.Stdin, stdout, stderr, peers)
+	}
 	ph := Phase(*phase)
 	if ph != PhaseSetup && ph != PhaseRun && ph != PhaseAll {
 		fmt.Fprintf(stderr, "skynomad driver: --phase %q: want setup, run or all\n", *phase)
 		return 2
 	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return runNode(ctx, ph, env, stdout, stderr, peers)
+}
+
+// runNode runs phase of one node, configured by env, until ctx ends.
+func runNode(ctx context.Context, ph Phase, env []string, stdout, stderr io.Writer, peers PeersFunc) int {
 	cfg, err := ConfigFromEnv(env)
 	if err != nil {
 		fmt.Fprintf(stderr, "skynomad driver: %v\n", err)
@@ -52,8 +64,6 @@ func Main(ctx context.Context, args []string, env []string, stdout, stderr io.Wr
 		// The lock must die with the runner, not with the user's processes.
 		syscall.CloseOnExec(cfg.LockFD)
 	}
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 
 	out := &syncWriter{w: stdout}
 	errOut := out

@@ -17,12 +17,12 @@
 //	    sky_workdir/      copy of the task's workdir; the task's cwd
 //	    setup.sh, run.sh  the task's scripts
 //	    output.log        the runner's prefixed output (Logs reads it)
-//	    runner.lock       flock held by the live runner: its liveness
-//	    runner.pid        "<pid> <start ticks>", to signal it safely; the runner was started
+//	    runner.lock       flock held by the runner running the node (its liveness),
+//	                      holding "<pid> <start ticks>" of that runner, to signal it
 //	    phase, result.json, user.pgid, preemption-deadline  written by the runner
 //
-// A node's runner counts as started once it holds its lock or has left its
-// pid file, a phase or a result (the runner writes its phase before
+// A node's runner counts as started once it holds its lock or has left a
+// phase or a result (the runner writes its phase before
 // any user code): such a node is never started again. A launch that a
 // crash cut short is finished by Resume under the same attempt, since its
 // missing nodes ran nothing. Local file_mounts are copied into the attempt

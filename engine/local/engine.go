@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +31,8 @@ type Config struct {
 	// Dir is the state root (e.g. ~/.skynomad/local); attempts live under
 	// <Dir>/attempts/<job>-<task>-<attempt>/.
 	Dir string
-	// RunnerCommand starts the task runner; the engine appends
-	// "--phase all". Default: RunnerBinary beside this executable, else
+	// RunnerCommand starts a task runner; the engine appends "--serve" and
+	// assigns it nodes (driver.Serve). Default: RunnerBinary beside this executable, else
 	// [os.Executable(), "driver"].
 	RunnerCommand []string
 	// Sink receives the attempts' events.
@@ -143,6 +144,7 @@ type Engine struct {
 	endedMu      sync.Mutex
 	ended        []endedAttempt // unpruned ended attempts, oldest first
 	notify       *notifier      // nil: watchers poll
+	pool         *runnerPool
 }
 
 var (
@@ -161,7 +163,8 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("local engine: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Engine{cfg: cfg, ctx: ctx, cancel: cancel, attempts: map[engine.Ref]*attempt{}, notify: newNotifier()}
+	e := &Engine{cfg: cfg, ctx: ctx, cancel: cancel, attempts: map[engine.Ref]*attempt{}, notify: newNotifier(),
+		pool: newRunnerPool(cfg.RunnerCommand, runnersLog(cfg.Dir), 4*runtime.NumCPU())}
 	e.prune()
 	return e, nil
 }
@@ -190,6 +193,7 @@ func (e *Engine) Close() error {
 	e.cancel()
 	e.wg.Wait()
 	e.notify.close()
+	e.pool.close()
 	return nil
 }
 

@@ -190,17 +190,26 @@ func TestStopKillsEverything(t *testing.T) {
 	waitUntil(t, "both nodes ready", eventTimeout, func() bool {
 		return strings.Count(readLogs(t, e, at.Ref, engine.LogOptions{}), "ready") == 2
 	})
-	// Per node: runner, bash, setup's sleep, three sleeps (setsid's may
-	// still be on its way when "ready" is printed).
-	waitUntil(t, "12 processes of the attempt before Stop", eventTimeout, func() bool {
-		return len(markedProcs(t, e, at.Ref)) >= 12
+	// Per node: bash, setup's sleep, three sleeps (setsid's may still be
+	// on its way when "ready" is printed); and the two runners.
+	waitUntil(t, "10 processes of the attempt before Stop", eventTimeout, func() bool {
+		return len(markedProcs(t, e, at.Ref)) >= 10
 	})
+	live := runners(t, e, at.Ref)
+	if len(live) != 2 {
+		t.Fatalf("runners %v, want 2", live)
+	}
 	start := time.Now()
 	if err := e.Stop(context.Background(), at.Ref); err != nil {
 		t.Fatal(err)
 	}
 	if left := markedProcs(t, e, at.Ref); len(left) > 0 {
 		t.Errorf("processes alive after Stop: %v", left)
+	}
+	for _, pid := range live {
+		if alive(pid) {
+			t.Errorf("runner %d alive after Stop", pid)
+		}
 	}
 	if took := time.Since(start); took > e.cfg.Grace {
 		t.Errorf("Stop took %v; the task ends on SIGTERM, so it should not wait the grace (%v)", took, e.cfg.Grace)
@@ -452,7 +461,7 @@ func TestLaunchAfterCrashMidLaunch(t *testing.T) {
 	}
 	signalProcess(p, 9)
 	waitUntil(t, "node 1's runner to end", eventTimeout, func() bool { return !lockHeld(node1 + "/" + lockFile) })
-	for _, f := range []string{pidFile, phaseFile, resultFile} {
+	for _, f := range []string{phaseFile, resultFile} {
 		os.Remove(node1 + "/" + f) // a runner that never started leaves none
 	}
 	before := runners(t, e1, at.Ref)

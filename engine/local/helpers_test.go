@@ -173,18 +173,16 @@ func markedProcs(t *testing.T, e *testEngine, ref engine.Ref) []int {
 	return out
 }
 
-// runners lists the live runner processes of an attempt: session leaders
-// (the engine starts each runner with setsid) running `driver --phase`. A
-// runner's child between fork and exec has the same command line but not
-// its own session.
+// runners lists the live runners running the attempt's nodes: the pids
+// of the nodes' pid files (a runner leaves them while it runs the node)
+// that are alive and the same process.
 func runners(t *testing.T, e *testEngine, ref engine.Ref) []int {
 	t.Helper()
 	var out []int
-	for _, pid := range markedProcs(t, e, ref) {
-		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		info, err := proc.Stat(pid)
-		if err == nil && info.SID == pid && strings.Contains(string(cmd), "\x00driver\x00--phase\x00") {
-			out = append(out, pid)
+	dirs, _ := filepath.Glob(filepath.Join(e.attemptDir(ref), "node-*"))
+	for _, d := range dirs {
+		if p, ok := readRunnerPID(d); ok && proc.Alive(p.pid, p.ticks) && lockHeld(filepath.Join(d, lockFile)) {
+			out = append(out, p.pid)
 		}
 	}
 	return out
@@ -222,4 +220,10 @@ func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() boo
 
 func logsContain(t *testing.T, e *testEngine, ref engine.Ref, s string) func() bool {
 	return func() bool { return strings.Contains(readLogs(t, e, ref, engine.LogOptions{}), s) }
+}
+
+// alive reports whether pid is a live process (not a zombie).
+func alive(pid int) bool {
+	info, err := proc.Stat(pid)
+	return err == nil && !info.Zombie()
 }

@@ -31,7 +31,7 @@ func attemptProcs(a *attempt) []int {
 	var since uint64
 	for rank := range a.nodes {
 		node := a.nodeDir(rank)
-		if p, ok := readRunnerPID(node); ok {
+		if p, ok := readRunnerPID(node); ok && lockHeld(filepath.Join(node, lockFile)) {
 			groups[p.pid] = true // the runner leads its own session and group
 			if since == 0 || p.ticks < since {
 				since = p.ticks

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/skynomad/skynomad/driver"
 	"github.com/skynomad/skynomad/engine"
@@ -108,16 +107,16 @@ func wrapLaunchError(ref engine.Ref, err error) error {
 }
 
 // nodeStarted reports whether a node's runner was ever started: it holds
-// its lock, or left its pid, a phase or a result. A runner writes its
+// its lock, or left a phase or a result. A runner writes its
 // phase before any user code runs, so a node that shows none of these ran
 // nothing of the task and may be started (again).
 func nodeStarted(node string) bool {
 	return leftMarks(node) || lockHeld(filepath.Join(node, lockFile))
 }
 
-// leftMarks reports whether a runner left its pid, a phase or a result.
+// leftMarks reports whether a runner left a phase or a result.
 func leftMarks(node string) bool {
-	for _, f := range []string{pidFile, phaseFile, resultFile} {
+	for _, f := range []string{phaseFile, resultFile} {
 		if exists(filepath.Join(node, f)) {
 			return true
 		}
@@ -166,54 +165,56 @@ func (e *Engine) prepareNode(ctx context.Context, at *engine.Attempt, a *attempt
 	return nil
 }
 
-// startNode starts the runner of one node. Its pid file, written once the
-// runner runs, marks the node started; a crash before that is seen through
-// the lock the runner inherits, its phase or its result (nodeStarted), so
-// a node is never started twice and a launch cut short is finished, not
+// startNode has a runner of the pool run one node. The runner takes the
+// node's lock, and writes its pid in it, before it says it started: the
+// lock held, the phase or the result mark the node started (nodeStarted),
+// so a node is never started twice and a launch cut short is finished, not
 // mistaken for a vanished runner.
 func (e *Engine) startNode(at *engine.Attempt, a *attempt, rank int) error {
 	node := a.nodeDir(rank)
-	lock, err := takeLock(filepath.Join(node, lockFile))
-	if err != nil {
-		return err
+	asg := driver.Assignment{
+		Env:   e.runnerEnv(at, a, rank),
+		Phase: driver.PhaseAll,
+		Log:   filepath.Join(node, outputLog),
+		Lock:  filepath.Join(node, lockFile),
 	}
-	defer lock.Close()
-	logf, err := os.OpenFile(filepath.Join(node, outputLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
+	for try := 0; ; try++ {
+		r, fresh, err := e.pool.get()
+		if err != nil {
+			return err
+		}
+		if err := r.assign(asg); err != nil {
+			r.in.Close() // never reused
+			if fresh || try >= 2 {
+				return err
+			}
+			continue // an idle runner that died meanwhile: take another
+		}
+		go e.awaitNode(a, r)
+		e.cfg.Logger.Debug("node started", "attempt", at.Ref, "rank", rank, "runner", r.pid)
+		return nil
 	}
-	defer logf.Close()
-	args := append(append([]string(nil), e.cfg.RunnerCommand[1:]...), "--phase", string(driver.PhaseAll))
-	cmd := exec.Command(e.cfg.RunnerCommand[0], args...)
-	cmd.Dir = node
-	cmd.Env = e.runnerEnv(at, a, rank)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.ExtraFiles = []*os.File{lock} // descriptor 3: SKYNOMAD_LOCK_FD
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start runner %q: %w", e.cfg.RunnerCommand[0], err)
+}
+
+// awaitNode waits for the runner to finish the node, then wakes the
+// attempt's watcher and gives the runner back to the pool (a runner told
+// to stop exits instead). The runner cleared its pid from the node's lock
+// before it let the lock go: nothing of this node signals it any more.
+func (e *Engine) awaitNode(a *attempt, r *runner) {
+	rep, err := r.reply()
+	done := err == nil && rep.Done
+	a.poke()
+	if done && !rep.Exiting {
+		e.pool.put(r)
+		return
 	}
-	if err := writeRunnerPID(node, cmd.Process.Pid); err != nil {
-		e.cfg.Logger.Warn("cannot record the runner pid", "attempt", at.Ref, "rank", rank, "err", err)
-	}
-	go func() {
-		cmd.Wait() // reap; liveness is watched through the lock
-		a.poke()
-	}()
-	e.cfg.Logger.Info("runner started", "attempt", at.Ref, "rank", rank, "pid", cmd.Process.Pid)
-	return nil
+	r.in.Close()
 }
 
 // runnerEnv is the runner's environment: a minimal host environment, the
 // attempt's variables and secrets, then the driver contract.
 func (e *Engine) runnerEnv(at *engine.Attempt, a *attempt, rank int) []string {
-	var env []string
-	// The only variables of the engine's own environment a runner keeps.
-	for _, k := range []string{"PATH", "HOME", "USER", "LANG", "TMPDIR"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
+	env := hostEnv()
 	for _, v := range at.Env {
 		env = append(env, v.Name+"="+v.Value)
 	}
@@ -248,7 +249,6 @@ func (e *Engine) runnerEnv(at *engine.Attempt, a *attempt, rank int) []string {
 	set(driver.EnvNoticeFile, filepath.Join(node, noticeFile))
 	set(driver.EnvPhaseFile, filepath.Join(node, phaseFile))
 	set(driver.EnvPGIDFile, filepath.Join(node, pgidFile))
-	set(driver.EnvLockFD, "3")
 	if a.gated() {
 		set(driver.EnvRunGate, filepath.Join(a.dir, runGateFile))
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/skynomad/skynomad/driver"
-	"github.com/skynomad/skynomad/driver/proc"
 	"github.com/skynomad/skynomad/engine"
 )
 
@@ -35,7 +34,6 @@ const (
 	runScript   = "run.sh"
 	outputLog   = "output.log"
 	lockFile    = "runner.lock" // held by the live runner
-	pidFile     = "runner.pid"  // "<pid> <start ticks>": the runner was started
 	phaseFile   = "phase"
 	resultFile  = "result.json"
 	pgidFile    = "user.pgid"
@@ -106,16 +104,8 @@ type runnerPID struct {
 	ticks uint64
 }
 
-func writeRunnerPID(node string, pid int) error {
-	info, err := proc.Stat(pid)
-	if err != nil {
-		return fmt.Errorf("runner %d: %w", pid, err)
-	}
-	return writeFileAtomic(filepath.Join(node, pidFile), fmt.Appendf(nil, "%d %d\n", pid, info.StartTicks))
-}
-
 func readRunnerPID(node string) (runnerPID, bool) {
-	b, err := os.ReadFile(filepath.Join(node, pidFile))
+	b, err := os.ReadFile(filepath.Join(node, lockFile))
 	if err != nil {
 		return runnerPID{}, false
 	}

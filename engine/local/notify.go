@@ -26,7 +26,7 @@ type notifier struct {
 }
 
 // watchMask is what a node directory is watched for: a file renamed into
-// place (the runner writes phase, results and process groups so).
+// place (the runner writes its phase, results and process groups so).
 const watchMask = unix.IN_MOVED_TO
 
 // newNotifier starts the engine's inotify reader; it returns nil when

@@ -223,6 +223,9 @@ type Error struct {
 type Health struct {
 	Engine  string `json:"engine"`
 	Version string `json:"version"`
+	// LoopLatency is how long the controller's loop took to answer this
+	// request: how long requests and engine events wait (seconds in JSON).
+	LoopLatency Duration `json:"loop_latency"`
 }
 
 // QueueResponseGob is QueueResponse as sent with Content-Type

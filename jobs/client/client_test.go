@@ -38,6 +38,9 @@ var t0 = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
 func (b *backend) EngineName() string { return "fake" }
 func (b *backend) Version() string    { return "v1" }
+func (b *backend) LoopLatency(context.Context) (time.Duration, error) {
+	return 3 * time.Millisecond, nil
+}
 func (b *backend) Plan(ctx context.Context, dag task.DAG) (api.PlanResponse, error) {
 	return api.PlanResponse{Engine: "fake", Tasks: []api.TaskPlan{{Task: dag.Name}}}, nil
 }
@@ -121,7 +124,7 @@ func TestClientOverUnixAndTCP(t *testing.T) {
 			}
 			ctx := context.Background()
 			h, err := c.Health(ctx)
-			if err != nil || h != (api.Health{Engine: "fake", Version: "v1"}) {
+			if err != nil || h != (api.Health{Engine: "fake", Version: "v1", LoopLatency: api.Duration(3 * time.Millisecond)}) {
 				t.Errorf("Health = %+v, %v", h, err)
 			}
 			lr, err := c.Launch(ctx, api.LaunchRequest{DAG: task.DAG{Name: "hello"}})

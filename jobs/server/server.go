@@ -33,6 +33,7 @@ type Backend interface {
 	Logs(ctx context.Context, id int64, task *int, opts engine.LogOptions) (io.ReadCloser, error)
 	ControllerLog(ctx context.Context, id int64, follow bool) (io.ReadCloser, error)
 	Preempt(ctx context.Context, id int64, req api.PreemptRequest) error
+	LoopLatency(ctx context.Context) (time.Duration, error)
 }
 
 var _ Backend = (*jobs.Controller)(nil)
@@ -129,7 +130,14 @@ func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	s.reply(w, r, api.Health{Engine: s.cfg.Backend.EngineName(), Version: s.cfg.Backend.Version()})
+	h := api.Health{Engine: s.cfg.Backend.EngineName(), Version: s.cfg.Backend.Version()}
+	lag, err := s.cfg.Backend.LoopLatency(r.Context())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	h.LoopLatency = api.Duration(lag)
+	s.reply(w, r, h)
 }
 
 func (s *Server) plan(w http.ResponseWriter, r *http.Request) {
