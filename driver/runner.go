@@ -30,6 +30,9 @@ const (
 	// drainWait bounds the wait for output of processes that escaped the
 	// process group after the phases ended.
 	drainWait = 2 * time.Second
+	// phaseDrainWait bounds the wait for a phase's output before the next
+	// phase starts (a process it left behind may hold the pipes open).
+	phaseDrainWait = 500 * time.Millisecond
 )
 
 // Runner runs the phases of one node of one attempt.
@@ -267,8 +270,8 @@ func (st *run) runPhase(ctx context.Context, ph Phase) Result {
 	st.groups = append(st.groups, pid)
 	st.writeGroups()
 	prefix := st.prefix(ph, pid)
-	st.copy(outR, NewPrefixWriter(st.stdout, prefix))
-	st.copy(errR, NewPrefixWriter(st.stderr, prefix))
+	outDone := st.copy(outR, NewPrefixWriter(st.stdout, prefix))
+	errDone := st.copy(errR, NewPrefixWriter(st.stderr, prefix))
 
 	exited := make(chan struct{})
 	go func() {
@@ -285,7 +288,24 @@ func (st *run) runPhase(ctx context.Context, ph Phase) Result {
 	}
 	res := Result{Phase: ph, Terminated: terminated, FinishedAt: st.Clock().UTC()}
 	res.ExitCode, res.Signal = exitStatus(cmd.ProcessState)
+	// The phase's output is copied before the next phase writes: setup's
+	// lines come before run's. A process the phase left behind may hold its
+	// pipes open; then its output goes on beside the next phase's.
+	waitOutput(phaseDrainWait, outDone, errDone)
 	return res
+}
+
+// waitOutput waits until each copy is done, or up to limit.
+func waitOutput(limit time.Duration, done ...<-chan struct{}) {
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	for _, d := range done {
+		select {
+		case <-d:
+		case <-t.C:
+			return
+		}
+	}
 }
 
 func (st *run) startFailed(ph Phase, err error) Result {
@@ -352,14 +372,19 @@ func (st *run) liveGroups() []int {
 	return live
 }
 
-func (st *run) copy(r *os.File, w *PrefixWriter) {
+// copy copies r to w in the background; the channel is closed when r
+// ends.
+func (st *run) copy(r *os.File, w *PrefixWriter) <-chan struct{} {
 	st.pipes = append(st.pipes, r)
 	st.writers = append(st.writers, w)
 	st.copiers.Add(1)
+	done := make(chan struct{})
 	go func() {
 		defer st.copiers.Done()
+		defer close(done)
 		io.Copy(w, r)
 	}()
+	return done
 }
 
 // drain waits for the output of the user processes to end, flushes

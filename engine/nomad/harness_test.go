@@ -2,7 +2,6 @@ package nomad
 
 import (
 	"context"
-	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/skynomad/skynomad/catalog"
@@ -37,7 +37,16 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// recorder is the sink: it keeps every event and wakes waiters.
+// ignoreTime drops what the engine's clock decides.
+var ignoreTime = cmpopts.IgnoreFields(engine.Event{}, "Time")
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // recorder is the sink: enginetest's recorder, with this package's
 // shorthands.
 type recorder struct{ *enginetest.Recorder }
@@ -83,8 +92,6 @@ type harness struct {
 type harnessOpts struct {
 	fake           nomadfake.Options
 	reconnectDelay time.Duration
-	// wrap, if set, sits between the engine and the fake's HTTP API.
-	wrap func(http.Handler) http.Handler
 }
 
 func newHarness(t *testing.T, o harnessOpts) *harness {
@@ -92,11 +99,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	clock := &fakeClock{t: time.Date(2026, 11, 28, 15, 0, 0, 0, time.UTC)}
 	o.fake.Now = clock.Now
 	fake := nomadfake.New(o.fake)
-	var handler http.Handler = fake
-	if o.wrap != nil {
-		handler = o.wrap(fake)
-	}
-	srv := httptest.NewServer(handler)
+	srv := httptest.NewServer(fake)
 	t.Cleanup(func() {
 		fake.Close()
 		srv.Close()

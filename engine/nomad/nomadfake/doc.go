@@ -1,9 +1,41 @@
 // Package nomadfake is an in-memory fake of a Nomad 1.6.1 cluster (one
-// server and its client nodes) behind Nomad's HTTP API, for tests of code
-// that uses github.com/hashicorp/nomad/api: the Nomad engine and the spot
-// interruption handler.
+// server and its client nodes) behind Nomad's HTTP API.
 //
-// It follows what a real Nomad v1.6.1 did in the recordings of
+// It exists only for the faults a real Nomad agent on one machine cannot
+// be made to show: `make test` starts one cluster (a server and two
+// raw_exec clients on loopback) that every real-agent test shares, so a
+// fault that takes a node away, or needs a node the cluster does not have,
+// would disturb the tests running beside it or need a second cluster. The
+// scenarios kept here are:
+//
+//   - a client node going down (missed heartbeats): its allocs become lost,
+//     Nomad places a linked replacement when another node is ready (5c-2),
+//     and the lost alloc's processes run on until the client returns and
+//     kills them (engine/nomad TestAdoptReplacementOfLostAlloc,
+//     TestMultiNodeNeverAdopts with a third node);
+//   - no node fits: a blocked eval after the only node went down (5c), or
+//     after an alloc stop with every node ineligible (5b), and the unlinked
+//     alloc it places once capacity returns (TestLostAllocNotReplaced,
+//     TestAllocStoppedNotReplaced);
+//   - the event stream dropping and replaying from ?index, with the job's
+//     events already out of Nomad's bounded buffer (7)
+//     (TestStreamDropAndReplay);
+//   - recorded corner cases of alloc and task records (Fixture), which
+//     engine/nomad TestDecideOnRecordedAllocs classifies as Nomad served
+//     them;
+//   - for the spot handler's tests (interrupt): a spot node with cloud
+//     attributes and meta no client of the test cluster has, which the
+//     handler marks ineligible.
+//
+// Everything else is tested against the real Nomad agent `make test`
+// starts: task outcomes, setup failures, Stop, logs, multi-node failure,
+// re-registration per attempt, resume after a restart, our own stop told
+// from an operator's `nomad job stop`, a spot handler's SIGTERM, and the
+// adoption of Nomad's linked replacement of a stopped alloc (engine/nomad
+// real_*_test.go, the conformance suite in conformance_test.go, and the
+// e2e suite). A test the real agent can run belongs there, not here.
+//
+// The fake follows what a real Nomad v1.6.1 did in the recordings of
 // shared/fixtures/nomad-1.6.1 (copies of the ones it uses are in testdata/,
 // read with Fixture): batch jobs with restart and reschedule off, versions on
 // re-registration and none for an identical body (8, 8b), failed allocs
