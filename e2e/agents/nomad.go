@@ -66,7 +66,10 @@ client {
 
 // nomadClientConfig is a client agent that runs tasks with raw_exec (the
 // only driver skynomad uses, and the only one loaded) as the agent's user,
-// on the loopback interface.
+// on the loopback interface. It claims far more CPU than the host has:
+// each skynomad task asks for a nominal 1,000 MHz, and the tests' tasks,
+// which mostly sleep, must not queue for room (a 2-core host fingerprints
+// about 4,200 MHz: four tasks per client).
 func nomadClientConfig(dir, name string, p nomadPorts, serverRPC int, consulAddr string) string {
 	return nomadCommon(dir, name, p, consulAddr) + fmt.Sprintf(`
 server {
@@ -77,6 +80,7 @@ client {
   enabled           = true
   servers           = ["127.0.0.1:%d"]
   network_interface = "lo"
+  cpu_total_compute = 64000
   options = {
     "driver.allowlist" = "raw_exec"
   }
