@@ -3,6 +3,7 @@ package nomad
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,6 +28,15 @@ func firstRunThenSecond(marker, release string) string {
 		wait = fmt.Sprintf("while [ ! -e %s ]; do sleep 0.1; done; ", shellQuote(release))
 	}
 	return fmt.Sprintf("if [ -e %[1]s ]; then echo second-run; %[2]sexit 0; fi; touch %[1]s; echo first-run; sleep 600", shellQuote(marker), wait)
+}
+
+// waitExists waits until the task made path (the tasks run on this host).
+func waitExists(t *testing.T, path string) {
+	t.Helper()
+	realEventually(t, path+" to exist", func() bool {
+		_, err := os.Stat(path)
+		return err == nil
+	})
 }
 
 // TestRealAdoptStoppedAlloc: the running alloc of attempt 1 is stopped
@@ -57,12 +67,14 @@ func TestRealAdoptStoppedAlloc(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			h := newRealHarness(t, nil)
-			run := firstRunThenSecond(filepath.Join(t.TempDir(), "first-run-done"), "")
+			marker := filepath.Join(t.TempDir(), "first-run-done")
+			run := firstRunThenSecond(marker, "")
 			a1 := h.attempt(t, 1, "echo setup", run, 1)
 			a2 := attempt(a1.Ref.JobID, 2, "echo setup", run, 1)
 			jobID := JobID(a1.Ref)
 			h.launch(t, a1)
 			h.wait(t, a1.Ref, engine.EventRunning)
+			waitExists(t, marker) // the first run is under way, not about to start
 			first := h.onlyAlloc(t, jobID)
 			noticed := time.Now().UTC().Truncate(time.Second)
 			deadline := noticed.Add(2 * time.Minute)
@@ -150,12 +162,14 @@ func TestRealAdoptedAttemptAfterRestart(t *testing.T) {
 	h := newRealHarness(t, nil)
 	dir := t.TempDir()
 	release := filepath.Join(dir, "release")
-	run := firstRunThenSecond(filepath.Join(dir, "first-run-done"), release)
+	marker := filepath.Join(dir, "first-run-done")
+	run := firstRunThenSecond(marker, release)
 	a1 := h.attempt(t, 1, "", run, 1)
 	a2 := attempt(a1.Ref.JobID, 2, "", run, 1)
 	jobID := JobID(a1.Ref)
 	h.launch(t, a1)
 	h.wait(t, a1.Ref, engine.EventRunning)
+	waitExists(t, marker)
 	first := h.onlyAlloc(t, jobID)
 	h.stopAlloc(t, first.ID)
 	h.wait(t, a1.Ref, engine.EventPreempted)
@@ -236,6 +250,11 @@ func TestRealAdoptionChain(t *testing.T) {
 	allocs := []*api.Allocation{h.alloc(t, h.onlyAlloc(t, jobID).ID)}
 
 	for i := range 2 {
+		// Stop each run once it counted itself, not before it started.
+		realEventually(t, fmt.Sprintf("run %d to count itself", i+1), func() bool {
+			b, _ := os.ReadFile(counter)
+			return strings.TrimSpace(string(b)) == fmt.Sprint(i+1)
+		})
 		h.stopAlloc(t, allocs[i].ID)
 		ev := h.wait(t, a(i+1).Ref, engine.EventPreempted)
 		if ev.Replacement == nil || *ev.Replacement != a(i+2).Ref {
