@@ -34,11 +34,15 @@ AGENTS = $(GO) build -o bin/skynomad-agents ./e2e/agents && exec bin/skynomad-ag
 # acts on every skynomad alloc of its node.
 TESTP = $(if $(NOMAD_ADDR)$(wildcard $(TOOLS)/nomad),-p 1,)
 
-test: tools ## run every test (unit, fakes, e2e on the local engine and on the real agents)
-	$(AGENTS) $(GO) test -count=1 -timeout 20m $(TESTP) $(PKGS)
+# REPORT prints package results, failures whole, skips with their reasons
+# and which tests ran on the real agents (e2e/testreport).
+REPORT = bin/testreport -- $(GO) test -json
 
-race: tools ## run the unit, fake-backed and real-agent tests under the race detector
-	$(AGENTS) $(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v /e2e)
+test: tools bin/testreport ## run every test (unit, fakes, e2e on the local engine and on the real agents)
+	$(AGENTS) $(REPORT) -count=1 -timeout 20m $(TESTP) $(PKGS)
+
+race: tools bin/testreport ## run the unit, fake-backed and real-agent tests under the race detector
+	$(AGENTS) $(REPORT) -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v /e2e)
 
 e2e: tools ## run only the end-to-end suite against the built binary
 	$(AGENTS) $(GO) test -count=1 -timeout 15m -v ./e2e/
@@ -49,6 +53,9 @@ fuzz: ## fuzz the YAML loader for $(FUZZTIME)
 bench: tools ## print the speed and memory figures (Nomad ones on the real agents)
 	$(GO) test -run='^$$' -bench=. -benchmem ./translator ./catalog
 	$(AGENTS) $(GO) test -run='^$$' -bench=. -benchtime=$(BENCHTIME) -benchmem -timeout 30m -p 1 ./jobs/... ./e2e/
+
+bin/testreport: e2e/testreport/*.go internal/realagent/*.go
+	$(GO) build -o $@ ./e2e/testreport
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

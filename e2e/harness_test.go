@@ -52,7 +52,8 @@ func runMain(m *testing.M) int {
 type target struct {
 	name   string
 	engine string // "local" or "nomad"
-	skip   string // why this target cannot run here
+	// needs says why the target needs NOMAD_ADDR; empty when it does not.
+	needs string
 	// infeasibleGPUs is a --gpus value nothing on this target offers.
 	infeasibleGPUs string
 	// wait bounds every wait for a job (and every command).
@@ -60,10 +61,8 @@ type target struct {
 }
 
 func targets() []target {
-	nomad := target{name: "nomad", engine: "nomad", infeasibleGPUs: "H100:64", wait: 3 * time.Minute}
-	if os.Getenv("NOMAD_ADDR") == "" {
-		nomad.skip = "NOMAD_ADDR not set: the Nomad variant needs a Nomad agent (raw_exec enabled) to run tasks on; `make test` starts one"
-	}
+	nomad := target{name: "nomad", engine: "nomad", infeasibleGPUs: "H100:64", wait: 3 * time.Minute,
+		needs: "the Nomad variant needs a Nomad agent (raw_exec enabled) to run tasks on; `make test` starts one"}
 	return []target{{name: "local", engine: "local", infeasibleGPUs: "H100:8", wait: time.Minute}, nomad}
 }
 
@@ -72,8 +71,8 @@ func scenario(t *testing.T, f func(t *testing.T, h *harness)) {
 	t.Helper()
 	for _, tg := range targets() {
 		t.Run(tg.name, func(t *testing.T) {
-			if tg.skip != "" {
-				realagent.Unavailable(t, tg.skip)
+			if tg.needs != "" {
+				realagent.Addr(t, "NOMAD_ADDR", tg.needs)
 			}
 			t.Parallel()
 			f(t, newHarness(t, tg))

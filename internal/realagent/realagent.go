@@ -13,6 +13,16 @@ import (
 // CI=true, and there `make tools` builds them and `make test` starts them.
 func Required() bool { return os.Getenv("CI") == "true" }
 
+// Marker starts the line Using logs; e2e/testreport counts the tests that
+// logged it as the ones that ran against a real agent.
+const Marker = "real agent: "
+
+// Using records in tb's log that it runs against the real agent at addr.
+func Using(tb testing.TB, env, addr string) {
+	tb.Helper()
+	tb.Logf("%s%s=%s", Marker, env, addr)
+}
+
 // Unavailable ends tb because what it needs is not there: tb fails when
 // Required, and skips otherwise.
 func Unavailable(tb testing.TB, why string) {
@@ -32,6 +42,8 @@ func Addr(tb testing.TB, env, needs string) string {
 	addr := os.Getenv(env)
 	if addr == "" {
 		Unavailable(tb, env+" not set: "+needs)
+		return ""
 	}
+	Using(tb, env, addr)
 	return addr
 }

@@ -1,6 +1,7 @@
 package realagent
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -8,8 +9,10 @@ import (
 // recorder is a testing.TB that records Fatal and Skip instead of ending.
 type recorder struct {
 	testing.TB
-	fatal, skip string
+	fatal, skip, log string
 }
+
+func (r *recorder) Logf(format string, args ...any) { r.log = fmt.Sprintf(format, args...) }
 
 func (r *recorder) Helper()           {}
 func (r *recorder) Fatal(args ...any) { r.fatal = args[0].(string) }
@@ -37,6 +40,9 @@ func TestAddr(t *testing.T) {
 			}
 			if !strings.HasPrefix(r.fatal, tc.fatal) || (tc.fatal == "") != (r.fatal == "") {
 				t.Errorf("Fatal(%q); want it to start with %q", r.fatal, tc.fatal)
+			}
+			if wantLog := map[bool]string{true: Marker + "NOMAD_ADDR=" + tc.addr}[tc.addr != ""]; r.log != wantLog {
+				t.Errorf("logged %q; want %q", r.log, wantLog)
 			}
 			if r.skip != tc.skipped {
 				t.Errorf("Skip(%q); want %q", r.skip, tc.skipped)
