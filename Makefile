@@ -10,9 +10,9 @@ BENCHTIME ?= 1x
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
-build: ## build bin/skynomad and bin/skynomad-runner (the local engine's task runner)
-	$(GO) build -o $(BIN) ./cmd/skynomad
-	$(GO) build -o $(dir $(BIN))skynomad-runner ./cmd/skynomad-runner
+build: ## build bin/skynomad, bin/skynomad-runner (the local engine's task runner) and the autoscaler plugins bin/plugins/
+	$(GO) build -o $(dir $(BIN)) ./cmd/skynomad ./cmd/skynomad-runner
+	$(GO) build -o $(dir $(BIN))plugins/ ./cmd/skynomad-target ./cmd/skynomad-apm
 
 # The test tools (Nomad 1.6.1, Consul 1.16.3, nomad-autoscaler v0.5.0,
 # AWS's IMDS simulator) are built from the Go module proxy into a cache,

@@ -91,6 +91,7 @@ func NewRootCommand(io IO) *cobra.Command {
 		newTranslateCommand(io),
 		newDriverCommand(io),
 		newInterruptCommand(io),
+		newAutoscalerCommand(io),
 	)
 	return root
 }

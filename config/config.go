@@ -38,6 +38,28 @@ type Config struct {
 	Jobs  Jobs     `yaml:"jobs"`
 	Local Local    `yaml:"local"`
 	Nomad Nomad    `yaml:"nomad"`
+	// Autoscaler says which offerings `skynomad autoscaler policies`
+	// writes a Nomad Autoscaler policy for, and how they scale.
+	Autoscaler Autoscaler `yaml:"autoscaler"`
+}
+
+// Autoscaler configures the policies of the offerings the Nomad
+// Autoscaler provisions (autoscaler-plugin/).
+type Autoscaler struct {
+	// Infra lists cloud or cloud/region entries with policies; empty: the
+	// top-level infra, else every cloud of the catalog.
+	Infra []string `yaml:"infra"`
+	// InstanceTypes narrows the offerings to these types; empty: all.
+	InstanceTypes []string `yaml:"instance_types"`
+	// Capacity lists spot and/or on-demand; empty: both.
+	Capacity []string `yaml:"capacity"`
+	// MaxNodes is each offering's policy max.
+	MaxNodes int `yaml:"max_nodes"`
+	// EvaluationInterval and Cooldown pace each policy.
+	EvaluationInterval Duration `yaml:"evaluation_interval"`
+	Cooldown           Duration `yaml:"cooldown"`
+	// NodeDrainDeadline bounds the drain of a node being scaled in.
+	NodeDrainDeadline Duration `yaml:"node_drain_deadline"`
 }
 
 // Controller says where the CLI finds the controller.
@@ -108,7 +130,15 @@ const (
 	DefaultRunnerPath       = "/usr/local/bin/skynomad"
 	DefaultPlacementTimeout = 5 * time.Minute
 	DefaultKeepAttempts     = 20
+
+	DefaultAutoscalerMaxNodes = 8
+	DefaultEvaluationInterval = 10 * time.Second
+	DefaultCooldown           = 5 * time.Minute
+	DefaultNodeDrainDeadline  = 10 * time.Minute
 )
+
+// capacities lists the accepted autoscaler.capacity values.
+var capacities = []string{"spot", "on-demand"}
 
 // setDefaults fills every unset field.
 func (c *Config) setDefaults(p Paths) {
@@ -126,6 +156,25 @@ func (c *Config) setDefaults(p Paths) {
 	}
 	if c.Nomad.PlacementTimeout == 0 {
 		c.Nomad.PlacementTimeout = Duration(DefaultPlacementTimeout)
+	}
+	a := &c.Autoscaler
+	if len(a.Infra) == 0 {
+		a.Infra = c.Infra
+	}
+	if len(a.Capacity) == 0 {
+		a.Capacity = capacities
+	}
+	if a.MaxNodes == 0 {
+		a.MaxNodes = DefaultAutoscalerMaxNodes
+	}
+	if a.EvaluationInterval == 0 {
+		a.EvaluationInterval = Duration(DefaultEvaluationInterval)
+	}
+	if a.Cooldown == 0 {
+		a.Cooldown = Duration(DefaultCooldown)
+	}
+	if a.NodeDrainDeadline == 0 {
+		a.NodeDrainDeadline = Duration(DefaultNodeDrainDeadline)
 	}
 	if c.Local.KeepAttempts == nil {
 		keep := DefaultKeepAttempts
@@ -391,6 +440,26 @@ func (c *Config) validate(file string, pos positions) error {
 	if k := *c.Local.KeepAttempts; k < 0 {
 		e := bad("local.keep_attempts", "%d is negative", k)
 		e.Accepted = "0 or more ended attempts to keep"
+		return e
+	}
+	for _, in := range c.Autoscaler.Infra {
+		cloud, region, _ := strings.Cut(in, "/")
+		if cloud == "" || strings.ToLower(in) != in || strings.ContainsAny(in, "* ") || strings.Contains(region, "/") {
+			e := bad("autoscaler.infra", "%q is not a cloud or cloud/region", in)
+			e.Accepted = "aws, gcp, aws/us-east-1, gcp/us-central1, …"
+			return e
+		}
+	}
+	for _, cap := range c.Autoscaler.Capacity {
+		if !slices.Contains(capacities, cap) {
+			e := bad("autoscaler.capacity", "%q is not a capacity", cap)
+			e.Accepted = strings.Join(capacities, ", ")
+			return e
+		}
+	}
+	if c.Autoscaler.MaxNodes < 0 {
+		e := bad("autoscaler.max_nodes", "%d is negative", c.Autoscaler.MaxNodes)
+		e.Accepted = "the most nodes one offering may have (default 8)"
 		return e
 	}
 	if b := c.Jobs.Bucket; b != "" && !validBucket(b) {

@@ -49,6 +49,10 @@ func TestLoad(t *testing.T) {
 				Datacenters:      []string{"*"},
 				PlacementTimeout: Duration(5 * time.Minute),
 			},
+			Autoscaler: Autoscaler{
+				Capacity: []string{"spot", "on-demand"}, MaxNodes: 8, EvaluationInterval: Duration(10 * time.Second),
+				Cooldown: Duration(5 * time.Minute), NodeDrainDeadline: Duration(10 * time.Minute),
+			},
 		}
 		if edit != nil {
 			edit(c)
@@ -83,6 +87,14 @@ nomad:
   datacenters: [dc1, dc2]
   node_pool: gpu
   placement_timeout: 90s
+autoscaler:
+  infra: [aws/us-east-1]
+  instance_types: [m6i.large]
+  capacity: [spot]
+  max_nodes: 4
+  evaluation_interval: 5s
+  cooldown: 1m
+  node_drain_deadline: 2m
 `),
 			want: &Config{
 				Controller: Controller{Address: "http://10.0.0.12:7780", Token: "s3cret"},
@@ -96,6 +108,11 @@ nomad:
 					NodePool:         "gpu",
 					PlacementTimeout: Duration(90 * time.Second),
 				},
+				Autoscaler: Autoscaler{
+					Infra: []string{"aws/us-east-1"}, InstanceTypes: []string{"m6i.large"}, Capacity: []string{"spot"},
+					MaxNodes: 4, EvaluationInterval: Duration(5 * time.Second), Cooldown: Duration(time.Minute),
+					NodeDrainDeadline: Duration(2 * time.Minute),
+				},
 			},
 		},
 		{
@@ -107,8 +124,8 @@ nomad:
 		{
 			name:      "unknown top-level key",
 			file:      ptr("engine: local\nengnie: nomad\n"),
-			wantErr:   "/h/config.yaml:2:1: engnie: unknown key; accepted: controller, engine, infra, jobs, local, nomad",
-			wantHints: []string{"accepted: controller, engine, infra, jobs, local, nomad"},
+			wantErr:   "/h/config.yaml:2:1: engnie: unknown key; accepted: autoscaler, controller, engine, infra, jobs, local, nomad",
+			wantHints: []string{"accepted: autoscaler, controller, engine, infra, jobs, local, nomad"},
 		},
 		{
 			name:      "unknown nested key",
@@ -130,6 +147,12 @@ nomad:
 			name:    "bad duration",
 			file:    ptr("nomad:\n  placement_timeout: soon\n"),
 			wantErr: `/h/config.yaml:2:22: nomad.placement_timeout: "soon" is not a positive duration (e.g. 90s, 5m)`,
+		},
+		{
+			name:      "bad autoscaler capacity",
+			file:      ptr("autoscaler:\n  capacity: [spot, reserved]\n"),
+			wantErr:   `/h/config.yaml:2:13: autoscaler.capacity: "reserved" is not a capacity; accepted: spot, on-demand`,
+			wantHints: []string{"accepted: spot, on-demand"},
 		},
 		{
 			name:      "bad engine",

@@ -54,6 +54,9 @@ type target struct {
 	engine string // "local" or "nomad"
 	// needs says why the target needs NOMAD_ADDR; empty when it does not.
 	needs string
+	// config replaces the nomad target's config.yaml (its controller places
+	// on this host's shape, on any node of the test cluster).
+	config string
 	// infeasibleGPUs is a --gpus value nothing on this target offers.
 	infeasibleGPUs string
 	// wait bounds every wait for a job (and every command).
@@ -117,6 +120,9 @@ func newHarness(t testing.TB, tg target) *harness {
 		// infra local: plan on this host's shape, placed on any node of the
 		// cluster (a dev agent has none of skynomad's node classes).
 		cfg := fmt.Sprintf("engine: nomad\ninfra: [local]\nnomad:\n  runner_path: %s\n  placement_timeout: 2m\n", skynomad)
+		if tg.config != "" {
+			cfg = tg.config
+		}
 		if err := os.WriteFile(filepath.Join(home, "config.yaml"), []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}

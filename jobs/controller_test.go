@@ -303,7 +303,8 @@ func TestNoCapacity(t *testing.T) {
 		h.eng.SetScript(enginetest.NoCap)
 		id := h.submit(oneTask("busy"))
 		j := h.waitTerminal(id)
-		if j.Status != api.StatusFailedNoResource || !strings.Contains(j.FailureReason, "after 2 launch tries") {
+		if j.Status != api.StatusFailedNoResource ||
+			!strings.Contains(j.FailureReason, "after 2 launch tries; last: GCP (us-central1) n2-standard-2: no nodes") {
 			t.Errorf("status %s (%s), want FAILED_NO_RESOURCE after 2 launch tries", j.Status, j.FailureReason)
 		}
 		if n := len(h.launchesOf(id)); n != 8 {
@@ -923,5 +924,38 @@ func TestRelativeLocalPathsAreRefused(t *testing.T) {
 	}
 	if n := len(h.eng.Launches()); n != 0 {
 		t.Errorf("%d launches, want none", n)
+	}
+}
+
+// TestDemand: what skynomad-apm reads, nodes per offering for every
+// unfinished attempt, and none once the jobs end.
+func TestDemand(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.eng.SetScript(enginetest.Place)
+	two := h.submit(oneTask("two-nodes", func(tk *task.Task) { tk.NumNodes = 2 }))
+	one := h.submit(oneTask("one-node"))
+	h.waitStatus(two, api.StatusRunning)
+	h.waitStatus(one, api.StatusRunning)
+
+	d, err := h.ctl.Demand(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"sky-aws-us-east-1-m6i.large-on-demand": 3}
+	if diff := cmp.Diff(want, d.Nodes); diff != "" {
+		t.Errorf("demand while running (-want +got):\n%s", diff)
+	}
+
+	for _, id := range []int64{two, one} {
+		h.eng.Emit(engine.Event{Ref: engine.Ref{JobID: id, Task: 0, Attempt: 1}, Kind: engine.EventExited, Phase: engine.PhaseRun})
+		h.waitTerminal(id)
+	}
+	d, err = h.ctl.Demand(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Nodes) != 0 {
+		t.Errorf("demand after the jobs ended = %v, want none", d.Nodes)
 	}
 }

@@ -300,7 +300,8 @@ func (c *Controller) onNoCapacity(js *jobState, t *taskState, reason string) err
 	// rest never found room), so it ends here and the next choice follows.
 	a := t.att
 	t.endAttempt(store.OutcomeNoCapacity, c.now(), nil)
-	c.jlogf(js.job.ID, "attempt %d: no capacity on %s%s", a.Number, describeChoice(a.Choice), suffix(reason))
+	t.lastNoCap = describeChoice(a.Choice) + suffix(reason)
+	c.jlogf(js.job.ID, "attempt %d: no capacity on %s", a.Number, t.lastNoCap)
 	if js.job.Status == api.StatusCancelling {
 		return c.save(js, []*taskState{t}, a)
 	}

@@ -218,8 +218,12 @@ func (c *Controller) backoff(js *jobState, t *taskState) error {
 	js.job.LaunchRetries++
 	n := js.job.LaunchRetries
 	if limit := c.cfg.MaxLaunchRetries; limit > 0 && n >= limit {
+		last := ""
+		if t.lastNoCap != "" {
+			last = "; last: " + t.lastNoCap
+		}
 		return c.finish(js, api.StatusFailedNoResource,
-			fmt.Sprintf("no capacity for task %d (%s) after %d launch tries", t.idx, t.rec.Name, n))
+			fmt.Sprintf("no capacity for task %d (%s) after %d launch tries%s", t.idx, t.rec.Name, n, last))
 	}
 	if err := c.setStatus(js, t, api.StatusPending); err != nil {
 		return err

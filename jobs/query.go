@@ -231,3 +231,25 @@ func (c *Controller) Preempt(ctx context.Context, id int64, req api.PreemptReque
 	}
 	return nil
 }
+
+// Demand counts the nodes each offering's node class needs now: every live
+// attempt (launching, waiting for its nodes, or running), times the task's
+// num_nodes. Pool jobs run on their pool's fixed workers and add none.
+func (c *Controller) Demand(ctx context.Context) (api.Demand, error) {
+	d := api.Demand{Nodes: map[string]int{}}
+	err := c.call(ctx, func() error {
+		for _, js := range c.jobs {
+			if js.job.Pool != "" {
+				continue
+			}
+			for _, t := range js.tasks {
+				if t.att == nil || !t.att.Live() {
+					continue
+				}
+				d.Nodes[t.att.Choice.NodeClass()] += max(js.dagTask(t.idx).NumNodes, 1)
+			}
+		}
+		return nil
+	})
+	return d, err
+}

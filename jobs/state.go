@@ -72,7 +72,9 @@ type taskState struct {
 	plan         planState
 	noCap        *time.Timer
 	noCapGen     int
-	seen         map[engine.EventKind]bool // per-attempt, for log lines
+	// lastNoCap is why the last attempt found no capacity, and where.
+	lastNoCap string
+	seen      map[engine.EventKind]bool // per-attempt, for log lines
 }
 
 func (t *taskState) stopNoCapacity() {

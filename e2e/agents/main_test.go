@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/skynomad/skynomad/internal/hostclean"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -144,14 +146,14 @@ func TestKilledRunnerLeavesNothing(t *testing.T) {
 		running = len(allocs) == 1 && allocs[0].ClientStatus == api.AllocClientStatusRunning
 		time.Sleep(100 * time.Millisecond)
 	}
-	detached := func(p proc) bool { return p.names(marker + "-detached") }
-	for len(processes(detached)) == 0 {
+	detached := func(p hostclean.Proc) bool { return p.Names(marker + "-detached") }
+	for len(hostclean.Processes(detached)) == 0 {
 		if ctx.Err() != nil {
 			t.Fatal("the command's detached process did not start")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if len(mountsUnder(dir)) == 0 && os.Geteuid() == 0 {
+	if len(hostclean.MountsUnder(dir)) == 0 && os.Geteuid() == 0 {
 		t.Errorf("no mounts under %s while a task runs as root: the test does not test the unmount", dir)
 	}
 
@@ -160,7 +162,7 @@ func TestKilledRunnerLeavesNothing(t *testing.T) {
 	}
 	_ = runner.Wait()
 	assertGone(t, dir, strings.TrimPrefix(m[1], "http://"), m[2])
-	if pids := processes(func(p proc) bool { return p.names(marker) }); len(pids) > 0 {
+	if pids := hostclean.Processes(func(p hostclean.Proc) bool { return p.Names(marker) }); len(pids) > 0 {
 		t.Errorf("the command, or what it detached, outlived the killed program: pids %v", pids)
 	}
 }
@@ -172,10 +174,10 @@ func assertGone(t *testing.T, dir string, addrs ...string) {
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		var left []string
-		if pids := processes(func(p proc) bool { return p.names(dir) }); len(pids) > 0 {
+		if pids := hostclean.Processes(func(p hostclean.Proc) bool { return p.Names(dir) }); len(pids) > 0 {
 			left = append(left, "processes naming it")
 		}
-		if mps := mountsUnder(dir); len(mps) > 0 {
+		if mps := hostclean.MountsUnder(dir); len(mps) > 0 {
 			left = append(left, "mounts "+strings.Join(mps, ", "))
 		}
 		if _, err := os.Stat(dir); err == nil {
@@ -194,19 +196,6 @@ func assertGone(t *testing.T, dir string, addrs ...string) {
 			t.Fatalf("%s: still %s", dir, strings.Join(left, "; "))
 		}
 		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func TestUnescapeMount(t *testing.T) {
-	for in, want := range map[string]string{
-		`/tmp/a\040b/secrets`: "/tmp/a b/secrets",
-		`/tmp/plain`:          "/tmp/plain",
-		`/tmp/tab\011x`:       "/tmp/tab\tx",
-		`/tmp/trailing\04`:    `/tmp/trailing\04`,
-	} {
-		if got := unescapeMount(in); got != want {
-			t.Errorf("unescapeMount(%q) = %q; want %q", in, got, want)
-		}
 	}
 }
 

@@ -287,6 +287,14 @@ type watch struct {
 	deregistered  bool
 	stopRequested bool
 	noCapacity    bool
+	// class is the node class of the attempt's offering (empty for a pool
+	// job); while unplaced, its capacity Variable is read every
+	// capacityEvery, and refusal holds a cloud's refusal recorded there
+	// since launched.
+	class         string
+	capacityEvery time.Duration
+	capacityRead  time.Time
+	refusal       string
 	preemptedBy   string
 	preemptedNode string
 	recorded      string             // the replacement whose adoption is persisted
@@ -389,12 +397,15 @@ func (w *watch) successor(r *allocView, now time.Time) *watch {
 
 // action is one call the engine must make before deciding further.
 type action struct {
-	lookupNotice string     // read the preemption Variable of this alloc
-	deregister   stopReason // stop the job, recording why
-	adopt        string     // persist the adoption of this replacement alloc
+	lookupNotice   string     // read the preemption Variable of this alloc
+	lookupCapacity bool       // read the capacity Variable of the offering
+	deregister     stopReason // stop the job, recording why
+	adopt          string     // persist the adoption of this replacement alloc
 }
 
-func (a action) none() bool { return a.lookupNotice == "" && a.deregister == "" && a.adopt == "" }
+func (a action) none() bool {
+	return a.lookupNotice == "" && !a.lookupCapacity && a.deregister == "" && a.adopt == ""
+}
 
 // decide turns the attempt's state into the events not yet emitted and at
 // most one action to take first. Endings wait until every one of the
@@ -580,17 +591,25 @@ func (w *watch) decide(now time.Time, timeout time.Duration) ([]engine.Event, ac
 		return evs, action{}
 	}
 
-	// Not placed in time.
-	if !w.noCapacity && w.selfStop == "" && !(placed && all((*allocView).progressing)) &&
-		!w.launched.IsZero() && now.Sub(w.launched) > timeout {
-		w.noCapacity = true
+	// Not placed in time, or the cloud refused the offering's capacity.
+	if !w.noCapacity && w.selfStop == "" && !(placed && all((*allocView).progressing)) && !w.launched.IsZero() {
+		switch {
+		case w.refusal != "" && !placed || now.Sub(w.launched) > timeout:
+			w.noCapacity = true
+		case w.class != "" && !placed && now.Sub(w.capacityRead) >= w.capacityEvery:
+			return evs, action{lookupCapacity: true}
+		}
 	}
 	if w.noCapacity {
 		if !w.deregistered {
 			return evs, action{deregister: stopNoCapacity}
 		}
 		if allTerminal {
-			end(engine.Event{Kind: engine.EventNoCapacity, Reason: fmt.Sprintf("not placed within %s", timeout)})
+			reason := fmt.Sprintf("not placed within %s", timeout)
+			if w.refusal != "" {
+				reason = w.refusal
+			}
+			end(engine.Event{Kind: engine.EventNoCapacity, Reason: reason})
 		}
 		return evs, action{}
 	}

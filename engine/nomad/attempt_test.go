@@ -91,6 +91,44 @@ func TestDecideOnRecordedAllocs(t *testing.T) {
 			act:     action{deregister: stopNoCapacity},
 		},
 		{
+			name: "unplaced, capacity not read lately: read it",
+			prepare: func(w *watch) {
+				w.launched, w.class, w.capacityEvery = now.Add(-time.Minute), "sky-aws-us-east-1-m6i.large-spot", 5*time.Second
+			},
+			act: action{lookupCapacity: true},
+		},
+		{
+			name: "unplaced, capacity read just now: wait",
+			prepare: func(w *watch) {
+				w.launched, w.class, w.capacityEvery = now.Add(-time.Minute), "sky-aws-us-east-1-m6i.large-spot", 5*time.Second
+				w.capacityRead = now.Add(-time.Second)
+			},
+		},
+		{
+			name:   "pending on a node: capacity is not asked",
+			allocs: []string{"02b-alloc-ok-slow.pending.json"},
+			prepare: func(w *watch) {
+				w.launched, w.class, w.capacityEvery = now.Add(-time.Minute), "sky-aws-us-east-1-m6i.large-spot", 5*time.Second
+			},
+			want: []engine.Event{placed},
+		},
+		{
+			name: "unplaced and the cloud refused: stop the job",
+			prepare: func(w *watch) {
+				w.launched, w.class, w.refusal = now.Add(-time.Minute), "sky-aws-us-east-1-m6i.large-spot", "aws refused capacity"
+			},
+			act: action{deregister: stopNoCapacity},
+		},
+		{
+			name: "stopped after the cloud refused: NoCapacity with the cloud's reason",
+			prepare: func(w *watch) {
+				w.launched, w.refusal, w.noCapacity, w.deregistered, w.selfStop =
+					now.Add(-time.Minute), "aws refused capacity (stockout): InsufficientInstanceCapacity in us-east-1a: none", true, true, stopNoCapacity
+			},
+			want: []engine.Event{{Ref: ref, Kind: engine.EventNoCapacity, Time: now,
+				Reason: "aws refused capacity (stockout): InsufficientInstanceCapacity in us-east-1a: none"}},
+		},
+		{
 			name: "3 exit 7", allocs: []string{"03-alloc-exit7.failed.json"},
 			prepare: func(w *watch) { w.notices[exit7] = nil },
 			want:    []engine.Event{placed, running, ev(engine.EventExited, engine.PhaseRun, 7, "run exited with code 7 on nfx-client")},

@@ -84,6 +84,7 @@ func (e *Engine) Launch(ctx context.Context, a *engine.Attempt) error {
 
 	w := newWatch(jobID, a.Ref, groupCount(job))
 	w.launched = e.cfg.Clock.Now()
+	e.watchCapacity(w, job)
 	e.mu.Lock()
 	e.watches[jobID] = w
 	e.mu.Unlock()
@@ -219,6 +220,7 @@ func (e *Engine) attach(ctx context.Context, ref engine.Ref, cur *api.Job, rec *
 	registered := attemptOf(cur)
 	w := newWatch(jobID, ref, groupCount(cur))
 	w.version = registered
+	e.watchCapacity(w, cur)
 	// Versions come newest first; the attempt began at the oldest of the
 	// newest run of versions carrying its number.
 	for _, v := range versions {
@@ -337,4 +339,13 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// watchCapacity has an unplaced attempt of job give up when a cloud refuses
+// its offering (pool jobs wait for their fixed workers instead).
+func (e *Engine) watchCapacity(w *watch, job *api.Job) {
+	if job.Meta[naming.MetaPool] != "" {
+		return
+	}
+	w.class, w.capacityEvery = job.Meta[naming.MetaOffering], e.cfg.PollInterval
 }

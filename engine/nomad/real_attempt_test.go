@@ -16,7 +16,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/engine/nomad/naming"
 )
 
 // The engine on the real Nomad agent `make test` starts (a server and two
@@ -428,5 +430,51 @@ func TestRealListingOvertakenByLaunch(t *testing.T) {
 	}
 	if kinds := h.rec.kinds(a.Ref); slices.Contains(kinds, engine.EventOperatorStopped) {
 		t.Errorf("events %v: the stale listing ended the attempt as stopped by an operator", kinds)
+	}
+}
+
+// TestRealCloudRefusalEndsAttempt: an attempt waits for a node of an
+// offering no client has; once the autoscaler's target plugin records that
+// the cloud refused capacity, the attempt ends NoCapacity with the cloud's
+// reason, long before the placement timeout, and its job is stopped.
+func TestRealCloudRefusalEndsAttempt(t *testing.T) {
+	t.Parallel()
+	h := newRealHarness(t, nil)
+	a := h.attempt(t, 1, "", "echo never", 1)
+	a.Choice = catalog.Choice{Offering: catalog.Offering{Cloud: "aws", Region: "us-east-1",
+		InstanceType: fmt.Sprintf("t%d.large", a.Ref.JobID%1e6)}, Spot: true, Candidate: 0}
+	class := a.Choice.NodeClass()
+	t.Cleanup(func() { _, _ = h.client.Variables().Delete(naming.CapacityVariable(class), nil) })
+
+	// A refusal older than the attempt says nothing about it.
+	old := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano)
+	h.putRefusal(t, class, old)
+	h.launch(t, a)
+	time.Sleep(3 * realPoll)
+	if kinds := h.rec.kinds(a.Ref); len(kinds) != 0 {
+		t.Fatalf("events %v before any refusal for this attempt", kinds)
+	}
+
+	h.putRefusal(t, class, time.Now().UTC().Format(time.RFC3339Nano))
+	ev := h.wait(t, a.Ref, engine.EventNoCapacity)
+	want := "aws refused capacity (stockout): InsufficientInstanceCapacity in us-east-1a: We currently do not have sufficient capacity"
+	if ev.Reason != want {
+		t.Errorf("reason %q, want %q", ev.Reason, want)
+	}
+	job, _, err := h.client.Jobs().Info(JobID(a.Ref), nil)
+	if err != nil || job.Stop == nil || !*job.Stop {
+		t.Errorf("the waiting job should be stopped: %v", err)
+	}
+}
+
+func (h *realHarness) putRefusal(t *testing.T, class, at string) {
+	t.Helper()
+	_, _, err := h.client.Variables().Create(&api.Variable{Path: naming.CapacityVariable(class), Items: api.VariableItems{
+		naming.CapacityCloud: "aws", naming.CapacityKind: "stockout", naming.CapacityCode: "InsufficientInstanceCapacity",
+		naming.CapacityZone: "us-east-1a", naming.CapacityMessage: "We currently do not have sufficient capacity",
+		naming.CapacityTime: at,
+	}}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -320,6 +320,14 @@ func (e *Engine) act(ctx context.Context, w *watch, act action) error {
 		e.mu.Unlock()
 		return nil
 	}
+	if act.lookupCapacity {
+		refusal, err := e.readRefusal(ctx, w.class, w.launched)
+		e.mu.Lock()
+		w.capacityRead = e.cfg.Clock.Now()
+		w.refusal = refusal
+		e.mu.Unlock()
+		return err
+	}
 	if err := e.deregister(ctx, w.jobID, w.ref.Attempt, act.deregister, w); err != nil {
 		return err
 	}
@@ -389,4 +397,34 @@ func (e *Engine) readNotice(ctx context.Context, allocID string) (*notice, error
 	n.NoticeTime, _ = time.Parse(time.RFC3339, v.Items[naming.PreemptionNoticeTime])
 	n.Deadline, _ = time.Parse(time.RFC3339, v.Items[naming.PreemptionDeadline])
 	return n, nil
+}
+
+// readRefusal returns the cloud's refusal of capacity for nodeClass that
+// the autoscaler target plugin recorded at or after since, or "".
+func (e *Engine) readRefusal(ctx context.Context, nodeClass string, since time.Time) (string, error) {
+	q := qo(ctx)
+	q.Namespace = naming.CapacityNamespace
+	v, _, err := e.client.Variables().Read(naming.CapacityVariable(nodeClass), q)
+	if errors.Is(err, api.ErrVariablePathNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("nomad: read capacity of %s: %w", nodeClass, err)
+	}
+	at, err := time.Parse(time.RFC3339Nano, v.Items[naming.CapacityTime])
+	if err != nil || at.Before(since.Truncate(time.Second)) {
+		return "", nil
+	}
+	return refusalText(v.Items), nil
+}
+
+// refusalText is how a recorded refusal reads in the job's log and queue:
+// "aws refused capacity: InsufficientInstanceCapacity in us-east-1a: …".
+func refusalText(items map[string]string) string {
+	where := ""
+	if z := items[naming.CapacityZone]; z != "" {
+		where = " in " + z
+	}
+	return fmt.Sprintf("%s refused capacity (%s): %s%s: %s", items[naming.CapacityCloud],
+		items[naming.CapacityKind], items[naming.CapacityCode], where, items[naming.CapacityMessage])
 }

@@ -228,6 +228,15 @@ type Health struct {
 	LoopLatency Duration `json:"loop_latency"`
 }
 
+// Demand is the answer of GET /v1/demand: how many nodes each offering's
+// Nomad node class needs now, for every attempt placed on it and not
+// finished (launching, waiting for nodes or running), times its num_nodes.
+// Classes with no demand are absent. The autoscaler's skynomad-apm plugin
+// reads it.
+type Demand struct {
+	Nodes map[string]int `json:"nodes"`
+}
+
 // QueueResponseGob is QueueResponse as sent with Content-Type
 // application/x-gob, which jobs/client asks for: a 10,000-job queue decodes
 // several times faster than JSON. gob cannot tell a pointer to zero from

@@ -115,6 +115,12 @@ func (c *Client) Health(ctx context.Context) (api.Health, error) {
 	return h, c.do(ctx, http.MethodGet, "/v1/health", nil, &h)
 }
 
+// Demand asks how many nodes each offering's node class needs now.
+func (c *Client) Demand(ctx context.Context) (api.Demand, error) {
+	var d api.Demand
+	return d, c.do(ctx, http.MethodGet, "/v1/demand", nil, &d)
+}
+
 // Plan asks what the optimizer would choose for each task.
 func (c *Client) Plan(ctx context.Context, dag task.DAG) (api.PlanResponse, error) {
 	var resp api.PlanResponse

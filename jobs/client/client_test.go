@@ -41,6 +41,9 @@ func (b *backend) Version() string    { return "v1" }
 func (b *backend) LoopLatency(context.Context) (time.Duration, error) {
 	return 3 * time.Millisecond, nil
 }
+func (b *backend) Demand(context.Context) (api.Demand, error) {
+	return api.Demand{Nodes: map[string]int{"sky-gcp-us-central1-n2-standard-8-spot": 2}}, nil
+}
 func (b *backend) Plan(ctx context.Context, dag task.DAG) (api.PlanResponse, error) {
 	return api.PlanResponse{Engine: "fake", Tasks: []api.TaskPlan{{Task: dag.Name}}}, nil
 }
@@ -126,6 +129,9 @@ func TestClientOverUnixAndTCP(t *testing.T) {
 			h, err := c.Health(ctx)
 			if err != nil || h != (api.Health{Engine: "fake", Version: "v1", LoopLatency: api.Duration(3 * time.Millisecond)}) {
 				t.Errorf("Health = %+v, %v", h, err)
+			}
+			if d, err := c.Demand(ctx); err != nil || d.Nodes["sky-gcp-us-central1-n2-standard-8-spot"] != 2 {
+				t.Errorf("Demand = %+v, %v", d, err)
 			}
 			lr, err := c.Launch(ctx, api.LaunchRequest{DAG: task.DAG{Name: "hello"}})
 			if err != nil || len(lr.JobIDs) != 1 || lr.JobIDs[0] != 3 {

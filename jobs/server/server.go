@@ -34,6 +34,7 @@ type Backend interface {
 	ControllerLog(ctx context.Context, id int64, follow bool) (io.ReadCloser, error)
 	Preempt(ctx context.Context, id int64, req api.PreemptRequest) error
 	LoopLatency(ctx context.Context) (time.Duration, error)
+	Demand(ctx context.Context) (api.Demand, error)
 }
 
 var _ Backend = (*jobs.Controller)(nil)
@@ -73,6 +74,7 @@ func New(cfg Config) *Server {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s.mux.HandleFunc("GET /v1/health", s.health)
+	s.mux.HandleFunc("GET /v1/demand", s.auth(s.demand))
 	s.mux.HandleFunc("POST /v1/plan", s.auth(s.plan))
 	s.mux.HandleFunc("POST /v1/jobs", s.auth(s.launch))
 	s.mux.HandleFunc("POST /v1/jobs/queue", s.auth(s.queue))
@@ -127,6 +129,15 @@ func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
 		}
 		h(w, r)
 	}
+}
+
+func (s *Server) demand(w http.ResponseWriter, r *http.Request) {
+	d, err := s.cfg.Backend.Demand(r.Context())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.reply(w, r, d)
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {

@@ -39,6 +39,9 @@ func (b *fakeBackend) Version() string    { return "v0.test" }
 func (b *fakeBackend) LoopLatency(context.Context) (time.Duration, error) {
 	return 3 * time.Millisecond, nil
 }
+func (b *fakeBackend) Demand(context.Context) (api.Demand, error) {
+	return api.Demand{Nodes: map[string]int{"sky-aws-us-east-1-m6i.large-spot": 3}}, nil
+}
 func (b *fakeBackend) Plan(ctx context.Context, dag task.DAG) (api.PlanResponse, error) {
 	if len(dag.Tasks) == 0 {
 		return api.PlanResponse{}, jobs.Invalid("the job has no task")
@@ -141,6 +144,7 @@ func TestEndpoints(t *testing.T) {
 		want                     string // JSON body, compared after re-encoding
 	}{
 		{"health", "GET", "/v1/health", "", 200, `{"engine":"fake","version":"v0.test","loop_latency":0.003}`},
+		{"demand", "GET", "/v1/demand", "", 200, `{"nodes":{"sky-aws-us-east-1-m6i.large-spot":3}}`},
 		{"plan", "POST", "/v1/plan", `{"dag":{"name":"x","tasks":[{"name":"t","num_nodes":1,"resources":{"job_recovery":{"strategy":""}},"candidates":[]}]}}`,
 			200, `{"engine":"fake","tasks":[{"task":"t","error":"nothing fits"}]}`},
 		{"plan of nothing", "POST", "/v1/plan", `{"dag":{}}`, 400, `{"error":"the job has no task"}`},

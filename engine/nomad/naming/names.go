@@ -13,6 +13,8 @@
 // The package imports nothing of skynomad's, so every side may use it.
 package naming
 
+import "strings"
+
 import "fmt"
 
 // JobPrefix starts the ID of every Nomad job skynomad registers: a managed
@@ -73,6 +75,12 @@ const (
 	NodeMetaRegion       = "sky.region"
 	NodeMetaInstanceType = "sky.instance_type"
 	NodeMetaCapacity     = "sky.capacity"
+	// NodeMetaZone is the node's zone, set by the bootstrap.
+	NodeMetaZone = "sky.zone"
+	// NodeMetaInstanceID names the node's cloud instance as the target
+	// plugin's provider does (EC2 instance ID; "<zone>/<name>" on GCE); the
+	// plugin maps nodes to instances by it when it scales in.
+	NodeMetaInstanceID = "sky.instance_id"
 )
 
 // Nomad Variable paths.
@@ -94,6 +102,32 @@ const (
 	// AttemptVarPrefix + the Nomad job ID records the attempts the Nomad
 	// engine adopted from replacements Nomad placed by itself.
 	AttemptVarPrefix = "skynomad/attempts/"
+	// CapacityVarPrefix + a node class records the last time a cloud
+	// refused capacity for that offering (items: the Capacity* keys). The
+	// autoscaler target plugin writes it, deletes it once a launch
+	// succeeds, and the Nomad engine gives up a waiting attempt for it.
+	CapacityVarPrefix = "skynomad/capacity/"
+)
+
+// CapacityNamespace is the Nomad namespace of the capacity Variables: node
+// classes are cluster-wide, whatever namespace the jobs run in.
+const CapacityNamespace = "default"
+
+// CapacityVariable is the Variable holding an offering's last refusal.
+// Variable paths allow no '.', which AWS types have (m6i.large): it is
+// written '_', which no node class holds.
+func CapacityVariable(nodeClass string) string {
+	return CapacityVarPrefix + strings.ReplaceAll(nodeClass, ".", "_")
+}
+
+// Items of a capacity Variable.
+const (
+	CapacityCloud   = "cloud"
+	CapacityKind    = "kind" // stockout, quota, price, unsupported
+	CapacityCode    = "code" // the cloud's error code
+	CapacityZone    = "zone"
+	CapacityMessage = "message"
+	CapacityTime    = "time" // RFC 3339, when the cloud refused
 )
 
 // SecretsVariable is the Variable holding the secrets of a Nomad job.

@@ -1,0 +1,170 @@
+package target
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/skynomad/skynomad/autoscaler-plugin/bootstrap"
+	"github.com/skynomad/skynomad/autoscaler-plugin/cloud"
+	policyfile "github.com/skynomad/skynomad/autoscaler-plugin/policy"
+	"github.com/skynomad/skynomad/catalog"
+)
+
+// Config keys of the target block (and of the plugin block, for defaults).
+const (
+	KeyNodeClass    = policyfile.KeyNodeClass
+	KeyCloud        = policyfile.KeyCloud
+	KeyRegion       = policyfile.KeyRegion
+	KeyInstanceType = policyfile.KeyInstanceType
+	KeyCapacity     = policyfile.KeyCapacity
+	KeyZones        = "zones" // comma-separated; default: the catalog's zones
+	KeyBootTimeout  = "boot_timeout"
+	KeyTags         = "tags" // extra tags/labels: k=v,k=v
+	// KeyBootstrapTemplate is a file that replaces the default bootstrap
+	// (jobspecs/bootstrap/nomad-client.sh.tmpl).
+	KeyBootstrapTemplate = "bootstrap_template"
+	KeyNomadServers      = "nomad_servers" // comma-separated host:port of the servers' RPC
+	KeyDatacenter        = "datacenter"
+	KeyNomadVersion      = "nomad_version"
+	KeySkynomadURL       = "skynomad_url"
+)
+
+// DefaultBootTimeout is how long an instance may take to join Nomad before
+// it is terminated as broken.
+const DefaultBootTimeout = 10 * time.Minute
+
+// policy is one target block's config, read.
+type policy struct {
+	offering    cloud.Offering
+	zones       []string
+	bootTimeout time.Duration
+	tags        map[string]string
+	bootstrap   string // rendered
+	raw         map[string]string
+}
+
+// merged is the plugin's config overridden by the policy's.
+func merged(plugin, pol map[string]string) map[string]string {
+	m := make(map[string]string, len(plugin)+len(pol))
+	for k, v := range plugin {
+		m[k] = v
+	}
+	for k, v := range pol {
+		m[k] = v
+	}
+	return m
+}
+
+// readPolicy validates a target block's config.
+func readPolicy(m map[string]string) (*policy, error) {
+	p := &policy{raw: m, bootTimeout: DefaultBootTimeout, tags: map[string]string{}}
+	o := &p.offering
+	for _, k := range []string{KeyNodeClass, KeyCloud, KeyRegion, KeyInstanceType, KeyCapacity} {
+		if m[k] == "" {
+			return nil, fmt.Errorf("%s: required (skynomad autoscaler policies writes it)", k)
+		}
+	}
+	o.Cloud, o.Region, o.InstanceType = m[KeyCloud], m[KeyRegion], m[KeyInstanceType]
+	switch m[KeyCapacity] {
+	case "spot":
+		o.Spot = true
+	case "on-demand":
+	default:
+		return nil, fmt.Errorf("%s: %q is neither spot nor on-demand", KeyCapacity, m[KeyCapacity])
+	}
+	if o.NodeClass() != m[KeyNodeClass] {
+		return nil, fmt.Errorf("%s: %q is not the offering's class %q", KeyNodeClass, m[KeyNodeClass], o.NodeClass())
+	}
+	if z := m[KeyZones]; z != "" {
+		p.zones = splitList(z)
+	} else {
+		p.zones = catalogZones(*o)
+	}
+	if len(p.zones) == 0 {
+		p.zones = firstZones(o.Cloud, o.Region)
+	}
+	if v := m[KeyBootTimeout]; v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%s: %q is not a positive duration (e.g. 10m)", KeyBootTimeout, v)
+		}
+		p.bootTimeout = d
+	}
+	if v := m[KeyTags]; v != "" {
+		for _, kv := range splitList(v) {
+			k, val, ok := strings.Cut(kv, "=")
+			if !ok || k == "" {
+				return nil, fmt.Errorf("%s: %q is not key=value", KeyTags, kv)
+			}
+			p.tags[k] = val
+		}
+	}
+	p.tags[cloud.TagNodeClass] = o.NodeClass()
+	p.tags[cloud.TagOffering] = o.Cloud + "/" + o.Region + "/" + o.InstanceType + "/" + o.Capacity()
+	p.tags[cloud.TagManaged] = "true"
+
+	tmpl := bootstrap.DefaultTemplate
+	if path := m[KeyBootstrapTemplate]; path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", KeyBootstrapTemplate, err)
+		}
+		tmpl = string(b)
+	}
+	script, err := bootstrap.Render(tmpl, bootstrap.Values{
+		Cloud: o.Cloud, Region: o.Region, InstanceType: o.InstanceType, Capacity: o.Capacity(),
+		NodeClass: o.NodeClass(), Datacenter: m[KeyDatacenter], NomadServers: splitList(m[KeyNomadServers]),
+		NomadVersion: m[KeyNomadVersion], SkynomadURL: m[KeySkynomadURL],
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", KeyBootstrapTemplate, err)
+	}
+	p.bootstrap = script
+	return p, nil
+}
+
+// firstZones are the zones every region of the cloud has (a, b, c), for
+// an offering the catalog lists no zones of; AWS narrows them to those
+// offering the type.
+func firstZones(cloudName, region string) []string {
+	sep := ""
+	if cloudName == "gcp" {
+		sep = "-"
+	}
+	return []string{region + sep + "a", region + sep + "b", region + sep + "c"}
+}
+
+// catalogZones are the zones the catalog lists for the offering.
+func catalogZones(o cloud.Offering) []string {
+	for _, off := range catalog.Default().Offerings() {
+		if off.Cloud == o.Cloud && off.Region == o.Region && off.InstanceType == o.InstanceType {
+			return off.Zones
+		}
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func parseBool(m map[string]string, key string, def bool) (bool, error) {
+	v, ok := m[key]
+	if !ok || v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("%s: %q is not true or false", key, v)
+	}
+	return b, nil
+}

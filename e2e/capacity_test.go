@@ -1,0 +1,233 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	nomadapi "github.com/hashicorp/nomad/api"
+
+	"github.com/skynomad/skynomad/autoscaler-plugin/cloud/aws/ec2fake"
+	"github.com/skynomad/skynomad/autoscaler-plugin/cloud/cloudfake"
+	"github.com/skynomad/skynomad/internal/realagent"
+	"github.com/skynomad/skynomad/jobs/api"
+)
+
+// The capacity loop on real parts: a real Nomad 1.6.1 server with no node
+// of the offering's class, the real Nomad Autoscaler v0.5.0 agent loading
+// skynomad-target and skynomad-apm and the policies `skynomad autoscaler
+// policies` writes, the controller on Nomad, and a cloud control plane
+// faked at its HTTP API whose instances boot as real Nomad clients
+// (cloudNodes). Only the cloud is fake: nothing real of EC2 or GCE runs
+// on one machine.
+
+var (
+	pluginsOnce sync.Once
+	pluginDir   string
+	pluginsErr  error
+)
+
+// plugins builds skynomad-target and skynomad-apm into a plugin_dir.
+func plugins(t testing.TB) string {
+	pluginsOnce.Do(func() {
+		pluginDir = filepath.Join(filepath.Dir(skynomad), "plugins")
+		cmd := exec.Command("go", "build", "-o", pluginDir+"/", "./cmd/skynomad-target", "./cmd/skynomad-apm")
+		cmd.Dir = ".."
+		if out, err := cmd.CombinedOutput(); err != nil {
+			pluginsErr = fmt.Errorf("building the plugins: %v\n%s", err, out)
+		}
+	})
+	if pluginsErr != nil {
+		t.Fatal(pluginsErr)
+	}
+	return pluginDir
+}
+
+// capacityCluster is one test's autoscaled offerings.
+type capacityCluster struct {
+	h     *harness
+	nodes *cloudNodes
+	ec2   *ec2fake.Server
+}
+
+// newCapacityCluster starts the controller (jobs on Nomad, placed on the
+// offerings' node classes), writes the policies of the offerings of
+// infra with the given capacity, and runs the autoscaler agent.
+func newCapacityCluster(t *testing.T, infra, capacity string, extraConfig string) *capacityCluster {
+	t.Helper()
+	addr := realagent.Addr(t, "NOMAD_ADDR", "the capacity loop needs a Nomad server; `make test` starts one")
+	for _, bin := range []string{"nomad", "nomad-autoscaler"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			realagent.Unavailable(t, bin+" not on PATH: `make tools` builds it")
+		}
+	}
+	nodes := newCloudNodes(t)
+	ec2 := ec2fake.New(ec2fake.Options{Hooks: nodes.hooks()})
+	t.Cleanup(ec2.Close)
+
+	cfg := fmt.Sprintf(`engine: nomad
+infra: [aws, gcp]
+nomad:
+  runner_path: %s
+  placement_timeout: 5m
+autoscaler:
+  infra: [%s]
+  instance_types: [m6i.2xlarge, n2-standard-8]
+  capacity: [%s]
+  max_nodes: 2
+  evaluation_interval: 2s
+  cooldown: 8s
+  node_drain_deadline: 30s
+%s`, skynomad, infra, capacity, extraConfig)
+	tg := target{name: "nomad", engine: "nomad", wait: 4 * time.Minute, config: cfg,
+		needs: "the capacity loop needs a Nomad server; `make test` starts one"}
+	h := newHarness(t, tg)
+	c := &capacityCluster{h: h, nodes: nodes, ec2: ec2}
+
+	policies := filepath.Join(h.home, "policies")
+	r := h.mustRun("autoscaler", "policies", "--out", policies)
+	if !strings.Contains(r.stdout, "wrote ") {
+		t.Fatalf("autoscaler policies: %s", r)
+	}
+	leader, err := h.nomad().Status().Leader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentCfg := fmt.Sprintf(`log_level  = "DEBUG"
+plugin_dir = %q
+http {
+  bind_address = "127.0.0.1"
+  bind_port    = 0
+}
+nomad {
+  address = %q
+}
+policy {
+  dir = %q
+  source "nomad" {
+    enabled = false
+  }
+}
+apm "skynomad" {
+  driver = "skynomad-apm"
+  config = {
+    controller_address = %q
+  }
+}
+target "skynomad" {
+  driver = "skynomad-target"
+  config = {
+    aws_endpoint  = %q
+    ami           = "ami-0123456789abcdef0"
+    nomad_servers = %q
+    boot_timeout  = "2m"
+  }
+}
+`, plugins(t), addr, policies, "unix://"+filepath.Join(h.home, "controller.sock"), ec2.URL(), leader)
+	cfgFile := filepath.Join(h.home, "autoscaler.hcl")
+	if err := os.WriteFile(cfgFile, []byte(agentCfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log, err := os.Create(filepath.Join(h.home, "..", filepath.Base(h.home)+"-autoscaler.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := exec.Command("nomad-autoscaler", "agent", "-config", cfgFile)
+	agent.Stdout, agent.Stderr = log, log
+	agent.Env = append(os.Environ(), "AWS_ACCESS_KEY_ID=AKIDSKYNOMADTEST", "AWS_SECRET_ACCESS_KEY=not-a-secret",
+		"AWS_EC2_METADATA_DISABLED=true")
+	agent.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-agent.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = agent.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-agent.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(log.Name())
+			t.Logf("autoscaler agent log:\n%s", lastLines(string(b), 60))
+		}
+		os.Remove(log.Name())
+	})
+	return c
+}
+
+// machines are the fake cloud's instances with this node class.
+func (c *capacityCluster) machines(class string) []cloudfake.Machine {
+	var out []cloudfake.Machine
+	for _, m := range c.ec2.Machines() {
+		if m.Tags["skynomad:node-class"] == class {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// classNodes are the Nomad nodes of the class that are not down.
+func (c *capacityCluster) classNodes(class string) []*nomadapi.NodeListStub {
+	nodes, _, err := c.h.nomad().Nodes().List(&nomadapi.QueryOptions{Filter: fmt.Sprintf("NodeClass == %q", class)})
+	if err != nil {
+		c.h.t.Fatal(err)
+	}
+	return slices.DeleteFunc(nodes, func(n *nomadapi.NodeListStub) bool { return n.Status == nomadapi.NodeStatusDown })
+}
+
+// TestCapacityFromZero: a job on an offering with no node: the autoscaler
+// sees the controller's demand, the target launches an instance whose
+// bootstrap makes it a client of the class, the job runs there and
+// succeeds, and after the cooldown the node is drained and its instance
+// terminated.
+func TestCapacityFromZero(t *testing.T) {
+	c := newCapacityCluster(t, "aws/us-east-1", "on-demand", "")
+	h := c.h
+	const class = "sky-aws-us-east-1-m6i.2xlarge-on-demand"
+	if n := c.classNodes(class); len(n) != 0 {
+		t.Fatalf("the cluster already has %d nodes of %s", len(n), class)
+	}
+
+	id := h.launch("capacity-hello.yaml")
+	j := h.waitEnd(id)
+	if j.Status != api.StatusSucceeded {
+		t.Fatalf("job ended %s (%s); want SUCCEEDED", j.Status, j.FailureReason)
+	}
+	ms := c.machines(class)
+	if len(ms) != 1 {
+		t.Fatalf("%d instances launched for %s; want 1", len(ms), class)
+	}
+	m := ms[0]
+	if m.Spot || m.InstanceType != "m6i.2xlarge" || m.Tags["skynomad:managed"] != "true" ||
+		m.Tags["skynomad:offering"] != "aws/us-east-1/m6i.2xlarge/on-demand" {
+		t.Errorf("instance %+v; want an on-demand m6i.2xlarge with the skynomad tags", m)
+	}
+	if log := h.mustRun("jobs", "logs", "--controller", fmt.Sprint(id)).stdout; !strings.Contains(log, "placed on node cloud-") {
+		t.Errorf("controller log: the attempt did not run on the provisioned node:\n%s", log)
+	}
+
+	// Demand is gone: after the cooldown the node drains, its instance is
+	// terminated and its client stops.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		ms = c.machines(class)
+		if len(ms) == 1 && ms[0].State == "terminated" && len(c.nodes.running()) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no scale-in to zero: instances %+v, clients running %v", ms, c.nodes.running())
+		}
+		time.Sleep(time.Second)
+	}
+}
