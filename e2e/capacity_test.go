@@ -14,8 +14,11 @@ import (
 
 	nomadapi "github.com/hashicorp/nomad/api"
 
+	"github.com/skynomad/skynomad/autoscaler-plugin/cloud"
 	"github.com/skynomad/skynomad/autoscaler-plugin/cloud/aws/ec2fake"
 	"github.com/skynomad/skynomad/autoscaler-plugin/cloud/cloudfake"
+	"github.com/skynomad/skynomad/autoscaler-plugin/cloud/gcp"
+	"github.com/skynomad/skynomad/autoscaler-plugin/cloud/gcp/gcefake"
 	"github.com/skynomad/skynomad/internal/realagent"
 	"github.com/skynomad/skynomad/jobs/api"
 )
@@ -55,6 +58,7 @@ type capacityCluster struct {
 	h     *harness
 	nodes *cloudNodes
 	ec2   *ec2fake.Server
+	gce   *gcefake.Server
 }
 
 // newCapacityCluster starts the controller (jobs on Nomad, placed on the
@@ -71,6 +75,8 @@ func newCapacityCluster(t *testing.T, infra, capacity string, extraConfig string
 	nodes := newCloudNodes(t)
 	ec2 := ec2fake.New(ec2fake.Options{Hooks: nodes.hooks()})
 	t.Cleanup(ec2.Close)
+	gce := gcefake.New(gcefake.Options{Hooks: nodes.hooks()})
+	t.Cleanup(gce.Close)
 
 	cfg := fmt.Sprintf(`engine: nomad
 infra: [aws, gcp]
@@ -89,7 +95,7 @@ autoscaler:
 	tg := target{name: "nomad", engine: "nomad", wait: 4 * time.Minute, config: cfg,
 		needs: "the capacity loop needs a Nomad server; `make test` starts one"}
 	h := newHarness(t, tg)
-	c := &capacityCluster{h: h, nodes: nodes, ec2: ec2}
+	c := &capacityCluster{h: h, nodes: nodes, ec2: ec2, gce: gce}
 
 	policies := filepath.Join(h.home, "policies")
 	r := h.mustRun("autoscaler", "policies", "--out", policies)
@@ -126,11 +132,14 @@ target "skynomad" {
   config = {
     aws_endpoint  = %q
     ami           = "ami-0123456789abcdef0"
+    gcp_endpoint  = %q
+    gcp_project   = "skynomad-test"
+    gcp_no_auth   = "true"
     nomad_servers = %q
     boot_timeout  = "2m"
   }
 }
-`, plugins(t), addr, policies, "unix://"+filepath.Join(h.home, "controller.sock"), ec2.URL(), leader)
+`, plugins(t), addr, policies, "unix://"+filepath.Join(h.home, "controller.sock"), ec2.URL(), gce.URL(), leader)
 	cfgFile := filepath.Join(h.home, "autoscaler.hcl")
 	if err := os.WriteFile(cfgFile, []byte(agentCfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -166,11 +175,11 @@ target "skynomad" {
 	return c
 }
 
-// machines are the fake cloud's instances with this node class.
+// machines are the fake clouds' instances with this node class.
 func (c *capacityCluster) machines(class string) []cloudfake.Machine {
 	var out []cloudfake.Machine
-	for _, m := range c.ec2.Machines() {
-		if m.Tags["skynomad:node-class"] == class {
+	for _, m := range append(c.ec2.Machines(), c.gce.Machines()...) {
+		if m.Tags[cloud.TagNodeClass] == class || m.Tags[gcp.LabelKey(cloud.TagNodeClass)] == gcp.LabelValue(class) {
 			out = append(out, m)
 		}
 	}
@@ -190,44 +199,61 @@ func (c *capacityCluster) classNodes(class string) []*nomadapi.NodeListStub {
 // sees the controller's demand, the target launches an instance whose
 // bootstrap makes it a client of the class, the job runs there and
 // succeeds, and after the cooldown the node is drained and its instance
-// terminated.
+// terminated. On AWS on-demand and on GCP spot.
 func TestCapacityFromZero(t *testing.T) {
-	c := newCapacityCluster(t, "aws/us-east-1", "on-demand", "")
-	h := c.h
-	const class = "sky-aws-us-east-1-m6i.2xlarge-on-demand"
-	if n := c.classNodes(class); len(n) != 0 {
-		t.Fatalf("the cluster already has %d nodes of %s", len(n), class)
-	}
+	for _, tc := range []struct {
+		name, infra, capacity, file, class, instanceType, offering string
+		spot                                                       bool
+		managed                                                    func(cloudfake.Machine) string
+	}{
+		{name: "aws on-demand", infra: "aws/us-east-1", capacity: "on-demand", file: "capacity-hello.yaml",
+			class: "sky-aws-us-east-1-m6i.2xlarge-on-demand", instanceType: "m6i.2xlarge",
+			offering: "aws/us-east-1/m6i.2xlarge/on-demand",
+			managed:  func(m cloudfake.Machine) string { return m.Tags[cloud.TagManaged] }},
+		{name: "gcp spot", infra: "gcp/us-central1", capacity: "spot", file: "capacity-gcp-spot.yaml",
+			class: "sky-gcp-us-central1-n2-standard-8-spot", instanceType: "n2-standard-8", spot: true,
+			offering: gcp.LabelValue("gcp/us-central1/n2-standard-8/spot"),
+			managed:  func(m cloudfake.Machine) string { return m.Tags[gcp.LabelKey(cloud.TagManaged)] }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCapacityCluster(t, tc.infra, tc.capacity, "")
+			h, class := c.h, tc.class
+			if n := c.classNodes(class); len(n) != 0 {
+				t.Fatalf("the cluster already has %d nodes of %s", len(n), class)
+			}
 
-	id := h.launch("capacity-hello.yaml")
-	j := h.waitEnd(id)
-	if j.Status != api.StatusSucceeded {
-		t.Fatalf("job ended %s (%s); want SUCCEEDED", j.Status, j.FailureReason)
-	}
-	ms := c.machines(class)
-	if len(ms) != 1 {
-		t.Fatalf("%d instances launched for %s; want 1", len(ms), class)
-	}
-	m := ms[0]
-	if m.Spot || m.InstanceType != "m6i.2xlarge" || m.Tags["skynomad:managed"] != "true" ||
-		m.Tags["skynomad:offering"] != "aws/us-east-1/m6i.2xlarge/on-demand" {
-		t.Errorf("instance %+v; want an on-demand m6i.2xlarge with the skynomad tags", m)
-	}
-	if log := h.mustRun("jobs", "logs", "--controller", fmt.Sprint(id)).stdout; !strings.Contains(log, "placed on node cloud-") {
-		t.Errorf("controller log: the attempt did not run on the provisioned node:\n%s", log)
-	}
+			id := h.launch(tc.file)
+			j := h.waitEnd(id)
+			if j.Status != api.StatusSucceeded {
+				t.Fatalf("job ended %s (%s); want SUCCEEDED", j.Status, j.FailureReason)
+			}
+			ms := c.machines(class)
+			if len(ms) != 1 {
+				t.Fatalf("%d instances launched for %s; want 1", len(ms), class)
+			}
+			m := ms[0]
+			offering := m.Tags[cloud.TagOffering] + m.Tags[gcp.LabelKey(cloud.TagOffering)]
+			if m.Spot != tc.spot || !strings.HasSuffix(m.InstanceType, tc.instanceType) || tc.managed(m) != "true" || offering != tc.offering {
+				t.Errorf("instance %+v; want a %s %s with the skynomad tags", m, tc.capacity, tc.instanceType)
+			}
+			if log := h.mustRun("jobs", "logs", "--controller", fmt.Sprint(id)).stdout; !strings.Contains(log, "placed on node cloud-") {
+				t.Errorf("controller log: the attempt did not run on the provisioned node:\n%s", log)
+			}
 
-	// Demand is gone: after the cooldown the node drains, its instance is
-	// terminated and its client stops.
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		ms = c.machines(class)
-		if len(ms) == 1 && ms[0].State == "terminated" && len(c.nodes.running()) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no scale-in to zero: instances %+v, clients running %v", ms, c.nodes.running())
-		}
-		time.Sleep(time.Second)
+			// Demand is gone: after the cooldown the node drains, its
+			// instance is terminated and its client stops.
+			deadline := time.Now().Add(2 * time.Minute)
+			for {
+				ms = c.machines(class)
+				gone := len(ms) == 1 && (ms[0].State == "terminated" || ms[0].State == "deleted")
+				if gone && len(c.nodes.running()) == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no scale-in to zero: instances %+v, clients running %v", ms, c.nodes.running())
+				}
+				time.Sleep(time.Second)
+			}
+		})
 	}
 }
