@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -106,11 +107,19 @@ autoscaler:
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The agent's HTTP port: 0 means its default, 8080, which another
+	// test's agent may hold.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpPort := l.Addr().(*net.TCPAddr).Port
+	l.Close()
 	agentCfg := fmt.Sprintf(`log_level  = "DEBUG"
 plugin_dir = %q
 http {
   bind_address = "127.0.0.1"
-  bind_port    = 0
+  bind_port    = %d
 }
 nomad {
   address = %q
@@ -139,7 +148,7 @@ target "skynomad" {
     boot_timeout  = "2m"
   }
 }
-`, plugins(t), addr, policies, "unix://"+filepath.Join(h.home, "controller.sock"), ec2.URL(), gce.URL(), leader)
+`, plugins(t), httpPort, addr, policies, "unix://"+filepath.Join(h.home, "controller.sock"), ec2.URL(), gce.URL(), leader)
 	cfgFile := filepath.Join(h.home, "autoscaler.hcl")
 	if err := os.WriteFile(cfgFile, []byte(agentCfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -256,4 +265,69 @@ func TestCapacityFromZero(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refuseRegion makes the fake EC2 refuse every launch of instanceType in
+// region's zones with code, as EC2 does when a region is out of a type.
+func (c *capacityCluster) refuseRegion(region, instanceType, code, message string) {
+	for _, z := range []string{"a", "b", "c"} {
+		c.ec2.Refusals().Add(cloudfake.Refusal{Zone: region + z, InstanceType: instanceType, Code: code, Message: message})
+	}
+}
+
+// liveMachines are the fake clouds' instances not terminated.
+func (c *capacityCluster) liveMachines() []cloudfake.Machine {
+	return slices.DeleteFunc(append(c.ec2.Machines(), c.gce.Machines()...), func(m cloudfake.Machine) bool {
+		return m.State == "terminated" || m.State == "deleted"
+	})
+}
+
+// TestCapacityFailover: the cloud refuses the first candidate's capacity;
+// the target records the refusal, the controller moves the waiting
+// attempt to the next candidate, and the job runs there. When every
+// candidate is refused the job ends FAILED_NO_RESOURCE with the cloud's
+// reason, and no instance is left.
+func TestCapacityFailover(t *testing.T) {
+	const ice = "We currently do not have sufficient m6i.2xlarge capacity in the Availability Zone you requested."
+	t.Run("first candidate refused", func(t *testing.T) {
+		c := newCapacityCluster(t, "aws/us-east-1, aws/us-west-2", "on-demand", "")
+		h := c.h
+		c.refuseRegion("us-east-1", "m6i.2xlarge", "InsufficientInstanceCapacity", ice)
+
+		id := h.launch("capacity-failover.yaml")
+		j := h.waitEnd(id)
+		if j.Status != api.StatusSucceeded {
+			t.Fatalf("job ended %s (%s); want SUCCEEDED on the second candidate", j.Status, j.FailureReason)
+		}
+		if tk := j.Tasks[0]; tk.Infra != "aws/us-west-2" || tk.Recoveries != 0 {
+			t.Errorf("task ran on %s with %d recoveries; want aws/us-west-2 and none (a refusal is no recovery)", tk.Infra, tk.Recoveries)
+		}
+		log := h.mustRun("jobs", "logs", "--controller", fmt.Sprint(id)).stdout
+		if !strings.Contains(log, "attempt 1: no capacity on AWS (us-east-1) m6i.2xlarge: aws refused capacity (stockout): InsufficientInstanceCapacity in us-east-1") {
+			t.Errorf("controller log lacks the cloud's refusal:\n%s", log)
+		}
+		if ms := c.machines("sky-aws-us-east-1-m6i.2xlarge-on-demand"); len(ms) != 0 {
+			t.Errorf("instances in the refused region: %+v", ms)
+		}
+	})
+	t.Run("every candidate refused", func(t *testing.T) {
+		c := newCapacityCluster(t, "aws/us-east-1, aws/us-west-2", "on-demand", "jobs:\n  launch_retries: 1\n")
+		h := c.h
+		c.refuseRegion("us-east-1", "m6i.2xlarge", "InsufficientInstanceCapacity", ice)
+		c.refuseRegion("us-west-2", "m6i.2xlarge", "VcpuLimitExceeded",
+			"You have requested more vCPU capacity than your current vCPU limit of 0 allows.")
+
+		id := h.launch("capacity-failover.yaml")
+		j := h.waitEnd(id)
+		want := "last: AWS (us-west-2) m6i.2xlarge: aws refused capacity (quota): VcpuLimitExceeded in us-west-2"
+		if j.Status != api.StatusFailedNoResource || !strings.Contains(j.FailureReason, want) {
+			t.Fatalf("job ended %s (%s); want FAILED_NO_RESOURCE with %q", j.Status, j.FailureReason, want)
+		}
+		if out := h.mustRun("jobs", "queue", fmt.Sprint(id)).stdout; !strings.Contains(out, "VcpuLimitExceeded") {
+			t.Errorf("jobs queue does not show the cloud's reason:\n%s", out)
+		}
+		if live := c.liveMachines(); len(live) != 0 {
+			t.Errorf("instances left behind: %+v", live)
+		}
+	})
 }
