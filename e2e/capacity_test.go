@@ -21,6 +21,7 @@ import (
 	"github.com/skynomad/skynomad/autoscaler-plugin/cloud/gcp"
 	"github.com/skynomad/skynomad/autoscaler-plugin/cloud/gcp/gcefake"
 	"github.com/skynomad/skynomad/internal/realagent"
+	"github.com/skynomad/skynomad/interrupt/imdsmock"
 	"github.com/skynomad/skynomad/jobs/api"
 )
 
@@ -330,4 +331,74 @@ func TestCapacityFailover(t *testing.T) {
 			t.Errorf("instances left behind: %+v", live)
 		}
 	})
+}
+
+// TestCapacityPreemption: a job runs on a spot node the autoscaler
+// provisioned; AWS announces the interruption (AEMM) and skynomad's
+// interrupt handler on that node drains it and stops the task; the cloud
+// then reclaims the instance. The controller counts one recovery, the
+// demand stays, the target launches a fresh instance, and the job runs
+// again there.
+func TestCapacityPreemption(t *testing.T) {
+	aemm := imdsmock.Require(t, realagent.Required())
+	c := newCapacityCluster(t, "aws/us-east-1", "spot", "")
+	h := c.h
+	const class = "sky-aws-us-east-1-m6i.2xlarge-spot"
+
+	checkpoint, ready := filepath.Join(h.work, "checkpoint"), filepath.Join(h.work, "ready")
+	id := h.launch("checkpoint.yaml", "--infra", "aws/us-east-1", "--instance-type", "m6i.2xlarge", "--use-spot",
+		"--env", "CHECKPOINT="+checkpoint, "--env", "READY="+ready)
+	h.waitJob(id, "RUNNING", func(j api.Job) bool { return j.Status == api.StatusRunning })
+	h.waitLines(id, ready, 1)
+	a := h.runningAlloc(id, 0)
+	node, _, err := h.nomad().Nodes().Info(a.NodeID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := node.Meta["sky.instance_id"]
+	if node.NodeClass != class || first == "" {
+		t.Fatalf("the job runs on node %s (class %q, instance %q); want a provisioned node of %s", node.Name, node.NodeClass, first, class)
+	}
+
+	deadline := time.Now().Add(20 * time.Second).UTC().Truncate(time.Second)
+	sim := imdsmock.Start(t, aemm, "--imdsv2", "spot", "--action", "terminate", "-d", "1", "-t", deadline.Format(time.RFC3339))
+	defer sim.Stop()
+	handler := startHandler(t, "--cloud", "aws", "--imds-endpoint", sim.URL, "--node-id", node.ID,
+		"--alloc-root", c.nodes.allocRoot(first), "--poll-interval", "500ms")
+	defer handler.stop()
+	h.waitUntil(id, "the task's checkpoint", func() bool { _, err := os.Stat(checkpoint); return err == nil })
+
+	// At the deadline AWS reclaims the instance.
+	time.Sleep(time.Until(deadline))
+	c.ec2.Preempt(first)
+
+	j := h.waitJob(id, "RUNNING again after a recovery", func(j api.Job) bool {
+		if j.Status.Terminal() {
+			t.Fatalf("job %d ended %s instead of recovering:\n%s", id, j.Status, dump(j))
+		}
+		return j.Status == api.StatusRunning && j.Tasks[0].Recoveries >= 1
+	})
+	if j.Tasks[0].Recoveries != 1 || j.Tasks[0].Restarts != 0 {
+		t.Errorf("recoveries %d, restarts %d; want 1, 0", j.Tasks[0].Recoveries, j.Tasks[0].Restarts)
+	}
+	b := h.runningAlloc(id, 0)
+	nodeB, _, err := h.nomad().Nodes().Info(b.NodeID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second := nodeB.Meta["sky.instance_id"]; second == first || nodeB.NodeClass != class {
+		t.Errorf("the job runs again on instance %q (class %s); want a fresh instance of %s", second, nodeB.NodeClass, class)
+	}
+	ms := c.machines(class)
+	if len(ms) != 2 {
+		t.Fatalf("%d instances of %s; want the reclaimed one and its replacement", len(ms), class)
+	}
+	for _, m := range ms {
+		if m.ID == first && m.State != "terminated" {
+			t.Errorf("the reclaimed instance is %s; want terminated", m.State)
+		}
+	}
+	if t.Failed() {
+		t.Logf("interrupt handler output:\n%s", handler.out.String())
+	}
 }

@@ -179,6 +179,13 @@ func (c *cloudNodes) stopAll() {
 	}
 }
 
+// allocRoot is the allocation root of the instance's Nomad client.
+func (c *cloudNodes) allocRoot(id string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return filepath.Join(c.dirs[id], "data", "alloc")
+}
+
 // running lists the instances whose client runs.
 func (c *cloudNodes) running() []string {
 	c.mu.Lock()
