@@ -52,7 +52,7 @@ fuzz: ## fuzz the YAML loader for $(FUZZTIME)
 
 bench: tools ## print the speed and memory figures (Nomad ones on the real agents)
 	$(GO) test -run='^$$' -bench=. -benchmem ./translator ./catalog
-	$(AGENTS) $(GO) test -run='^$$' -bench=. -benchtime=$(BENCHTIME) -benchmem -timeout 30m -p 1 ./jobs/... ./e2e/
+	$(AGENTS) $(GO) test -run='^$$' -bench=. -benchtime=$(BENCHTIME) -benchmem -timeout 30m -p 1 ./jobs/... ./autoscaler-plugin/... ./e2e/
 
 bin/testreport: e2e/testreport/*.go internal/realagent/*.go
 	$(GO) build -o $@ ./e2e/testreport

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -61,12 +62,13 @@ type capacityCluster struct {
 	nodes *cloudNodes
 	ec2   *ec2fake.Server
 	gce   *gcefake.Server
+	nomad *nomadapi.Client // one client: Nomad limits connections per client IP
 }
 
 // newCapacityCluster starts the controller (jobs on Nomad, placed on the
 // offerings' node classes), writes the policies of the offerings of
 // infra with the given capacity, and runs the autoscaler agent.
-func newCapacityCluster(t *testing.T, infra, capacity string, extraConfig string) *capacityCluster {
+func newCapacityCluster(t testing.TB, infra, capacity string, extraConfig string) *capacityCluster {
 	t.Helper()
 	addr := realagent.Addr(t, "NOMAD_ADDR", "the capacity loop needs a Nomad server; `make test` starts one")
 	for _, bin := range []string{"nomad", "nomad-autoscaler"} {
@@ -74,7 +76,11 @@ func newCapacityCluster(t *testing.T, infra, capacity string, extraConfig string
 			realagent.Unavailable(t, bin+" not on PATH: `make tools` builds it")
 		}
 	}
-	nodes := newCloudNodes(t)
+	nomadClient, err := nomadapi.NewClient(nomadapi.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := newCloudNodes(t, nomadClient)
 	ec2 := ec2fake.New(ec2fake.Options{Hooks: nodes.hooks()})
 	t.Cleanup(ec2.Close)
 	gce := gcefake.New(gcefake.Options{Hooks: nodes.hooks()})
@@ -97,14 +103,14 @@ autoscaler:
 	tg := target{name: "nomad", engine: "nomad", wait: 4 * time.Minute, config: cfg,
 		needs: "the capacity loop needs a Nomad server; `make test` starts one"}
 	h := newHarness(t, tg)
-	c := &capacityCluster{h: h, nodes: nodes, ec2: ec2, gce: gce}
+	c := &capacityCluster{h: h, nodes: nodes, ec2: ec2, gce: gce, nomad: h.nomad()}
 
 	policies := filepath.Join(h.home, "policies")
 	r := h.mustRun("autoscaler", "policies", "--out", policies)
 	if !strings.Contains(r.stdout, "wrote ") {
 		t.Fatalf("autoscaler policies: %s", r)
 	}
-	leader, err := h.nomad().Status().Leader()
+	leader, err := c.nomad.Status().Leader()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +204,7 @@ func (c *capacityCluster) machines(class string) []cloudfake.Machine {
 
 // classNodes are the Nomad nodes of the class that are not down.
 func (c *capacityCluster) classNodes(class string) []*nomadapi.NodeListStub {
-	nodes, _, err := c.h.nomad().Nodes().List(&nomadapi.QueryOptions{Filter: fmt.Sprintf("NodeClass == %q", class)})
+	nodes, _, err := c.nomad.Nodes().List(&nomadapi.QueryOptions{Filter: fmt.Sprintf("NodeClass == %q", class)})
 	if err != nil {
 		c.h.t.Fatal(err)
 	}
@@ -401,4 +407,57 @@ func TestCapacityPreemption(t *testing.T) {
 	if t.Failed() {
 		t.Logf("interrupt handler output:\n%s", handler.out.String())
 	}
+}
+
+// BenchmarkCapacityLaunchToRunning: a job on an offering with no node,
+// from `jobs launch` to RUNNING, with the autoscaler evaluating every 2 s.
+// Reports launch-to-running-s (all of it), boot-s (the instance's "boot":
+// from RunInstances to its Nomad client ready; a real VM takes minutes
+// here, the fake's a real Nomad client's start) and skynomad-s (the rest:
+// demand seen, instance requested, attempt placed and started).
+func BenchmarkCapacityLaunchToRunning(b *testing.B) {
+	const class = "sky-aws-us-east-1-m6i.2xlarge-on-demand"
+	var total, boot time.Duration
+	for range b.N {
+		c := newCapacityCluster(b, "aws/us-east-1", "on-demand", "")
+		ctl := c.h.apiClient()
+		start := time.Now()
+		id := c.h.launch("capacity-hello-long.yaml")
+		var requested, joined time.Time
+		deadline := start.Add(3 * time.Minute)
+		for {
+			if requested.IsZero() {
+				if ms := c.machines(class); len(ms) > 0 {
+					requested = ms[0].Created
+				}
+			}
+			if joined.IsZero() {
+				for _, n := range c.classNodes(class) {
+					if n.Status == nomadapi.NodeStatusReady {
+						joined = time.Now()
+					}
+				}
+			}
+			j, err := ctl.Job(context.Background(), id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if j.Status == api.StatusRunning {
+				total += time.Since(start)
+				break
+			}
+			if j.Status.Terminal() || time.Now().After(deadline) {
+				b.Fatalf("job %d is %s; want RUNNING", id, j.Status)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if requested.IsZero() || joined.IsZero() {
+			b.Fatal("RUNNING without an instance requested and joined")
+		}
+		boot += joined.Sub(requested)
+	}
+	n := float64(b.N)
+	b.ReportMetric(total.Seconds()/n, "launch-to-running-s")
+	b.ReportMetric(boot.Seconds()/n, "boot-s")
+	b.ReportMetric((total-boot).Seconds()/n, "skynomad-s")
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	nomadapi "github.com/hashicorp/nomad/api"
+
 	"github.com/skynomad/skynomad/autoscaler-plugin/cloud/cloudfake"
 	"github.com/skynomad/skynomad/internal/hostclean"
 )
@@ -21,22 +23,23 @@ import (
 // client config the bootstrap writes (node class, sky.* meta, raw_exec),
 // made to run on loopback beside the test cluster.
 type cloudNodes struct {
-	t   testing.TB
-	dir string
+	t     testing.TB
+	dir   string
+	nomad *nomadapi.Client
 
 	mu     sync.Mutex
 	agents map[string]*exec.Cmd // instance ID → its Nomad client
 	dirs   map[string]string    // instance ID → its "disk"
 }
 
-func newCloudNodes(t testing.TB) *cloudNodes {
+func newCloudNodes(t testing.TB, nomad *nomadapi.Client) *cloudNodes {
 	// Not t.TempDir: the instances' task secrets are mounts, removed by
 	// the instance's termination (hostclean).
 	dir, err := os.MkdirTemp("", "sky-cloud-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cloudNodes{t: t, dir: dir, agents: map[string]*exec.Cmd{}, dirs: map[string]string{}}
+	c := &cloudNodes{t: t, dir: dir, nomad: nomad, agents: map[string]*exec.Cmd{}, dirs: map[string]string{}}
 	t.Cleanup(func() {
 		c.stopAll()
 		_ = hostclean.Dir(dir)
@@ -159,6 +162,9 @@ func (c *cloudNodes) stop(id string) {
 	}
 }
 
+// stopAll ends every instance still running when the test ends, and
+// removes their nodes from the cluster at once: until Nomad saw them down,
+// other tests' jobs could be placed there.
 func (c *cloudNodes) stopAll() {
 	c.mu.Lock()
 	ids := make([]string, 0, len(c.agents))
@@ -166,8 +172,15 @@ func (c *cloudNodes) stopAll() {
 		ids = append(ids, id)
 	}
 	c.mu.Unlock()
+	nodes, _, _ := c.nomad.Nodes().List(&nomadapi.QueryOptions{Filter: `Name matches "^cloud-"`})
+	for _, n := range nodes {
+		_, _ = c.nomad.Nodes().ToggleEligibility(n.ID, false, nil)
+	}
 	for _, id := range ids {
 		c.stop(id)
+	}
+	for _, n := range nodes {
+		_, _, _ = c.nomad.Nodes().Purge(n.ID, nil)
 	}
 	if c.t.Failed() {
 		matches, _ := filepath.Glob(filepath.Join(c.dir, "*", "nomad.log"))

@@ -2,6 +2,11 @@ package jobs_test
 
 import (
 	"context"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/nomad-autoscaler/sdk"
+	"github.com/skynomad/skynomad/autoscaler-plugin/apm"
+	"github.com/skynomad/skynomad/jobs/client"
+	"github.com/skynomad/skynomad/jobs/server"
 	"io"
 	"os"
 	"path/filepath"
@@ -116,7 +121,9 @@ func rssKiB(b *testing.B) int64 {
 //     took to answer while 100 jobs a second changed state (one exits
 //     SUCCEEDED and a new one is submitted and starts, every 10 ms);
 //   - queue-ms: `jobs queue` (the default view: every job in progress) at
-//     that size.
+//     that size;
+//   - apm-ms: skynomad-apm's answer to demand/<node class> (mean of 100),
+//     through the controller's HTTP API.
 func BenchmarkTenThousandRunning(b *testing.B) {
 	n := benchJobs()
 	for range b.N {
@@ -208,7 +215,12 @@ func BenchmarkTenThousandRunning(b *testing.B) {
 			b.Errorf("the queue shows %d jobs, want at least %d in progress", len(res.Jobs), n)
 		}
 
+		// skynomad-apm's answer at this size, through the HTTP API, as the
+		// autoscaler agent asks it (no cache: every query reaches the loop).
+		apmMS := apmQueryMS(b, ctx, dir, ctl, "sky-"+offering.Cloud+"-"+offering.Region+"-"+offering.InstanceType+"-on-demand", n)
+
 		b.ReportMetric(float64(after-before)/float64(n), "kib/job")
+		b.ReportMetric(apmMS, "apm-ms")
 		b.ReportMetric(fill.Seconds(), "fill-s")
 		b.ReportMetric(pct(0.5), "lag-p50-ms")
 		b.ReportMetric(pct(0.99), "lag-p99-ms")
@@ -232,4 +244,38 @@ func benchWait() time.Duration {
 		return d
 	}
 	return 10 * time.Minute
+}
+
+// apmQueryMS serves ctl's API on a unix socket in dir and returns the mean
+// time skynomad-apm takes to answer the demand of class, which must be
+// at least want nodes.
+func apmQueryMS(b *testing.B, ctx context.Context, dir string, ctl *jobs.Controller, class string, want int) float64 {
+	b.Helper()
+	sock := filepath.Join(dir, "apm.sock")
+	l, err := server.ListenUnix(sock)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan struct{})
+	go func() { _ = server.New(server.Config{Backend: ctl}).Serve(sctx, l); close(served) }()
+	defer func() { stop(); <-served }()
+	c, err := client.New("unix://"+sock, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := apm.New(hclog.NewNullLogger())
+	p.Use(c, 0)
+	const queries = 100
+	start := time.Now()
+	for range queries {
+		m, err := p.Query(apm.QueryPrefix+class, sdk.TimeRange{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if int(m[0].Value) < want {
+			b.Fatalf("demand of %s = %v; want at least %d", class, m[0].Value, want)
+		}
+	}
+	return float64(time.Since(start)) / queries / float64(time.Millisecond)
 }

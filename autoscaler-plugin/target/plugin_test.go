@@ -24,6 +24,7 @@ import (
 type memCloud struct {
 	mu        sync.Mutex
 	instances []cloud.Instance
+	classOf   map[string]string // instance ID → node class
 	refuse    error
 	next      int
 	now       time.Time
@@ -40,15 +41,25 @@ func (m *memCloud) Launch(_ context.Context, req cloud.LaunchRequest) ([]cloud.I
 		m.next++
 		in := cloud.Instance{ID: fmt.Sprintf("i-%d", m.next), Zone: req.Zones[0], State: cloud.Pending, Created: m.now}
 		m.instances = append(m.instances, in)
+		if m.classOf == nil {
+			m.classOf = map[string]string{}
+		}
+		m.classOf[in.ID] = req.Offering.NodeClass()
 		out = append(out, in)
 	}
 	return out, nil
 }
 
-func (m *memCloud) List(context.Context, string) ([]cloud.Instance, error) {
+func (m *memCloud) List(_ context.Context, class string) ([]cloud.Instance, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]cloud.Instance(nil), m.instances...), nil
+	var out []cloud.Instance
+	for _, in := range m.instances {
+		if m.classOf[in.ID] == class {
+			out = append(out, in)
+		}
+	}
+	return out, nil
 }
 
 func (m *memCloud) Terminate(_ context.Context, ids []string) error {
@@ -78,7 +89,7 @@ func (m *memCloud) live() []string {
 
 // newPlugin is the plugin on the real Nomad agent (NOMAD_ADDR) with an
 // in-memory cloud, for an offering no node of the test cluster has.
-func newPlugin(t *testing.T, mc *memCloud) (*Plugin, map[string]string, *api.Client) {
+func newPlugin(t testing.TB, mc *memCloud) (*Plugin, map[string]string, *api.Client) {
 	t.Helper()
 	addr := realagent.Addr(t, "NOMAD_ADDR", "the target plugin reads nodes and writes Variables; `make test` starts Nomad")
 	p := New(hclog.NewNullLogger(), func(context.Context, cloud.Offering, map[string]string) (cloud.Provider, error) {
