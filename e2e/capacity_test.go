@@ -215,10 +215,11 @@ func (c *capacityCluster) classNodes(class string) []*nomadapi.NodeListStub {
 // sees the controller's demand, the target launches an instance whose
 // bootstrap makes it a client of the class, the job runs there and
 // succeeds, and after the cooldown the node is drained and its instance
-// terminated. On AWS on-demand and on GCP spot.
+// terminated. On both clouds, spot and on-demand.
 func TestCapacityFromZero(t *testing.T) {
 	for _, tc := range []struct {
 		name, infra, capacity, file, class, instanceType, offering string
+		args                                                       []string
 		spot                                                       bool
 		managed                                                    func(cloudfake.Machine) string
 	}{
@@ -226,6 +227,14 @@ func TestCapacityFromZero(t *testing.T) {
 			class: "sky-aws-us-east-1-m6i.2xlarge-on-demand", instanceType: "m6i.2xlarge",
 			offering: "aws/us-east-1/m6i.2xlarge/on-demand",
 			managed:  func(m cloudfake.Machine) string { return m.Tags[cloud.TagManaged] }},
+		{name: "aws spot", infra: "aws/us-east-1", capacity: "spot", file: "capacity-hello.yaml", args: []string{"--use-spot"},
+			class: "sky-aws-us-east-1-m6i.2xlarge-spot", instanceType: "m6i.2xlarge", spot: true,
+			offering: "aws/us-east-1/m6i.2xlarge/spot",
+			managed:  func(m cloudfake.Machine) string { return m.Tags[cloud.TagManaged] }},
+		{name: "gcp on-demand", infra: "gcp/us-central1", capacity: "on-demand", file: "capacity-gcp-spot.yaml", args: []string{"--no-use-spot"},
+			class: "sky-gcp-us-central1-n2-standard-8-on-demand", instanceType: "n2-standard-8",
+			offering: gcp.LabelValue("gcp/us-central1/n2-standard-8/on-demand"),
+			managed:  func(m cloudfake.Machine) string { return m.Tags[gcp.LabelKey(cloud.TagManaged)] }},
 		{name: "gcp spot", infra: "gcp/us-central1", capacity: "spot", file: "capacity-gcp-spot.yaml",
 			class: "sky-gcp-us-central1-n2-standard-8-spot", instanceType: "n2-standard-8", spot: true,
 			offering: gcp.LabelValue("gcp/us-central1/n2-standard-8/spot"),
@@ -238,7 +247,7 @@ func TestCapacityFromZero(t *testing.T) {
 				t.Fatalf("the cluster already has %d nodes of %s", len(n), class)
 			}
 
-			id := h.launch(tc.file)
+			id := h.launch(tc.file, tc.args...)
 			j := h.waitEnd(id)
 			if j.Status != api.StatusSucceeded {
 				t.Fatalf("job ended %s (%s); want SUCCEEDED", j.Status, j.FailureReason)
