@@ -43,26 +43,35 @@ func startController(b *testing.B, dir string, script func(*enginetest.Fake)) (*
 	if err := ctl.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
-	l, err := server.ListenUnix(filepath.Join(dir, "c.sock"))
+	c, unserve := serveAPI(b, ctx, filepath.Join(dir, "c.sock"), ctl)
+	stop := func() {
+		cancel()
+		unserve()
+		ctl.Stop()
+		st.Close()
+	}
+	return ctl, c, stop
+}
+
+// serveAPI serves ctl's HTTP API on the unix socket sock until stop, and
+// returns a client of it.
+func serveAPI(b *testing.B, ctx context.Context, sock string, ctl *jobs.Controller) (c *client.Client, stop func()) {
+	b.Helper()
+	l, err := server.ListenUnix(sock)
 	if err != nil {
 		b.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(ctx)
 	served := make(chan struct{})
 	go func() {
 		server.New(server.Config{Backend: ctl}).Serve(ctx, l)
 		close(served)
 	}()
-	stop := func() {
-		cancel()
-		<-served
-		ctl.Stop()
-		st.Close()
-	}
-	c, err := client.New("unix://"+filepath.Join(dir, "c.sock"), "")
+	c, err = client.New("unix://"+sock, "")
 	if err != nil {
 		b.Fatal(err)
 	}
-	return ctl, c, stop
+	return c, func() { cancel(); <-served }
 }
 
 // BenchmarkQueue10k lists 10,000 jobs through the HTTP API over a unix

@@ -2,11 +2,6 @@ package jobs_test
 
 import (
 	"context"
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/nomad-autoscaler/sdk"
-	"github.com/skynomad/skynomad/autoscaler-plugin/apm"
-	"github.com/skynomad/skynomad/jobs/client"
-	"github.com/skynomad/skynomad/jobs/server"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/nomad-autoscaler/sdk"
+
+	"github.com/skynomad/skynomad/autoscaler-plugin/apm"
 	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/jobs"
@@ -251,19 +250,8 @@ func benchWait() time.Duration {
 // at least want nodes.
 func apmQueryMS(b *testing.B, ctx context.Context, dir string, ctl *jobs.Controller, class string, want int) float64 {
 	b.Helper()
-	sock := filepath.Join(dir, "apm.sock")
-	l, err := server.ListenUnix(sock)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sctx, stop := context.WithCancel(ctx)
-	served := make(chan struct{})
-	go func() { _ = server.New(server.Config{Backend: ctl}).Serve(sctx, l); close(served) }()
-	defer func() { stop(); <-served }()
-	c, err := client.New("unix://"+sock, "")
-	if err != nil {
-		b.Fatal(err)
-	}
+	c, stop := serveAPI(b, ctx, filepath.Join(dir, "apm.sock"), ctl)
+	defer stop()
 	p := apm.New(hclog.NewNullLogger())
 	p.Use(c, 0)
 	const queries = 100

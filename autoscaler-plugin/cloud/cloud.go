@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -132,4 +133,16 @@ func AsCapacity(err error) *CapacityError {
 		return ce
 	}
 	return nil
+}
+
+// SplitList reads a comma-separated config value ("a, b,,c" is a, b, c),
+// the form the autoscaler's map[string]string config gives lists in.
+func SplitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -3,7 +3,6 @@ package target
 import (
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -58,8 +57,9 @@ func merged(plugin, pol map[string]string) map[string]string {
 	return m
 }
 
-// readPolicy validates a target block's config.
-func readPolicy(m map[string]string) (*policy, error) {
+// readPolicy validates a target block's config; cat supplies the zones of
+// an offering the config names none of.
+func readPolicy(m map[string]string, cat *catalog.Catalog) (*policy, error) {
 	p := &policy{raw: m, bootTimeout: DefaultBootTimeout, tags: map[string]string{}}
 	o := &p.offering
 	for _, k := range []string{KeyNodeClass, KeyCloud, KeyRegion, KeyInstanceType, KeyCapacity} {
@@ -79,9 +79,9 @@ func readPolicy(m map[string]string) (*policy, error) {
 		return nil, fmt.Errorf("%s: %q is not the offering's class %q", KeyNodeClass, m[KeyNodeClass], o.NodeClass())
 	}
 	if z := m[KeyZones]; z != "" {
-		p.zones = splitList(z)
+		p.zones = cloud.SplitList(z)
 	} else {
-		p.zones = catalogZones(*o)
+		p.zones = catalogZones(cat, *o)
 	}
 	if len(p.zones) == 0 {
 		p.zones = firstZones(o.Cloud, o.Region)
@@ -94,7 +94,7 @@ func readPolicy(m map[string]string) (*policy, error) {
 		p.bootTimeout = d
 	}
 	if v := m[KeyTags]; v != "" {
-		for _, kv := range splitList(v) {
+		for _, kv := range cloud.SplitList(v) {
 			k, val, ok := strings.Cut(kv, "=")
 			if !ok || k == "" {
 				return nil, fmt.Errorf("%s: %q is not key=value", KeyTags, kv)
@@ -116,7 +116,7 @@ func readPolicy(m map[string]string) (*policy, error) {
 	}
 	script, err := bootstrap.Render(tmpl, bootstrap.Values{
 		Cloud: o.Cloud, Region: o.Region, InstanceType: o.InstanceType, Capacity: o.Capacity(),
-		NodeClass: o.NodeClass(), Datacenter: m[KeyDatacenter], NomadServers: splitList(m[KeyNomadServers]),
+		NodeClass: o.NodeClass(), Datacenter: m[KeyDatacenter], NomadServers: cloud.SplitList(m[KeyNomadServers]),
 		NomadVersion: m[KeyNomadVersion], SkynomadURL: m[KeySkynomadURL],
 	})
 	if err != nil {
@@ -138,33 +138,11 @@ func firstZones(cloudName, region string) []string {
 }
 
 // catalogZones are the zones the catalog lists for the offering.
-func catalogZones(o cloud.Offering) []string {
-	for _, off := range catalog.Default().Offerings() {
+func catalogZones(cat *catalog.Catalog, o cloud.Offering) []string {
+	for _, off := range cat.Offerings() {
 		if off.Cloud == o.Cloud && off.Region == o.Region && off.InstanceType == o.InstanceType {
 			return off.Zones
 		}
 	}
 	return nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func parseBool(m map[string]string, key string, def bool) (bool, error) {
-	v, ok := m[key]
-	if !ok || v == "" {
-		return def, nil
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		return false, fmt.Errorf("%s: %q is not true or false", key, v)
-	}
-	return b, nil
 }

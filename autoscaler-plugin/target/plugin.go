@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/skynomad/skynomad/autoscaler-plugin/cloud"
+	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/engine/nomad/naming"
 )
 
@@ -33,6 +34,7 @@ type NewProvider func(ctx context.Context, o cloud.Offering, cfg map[string]stri
 type Plugin struct {
 	log          hclog.Logger
 	newProvider  NewProvider
+	catalog      *catalog.Catalog // parsed once: Status and Scale run every evaluation
 	now          func() time.Time
 	config       map[string]string
 	nomad        *api.Client
@@ -51,7 +53,8 @@ type offering struct {
 
 // New returns the plugin; newProvider builds each offering's provider.
 func New(log hclog.Logger, newProvider NewProvider) *Plugin {
-	return &Plugin{log: log, newProvider: newProvider, now: time.Now, offerings: map[string]*offering{}}
+	return &Plugin{log: log, newProvider: newProvider, catalog: catalog.Default(), now: time.Now,
+		offerings: map[string]*offering{}}
 }
 
 // PluginInfo implements base.Base.
@@ -164,7 +167,7 @@ func (p *Plugin) look(ctx context.Context, o *offering, class string) (*fleet, e
 // Instances that have not joined within the boot timeout are terminated.
 func (p *Plugin) Status(config map[string]string) (*sdk.TargetStatus, error) {
 	ctx := context.Background()
-	pol, err := readPolicy(merged(p.config, config))
+	pol, err := readPolicy(merged(p.config, config), p.catalog)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +217,7 @@ func (p *Plugin) Scale(action sdk.ScalingAction, config map[string]string) error
 		return nil
 	}
 	ctx := context.Background()
-	pol, err := readPolicy(merged(p.config, config))
+	pol, err := readPolicy(merged(p.config, config), p.catalog)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/skynomad/skynomad/autoscaler-plugin/cloud"
+	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/engine/nomad/naming"
 	"github.com/skynomad/skynomad/internal/realagent"
 )
@@ -230,13 +231,13 @@ func TestReadPolicyRefuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			m := merged(good, map[string]string{tt.key: tt.value})
-			_, err := readPolicy(m)
+			_, err := readPolicy(m, catalog.Default())
 			if err == nil || !contains(err.Error(), tt.want) {
 				t.Errorf("err = %v; want %q", err, tt.want)
 			}
 		})
 	}
-	p, err := readPolicy(good)
+	p, err := readPolicy(good, catalog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/skynomad/skynomad/autoscaler-plugin/cloud"
 )
 
 // Config keys ConfigFromMap reads; other keys in the map are not its own
@@ -79,7 +81,7 @@ func ConfigFromMap(m map[string]string) (Config, error) {
 	}
 	if v := m[KeySubnetIDs]; strings.TrimSpace(v) != "" {
 		c.SubnetIDs = map[string]string{}
-		for _, entry := range splitList(v) {
+		for _, entry := range cloud.SplitList(v) {
 			zone, subnet, ok := strings.Cut(entry, "=")
 			zone, subnet = strings.TrimSpace(zone), strings.TrimSpace(subnet)
 			if !ok || zone == "" || subnet == "" {
@@ -94,7 +96,7 @@ func ConfigFromMap(m map[string]string) (Config, error) {
 		}
 	}
 	if v := m[KeySecurityGroupIDs]; strings.TrimSpace(v) != "" {
-		c.SecurityGroupIDs = splitList(v)
+		c.SecurityGroupIDs = cloud.SplitList(v)
 	}
 	if v := strings.TrimSpace(m[KeyRootVolumeGB]); v != "" {
 		n, err := strconv.Atoi(v)
@@ -150,14 +152,4 @@ func (c Config) withDefaults() Config {
 		c.SSMParameter = DefaultSSMParameter
 	}
 	return c
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, f := range strings.Split(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
 }
