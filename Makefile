@@ -5,14 +5,18 @@ PKGS      ?= ./...
 FUZZTIME  ?= 60s
 BENCHTIME ?= 1x
 
-.PHONY: help build test race e2e fuzz bench lint tools clean
+.PHONY: help build plugin test race e2e fuzz bench lint tools clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
-build: ## build bin/skynomad, bin/skynomad-runner (the local engine's task runner) and the autoscaler plugins bin/plugins/
+build: plugin ## build bin/skynomad, bin/skynomad-runner (the local engine's task runner), the task-driver plugin and the autoscaler plugins in bin/plugins/
 	$(GO) build -o $(dir $(BIN)) ./cmd/skynomad ./cmd/skynomad-runner
 	$(GO) build -o $(dir $(BIN))plugins/ ./cmd/skynomad-target ./cmd/skynomad-apm
+
+# The task-driver plugin is static: image tasks run it inside the image.
+plugin: ## build the Nomad task-driver plugin bin/plugins/skypilot
+	CGO_ENABLED=0 $(GO) build -o $(dir $(BIN))plugins/skypilot ./cmd/skypilot
 
 # The test tools (Nomad 1.6.1, Consul 1.16.3, nomad-autoscaler v0.5.0,
 # AWS's IMDS simulator) are built from the Go module proxy into a cache,
@@ -24,9 +28,10 @@ export PATH := $(TOOLS):$(PATH)
 tools: ## build the test tools into ~/.cache/skynomad-tools (Nomad, Consul, autoscaler, IMDS simulator)
 	@e2e/agents/tools.sh
 
-# AGENTS runs a command against a Nomad server with two raw_exec clients
-# and a Consul dev agent on loopback, started for it and stopped after it;
-# NOMAD_ADDR / CONSUL_HTTP_ADDR set by the caller win (see e2e/agents).
+# AGENTS runs a command against a Nomad server with two clients that load
+# the skypilot task-driver plugin (raw_exec off) and a Consul dev agent on
+# loopback, started for it and stopped after it; NOMAD_ADDR /
+# CONSUL_HTTP_ADDR set by the caller win (see e2e/agents).
 # exec: make sends its SIGTERM to its child, which must be the starter.
 AGENTS = $(GO) build -o bin/skynomad-agents ./e2e/agents && exec bin/skynomad-agents --
 
@@ -38,19 +43,19 @@ TESTP = $(if $(NOMAD_ADDR)$(wildcard $(TOOLS)/nomad),-p 1,)
 # and which tests ran on the real agents (e2e/testreport).
 REPORT = bin/testreport -- $(GO) test -json
 
-test: tools bin/testreport ## run every test (unit, fakes, e2e on the local engine and on the real agents)
+test: tools plugin bin/testreport ## run every test (unit, fakes, e2e on the local engine and on the real agents)
 	$(AGENTS) $(REPORT) -count=1 -timeout 20m $(TESTP) $(PKGS)
 
-race: tools bin/testreport ## run the unit, fake-backed and real-agent tests under the race detector
+race: tools plugin bin/testreport ## run the unit, fake-backed and real-agent tests under the race detector
 	$(AGENTS) $(REPORT) -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v /e2e)
 
-e2e: tools ## run only the end-to-end suite against the built binary
+e2e: tools plugin ## run only the end-to-end suite against the built binary
 	$(AGENTS) $(GO) test -count=1 -timeout 15m -v ./e2e/
 
 fuzz: ## fuzz the YAML loader for $(FUZZTIME)
 	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=$(FUZZTIME) ./translator
 
-bench: tools ## print the speed and memory figures (Nomad ones on the real agents)
+bench: tools plugin ## print the speed and memory figures (Nomad ones on the real agents)
 	$(GO) test -run='^$$' -bench=. -benchmem ./translator ./catalog
 	$(AGENTS) $(GO) test -run='^$$' -bench=. -benchtime=$(BENCHTIME) -benchmem -timeout 30m -p 1 ./jobs/... ./autoscaler-plugin/... ./e2e/
 

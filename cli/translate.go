@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/skynomad/skynomad/catalog"
+	"github.com/skynomad/skynomad/config"
 	"github.com/skynomad/skynomad/engine/nomad/naming"
 	"github.com/skynomad/skynomad/engine/nomad/render"
 	"github.com/skynomad/skynomad/task"
@@ -23,6 +24,7 @@ type translateOptions struct {
 	outDir     string
 	jobID      int64
 	runnerPath string
+	taskDriver string
 
 	// Set by Complete.
 	ui   ui.UI
@@ -73,7 +75,8 @@ nomad/jobs/<job id>, which the controller writes.`,
 	f.StringVar(&o.outDir, "out", "", "write one jobspec file per task into directory `DIR` (created if missing), not to stdout")
 	o.taskFlags.register(cmd)
 	f.Int64Var(&o.jobID, "job-id", 1, "managed job id the jobspec is for (its Nomad job is sky-<id>-<task>)")
-	f.StringVar(&o.runnerPath, "runner-path", "skynomad", "path of the skynomad binary on the Nomad clients")
+	f.StringVar(&o.taskDriver, "task-driver", config.DefaultTaskDriver, "the Nomad task driver that runs the tasks: skypilot (the plugin) or raw_exec")
+	f.StringVar(&o.runnerPath, "runner-path", "skynomad", "path of the skynomad binary on the Nomad clients (raw_exec only)")
 	return cmd
 }
 
@@ -100,6 +103,9 @@ func (o *translateOptions) Validate() error {
 	if o.jobID < 1 {
 		return fmt.Errorf("--job-id %d: want at least 1", o.jobID)
 	}
+	if o.taskDriver != "skypilot" && o.taskDriver != "raw_exec" {
+		return fmt.Errorf("--task-driver %s: want skypilot or raw_exec", o.taskDriver)
+	}
 	return nil
 }
 
@@ -120,7 +126,7 @@ func (o *translateOptions) Run() error {
 		JobID:     o.jobID,
 		Submitted: o.now,
 		Catalog:   cat,
-		Render:    render.Options{RunnerPath: o.runnerPath},
+		Render:    render.Options{TaskDriver: o.taskDriver, RunnerPath: o.runnerPath},
 	})
 	if err != nil {
 		return err

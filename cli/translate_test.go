@@ -90,13 +90,13 @@ func TestTranslateWarnsAboutPendingMounts(t *testing.T) {
 func TestTranslateOverridesAndSecrets(t *testing.T) {
 	t.Parallel()
 	stdout, stderr, code := runTranslate(t, nil, "--job-id", "42", "--gpus", "H100:8", "--use-spot",
-		"--secret", "HF_TOKEN=hf_do-not-print", "--runner-path", "/opt/skynomad", filepath.Join(translatedExamples, "src", "hello.yaml"))
+		"--secret", "HF_TOKEN=hf_do-not-print", "--task-driver", "raw_exec", "--runner-path", "/opt/skynomad", filepath.Join(translatedExamples, "src", "hello.yaml"))
 	if code != ExitOK {
 		t.Fatalf("exit code %d, stderr:\n%s", code, stderr)
 	}
 	for _, want := range []string{
 		`job "sky-42-0" {`, `"sky.capacity"  = "spot"`, `device "nvidia/gpu" {`, "count = 8",
-		`command = "/opt/skynomad"`, `nomadVar \"nomad/jobs/sky-42-0\"`,
+		`driver = "raw_exec"`, `command = "/opt/skynomad"`, `nomadVar \"nomad/jobs/sky-42-0\"`,
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("jobspec lacks %s", want)

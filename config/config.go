@@ -93,7 +93,11 @@ type Local struct {
 // Nomad configures the Nomad engine. The Nomad address and token come from
 // the usual NOMAD_* variables.
 type Nomad struct {
-	// RunnerPath is the skynomad binary on the Nomad clients.
+	// TaskDriver runs the tasks: "skypilot", the task-driver plugin
+	// (driver/taskdriver), or "raw_exec" for clusters that cannot install a
+	// plugin, running RunnerPath.
+	TaskDriver string `yaml:"task_driver"`
+	// RunnerPath is the skynomad binary on the Nomad clients (raw_exec only).
 	RunnerPath string `yaml:"runner_path"`
 	// Datacenters the task jobs may run in.
 	Datacenters []string `yaml:"datacenters"`
@@ -127,6 +131,7 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 // Defaults. Everything not set by the file or the environment comes from here.
 const (
 	DefaultEngine           = "local"
+	DefaultTaskDriver       = "skypilot"
 	DefaultRunnerPath       = "/usr/local/bin/skynomad"
 	DefaultPlacementTimeout = 5 * time.Minute
 	DefaultKeepAttempts     = 20
@@ -136,6 +141,9 @@ const (
 	DefaultCooldown           = 5 * time.Minute
 	DefaultNodeDrainDeadline  = 10 * time.Minute
 )
+
+// taskDrivers lists the accepted nomad.task_driver values.
+var taskDrivers = []string{"skypilot", "raw_exec"}
 
 // capacities lists the accepted autoscaler.capacity values.
 var capacities = []string{"spot", "on-demand"}
@@ -147,6 +155,9 @@ func (c *Config) setDefaults(p Paths) {
 	}
 	if c.Controller.Address == "" {
 		c.Controller.Address = "unix://" + p.Socket
+	}
+	if c.Nomad.TaskDriver == "" {
+		c.Nomad.TaskDriver = DefaultTaskDriver
 	}
 	if c.Nomad.RunnerPath == "" {
 		c.Nomad.RunnerPath = DefaultRunnerPath
@@ -431,6 +442,11 @@ func (c *Config) validate(file string, pos positions) error {
 		if cloud == "" || strings.ToLower(cloud) != cloud || strings.ContainsAny(cloud, "/* ") {
 			return bad("infra", "%q is not a cloud name (lower case, e.g. aws, gcp)", cloud)
 		}
+	}
+	if !slices.Contains(taskDrivers, c.Nomad.TaskDriver) {
+		e := bad("nomad.task_driver", "%q is not a task driver skynomad renders", c.Nomad.TaskDriver)
+		e.Accepted = strings.Join(taskDrivers, ", ")
+		return e
 	}
 	if c.Jobs.LaunchRetries < 0 {
 		e := bad("jobs.launch_retries", "%d is negative", c.Jobs.LaunchRetries)

@@ -45,6 +45,7 @@ func TestLoad(t *testing.T) {
 			Engine:     "local",
 			Local:      Local{KeepAttempts: ptr(DefaultKeepAttempts)},
 			Nomad: Nomad{
+				TaskDriver:       "skypilot",
 				RunnerPath:       "/usr/local/bin/skynomad",
 				Datacenters:      []string{"*"},
 				PlacementTimeout: Duration(5 * time.Minute),
@@ -83,6 +84,7 @@ jobs:
 local:
   keep_attempts: 0
 nomad:
+  task_driver: raw_exec
   runner_path: /opt/skynomad
   datacenters: [dc1, dc2]
   node_pool: gpu
@@ -103,6 +105,7 @@ autoscaler:
 				Jobs:       Jobs{Bucket: "s3://my-bucket/skynomad", LaunchRetries: 12},
 				Local:      Local{KeepAttempts: ptr(0)},
 				Nomad: Nomad{
+					TaskDriver:       "raw_exec",
 					RunnerPath:       "/opt/skynomad",
 					Datacenters:      []string{"dc1", "dc2"},
 					NodePool:         "gpu",
@@ -147,6 +150,12 @@ autoscaler:
 			name:    "bad duration",
 			file:    ptr("nomad:\n  placement_timeout: soon\n"),
 			wantErr: `/h/config.yaml:2:22: nomad.placement_timeout: "soon" is not a positive duration (e.g. 90s, 5m)`,
+		},
+		{
+			name:      "unknown task driver",
+			file:      ptr("nomad:\n  task_driver: docker\n"),
+			wantErr:   `/h/config.yaml:2:16: nomad.task_driver: "docker" is not a task driver skynomad renders; accepted: skypilot, raw_exec`,
+			wantHints: []string{"accepted: skypilot, raw_exec"},
 		},
 		{
 			name:      "bad autoscaler capacity",

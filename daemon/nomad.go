@@ -35,6 +35,7 @@ func buildNomad(ctx context.Context, o Options, st *store.Store, sink engine.Sin
 	eng, err := nomad.New(nomad.Config{
 		Client: client,
 		Render: render.Options{
+			TaskDriver:  o.Config.Nomad.TaskDriver,
 			RunnerPath:  o.Config.Nomad.RunnerPath,
 			Datacenters: o.Config.Nomad.Datacenters,
 			NodePool:    o.Config.Nomad.NodePool,

@@ -1,6 +1,8 @@
-// Package driver is the task runner that executes one node of one attempt
-// (`skynomad driver --phase setup|run|all`), the same on Nomad and on the
-// local engine. It runs the task's setup and run scripts under /bin/bash,
+// Package driver is the task runner that executes one node of one attempt,
+// the same on Nomad and on the local engine: on Nomad the task-driver
+// plugin "skypilot" (driver/taskdriver) starts it for each task (or
+// `skynomad driver --phase setup|run|all` under raw_exec), and the local
+// engine runs it as skynomad-runner. It runs the task's setup and run scripts under /bin/bash,
 // each in its own process group, with the node's SKYPILOT_* variables;
 // prefixes every output line ("(setup pid=N) ", "(<task>, pid=N) " on rank
 // 0, "(workerR, rank=R, pid=N) " elsewhere); records after each phase a

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,11 +22,13 @@ import (
 // cloudNodes "boots" each instance a fake cloud launches as what its
 // bootstrap would leave running: a real Nomad client agent, with the
 // client config the bootstrap writes (node class, sky.* meta, raw_exec),
-// made to run on loopback beside the test cluster.
+// made to run on loopback beside the test cluster, with the task-driver
+// plugin of the test cluster's clients.
 type cloudNodes struct {
-	t     testing.TB
-	dir   string
-	nomad *nomadapi.Client
+	t         testing.TB
+	dir       string
+	pluginDir string
+	nomad     *nomadapi.Client
 
 	mu     sync.Mutex
 	agents map[string]*exec.Cmd // instance ID → its Nomad client
@@ -39,7 +42,7 @@ func newCloudNodes(t testing.TB, nomad *nomadapi.Client) *cloudNodes {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cloudNodes{t: t, dir: dir, nomad: nomad, agents: map[string]*exec.Cmd{}, dirs: map[string]string{}}
+	c := &cloudNodes{t: t, dir: dir, pluginDir: driverPluginDir(t), nomad: nomad, agents: map[string]*exec.Cmd{}, dirs: map[string]string{}}
 	t.Cleanup(func() {
 		c.stopAll()
 		_ = hostclean.Dir(dir)
@@ -53,7 +56,9 @@ func (c *cloudNodes) hooks() cloudfake.Hooks {
 
 // clientHCL is the Nomad client config the bootstrap writes: the heredoc
 // it cats into /etc/nomad.d/client.hcl, with the shell's ${ZONE} and
-// ${INSTANCE_ID} filled in as the instance would.
+// ${INSTANCE_ID} filled in as the instance would, and one change: the
+// skypilot driver runs the tasks as this test's user, not nobody, for the
+// tests' tasks write into the tests' private temporary directories.
 func clientHCL(m cloudfake.Machine) (string, error) {
 	_, rest, ok := strings.Cut(m.Bootstrap, "<<SKYNOMAD_CLIENT_HCL\n")
 	if !ok {
@@ -63,6 +68,15 @@ func clientHCL(m cloudfake.Machine) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("the bootstrap of %s does not end its client config", m.ID)
 	}
+	const driverConfig = "plugin \"skypilot\" {\n  config {\n"
+	if !strings.Contains(hcl, driverConfig) {
+		return "", fmt.Errorf("the bootstrap of %s configures no skypilot driver", m.ID)
+	}
+	u, err := user.Current()
+	if err != nil {
+		return "", err
+	}
+	hcl = strings.Replace(hcl, driverConfig, driverConfig+fmt.Sprintf("    user = %q\n", u.Username), 1)
 	return strings.NewReplacer("${ZONE}", m.Zone, "${INSTANCE_ID}", m.ID).Replace(hcl), nil
 }
 
@@ -112,7 +126,8 @@ client {
   network_interface = "lo"
   cpu_total_compute = 64000
 }
-`, name, filepath.Join(dir, "data"), ports[0], ports[1], ports[2])
+plugin_dir = %q
+`, name, filepath.Join(dir, "data"), ports[0], ports[1], ports[2], c.pluginDir)
 	if err := os.WriteFile(filepath.Join(dir, "client.hcl"), []byte(hcl), 0o644); err != nil {
 		c.t.Errorf("boot: %v", err)
 		return
@@ -121,22 +136,50 @@ client {
 		c.t.Errorf("boot: %v", err)
 		return
 	}
-	log, err := os.Create(filepath.Join(dir, "nomad.log"))
-	if err != nil {
-		c.t.Errorf("boot: %v", err)
-		return
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.startAgent(m.ID, dir); err != nil {
+		c.t.Errorf("boot %s: %v", m.ID, err)
 	}
+}
+
+// startAgent starts the instance's Nomad client on the configs in dir;
+// c.mu is held.
+func (c *cloudNodes) startAgent(id, dir string) error {
+	log, err := os.OpenFile(filepath.Join(dir, "nomad.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
 	cmd := exec.Command("nomad", "agent", "-config", filepath.Join(dir, "client.hcl"), "-config", filepath.Join(dir, "local.hcl"))
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	c.agents[id] = cmd
+	c.dirs[id] = dir
+	return nil
+}
+
+// crash kills the instance's Nomad client with SIGKILL, and nothing else
+// (its plugins and tasks live on, as on a VM whose nomad process died),
+// then starts it again on the same data dir.
+func (c *cloudNodes) crash(id string) {
+	c.t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := cmd.Start(); err != nil {
-		c.t.Errorf("boot %s: %v", m.ID, err)
-		return
+	cmd, dir := c.agents[id], c.dirs[id]
+	if cmd == nil {
+		c.t.Fatalf("no instance %s", id)
 	}
-	c.agents[m.ID] = cmd
-	c.dirs[m.ID] = dir
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		c.t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if err := c.startAgent(id, dir); err != nil {
+		c.t.Fatalf("restarting the client of %s: %v", id, err)
+	}
 }
 
 // stop ends the instance's client and all it ran, as a terminated VM's.

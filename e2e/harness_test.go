@@ -65,7 +65,7 @@ type target struct {
 
 func targets() []target {
 	nomad := target{name: "nomad", engine: "nomad", infeasibleGPUs: "H100:64", wait: 3 * time.Minute,
-		needs: "the Nomad variant needs a Nomad agent (raw_exec enabled) to run tasks on; `make test` starts one"}
+		needs: "the Nomad variant needs a Nomad agent (clients with the skypilot driver) to run tasks on; `make test` starts one"}
 	return []target{{name: "local", engine: "local", infeasibleGPUs: "H100:8", wait: time.Minute}, nomad}
 }
 

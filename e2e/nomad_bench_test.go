@@ -16,8 +16,8 @@ import (
 // BenchmarkNomadSubmit200 compares submitting 200 managed jobs through
 // skynomad (CLI → controller → Nomad engine) with registering the same 200
 // rendered jobspecs straight through the Nomad API. Both clocks stop when
-// Nomad lists all 200 jobs. Needs NOMAD_ADDR (a Nomad 1.6.1 agent with
-// raw_exec); skipped otherwise (failed in CI).
+// Nomad lists all 200 jobs. Needs NOMAD_ADDR (a Nomad 1.6.1 agent
+// whose clients have the skypilot driver); skipped otherwise (failed in CI).
 func BenchmarkNomadSubmit200(b *testing.B) {
 	const n = 200
 	realagent.Addr(b, "NOMAD_ADDR", "this benchmark needs a Nomad agent; `make bench` starts one")

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	nomadapi "github.com/hashicorp/nomad/api"
+	"github.com/skynomad/skynomad/driver"
 	"github.com/skynomad/skynomad/internal/realagent"
 	"github.com/skynomad/skynomad/internal/syncbuf"
 	"github.com/skynomad/skynomad/interrupt"
@@ -29,7 +30,7 @@ import (
 // controller counts a recovery (not a failure, not a restart) and the job
 // runs again on node B.
 //
-// It needs NOMAD_ADDR with at least two ready, eligible nodes (raw_exec)
+// It needs NOMAD_ADDR with at least two ready, eligible nodes (skypilot driver)
 // on this host, and ec2-metadata-mock. It does not run in parallel with
 // the other tests here: the handler acts on every skynomad allocation on
 // A, whatever its namespace (so other packages' tests against the same
@@ -133,12 +134,12 @@ func spotNotice(tb testing.TB) spotTimes {
 }
 
 // spotPrerequisites skips unless NOMAD_ADDR names a cluster with two ready,
-// eligible raw_exec nodes and ec2-metadata-mock is installed; in CI any of
+// eligible skypilot-driver nodes and ec2-metadata-mock is installed; in CI any of
 // them missing fails the test (see realagent). It returns the simulator's
 // path.
 func spotPrerequisites(tb testing.TB) string {
 	tb.Helper()
-	addr := realagent.Addr(tb, "NOMAD_ADDR", "the spot test needs a Nomad cluster with two raw_exec nodes to move a job between; `make test` starts one")
+	addr := realagent.Addr(tb, "NOMAD_ADDR", "the spot test needs a Nomad cluster with two skypilot-driver nodes to move a job between; `make test` starts one")
 	bin := imdsmock.Require(tb, realagent.Required())
 	c, err := nomadapi.NewClient(nomadapi.DefaultConfig())
 	if err != nil {
@@ -150,20 +151,20 @@ func spotPrerequisites(tb testing.TB) string {
 	}
 	usable := 0
 	for _, n := range nodes {
-		d := n.Drivers["raw_exec"]
+		d := n.Drivers[driver.PluginName]
 		if n.Status == nomadapi.NodeStatusReady && n.SchedulingEligibility == nomadapi.NodeSchedulingEligible &&
 			d != nil && d.Detected && d.Healthy {
 			usable++
 		}
 	}
 	if usable < 2 {
-		realagent.Unavailable(tb, fmt.Sprintf("the spot test needs two ready, eligible raw_exec nodes; %s has %d", addr, usable))
+		realagent.Unavailable(tb, fmt.Sprintf("the spot test needs two ready, eligible skypilot-driver nodes; %s has %d", addr, usable))
 	}
 	return bin
 }
 
 // allocRootOf finds the Nomad client's allocation root from the
-// environment of the task process tagged with kv (raw_exec gives it
+// environment of the task process tagged with kv (the skypilot driver gives it
 // NOMAD_ALLOC_DIR = <root>/<alloc>/alloc).
 func allocRootOf(tb testing.TB, kv, allocID string) string {
 	tb.Helper()

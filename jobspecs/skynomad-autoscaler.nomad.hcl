@@ -97,6 +97,7 @@ job "skynomad-autoscaler" {
               nomad_servers = "10.0.0.10:4647,10.0.0.11:4647"
               datacenter    = "dc1"
               skynomad_url  = "https://example.com/skynomad/linux-amd64/skynomad"
+              plugin_url    = "https://example.com/skynomad/linux-amd64/skypilot"
               boot_timeout  = "10m"
 
               # AWS (see docs/autoscaler.md for every key)

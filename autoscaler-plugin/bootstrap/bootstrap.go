@@ -26,6 +26,7 @@ type Values struct {
 	NomadServers                []string // host:port of the servers' RPC
 	NomadVersion                string   // default DefaultNomadVersion
 	SkynomadURL                 string   // where the node downloads skynomad; empty: preinstalled
+	PluginURL                   string   // where it downloads the skypilot task-driver plugin; empty: preinstalled
 }
 
 // DefaultNomadVersion is the Nomad client a node installs when the
@@ -48,7 +49,7 @@ func Render(tmpl string, v Values) (string, error) {
 	}
 	for name, s := range map[string]string{"cloud": v.Cloud, "region": v.Region, "instance_type": v.InstanceType,
 		"capacity": v.Capacity, "node_class": v.NodeClass, "datacenter": v.Datacenter,
-		"nomad_servers": strings.Join(v.NomadServers, ","), "nomad_version": v.NomadVersion, "skynomad_url": v.SkynomadURL} {
+		"nomad_servers": strings.Join(v.NomadServers, ","), "nomad_version": v.NomadVersion, "skynomad_url": v.SkynomadURL, "plugin_url": v.PluginURL} {
 		if !safe.MatchString(s) {
 			return "", fmt.Errorf("%s: %q has characters a bootstrap script cannot hold safely", name, s)
 		}

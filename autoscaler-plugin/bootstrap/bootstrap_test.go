@@ -19,7 +19,7 @@ func TestRenderGolden(t *testing.T) {
 	}{
 		{"aws-spot.sh", Values{Cloud: "aws", Region: "us-east-1", InstanceType: "m6i.large", Capacity: "spot",
 			NodeClass: "sky-aws-us-east-1-m6i.large-spot", NomadServers: []string{"10.0.0.10:4647", "10.0.0.11:4647"},
-			SkynomadURL: "https://example.com/skynomad"}},
+			SkynomadURL: "https://example.com/skynomad", PluginURL: "https://example.com/skypilot"}},
 		{"gcp-on-demand.sh", Values{Cloud: "gcp", Region: "us-central1", InstanceType: "n2-standard-8", Capacity: "on-demand",
 			NodeClass: "sky-gcp-us-central1-n2-standard-8-on-demand", Datacenter: "gcp-dc", NomadServers: []string{"nomad.internal:4647"}}},
 	}

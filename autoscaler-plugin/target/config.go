@@ -29,6 +29,7 @@ const (
 	KeyDatacenter        = "datacenter"
 	KeyNomadVersion      = "nomad_version"
 	KeySkynomadURL       = "skynomad_url"
+	KeyPluginURL         = "plugin_url" // the skypilot task-driver plugin
 )
 
 // DefaultBootTimeout is how long an instance may take to join Nomad before
@@ -117,7 +118,7 @@ func readPolicy(m map[string]string, cat *catalog.Catalog) (*policy, error) {
 	script, err := bootstrap.Render(tmpl, bootstrap.Values{
 		Cloud: o.Cloud, Region: o.Region, InstanceType: o.InstanceType, Capacity: o.Capacity(),
 		NodeClass: o.NodeClass(), Datacenter: m[KeyDatacenter], NomadServers: cloud.SplitList(m[KeyNomadServers]),
-		NomadVersion: m[KeyNomadVersion], SkynomadURL: m[KeySkynomadURL],
+		NomadVersion: m[KeyNomadVersion], SkynomadURL: m[KeySkynomadURL], PluginURL: m[KeyPluginURL],
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", KeyBootstrapTemplate, err)

@@ -25,6 +25,10 @@ type Info struct {
 	// StartTicks is the start time in clock ticks after boot; with the pid it
 	// names a process uniquely across pid reuse.
 	StartTicks uint64
+	// UserTicks and SystemTicks are the CPU time it used, in clock ticks.
+	UserTicks, SystemTicks uint64
+	// RSSPages is its resident set, in pages.
+	RSSPages uint64
 }
 
 // Zombie reports whether the process has exited and only waits to be reaped.
@@ -52,8 +56,9 @@ func parseStat(b []byte) (Info, error) {
 		return Info{}, fmt.Errorf("malformed stat pid: %w", err)
 	}
 	f := strings.Fields(string(b[end+1:]))
-	// f[0] is field 3 (state); starttime is field 22.
-	if len(f) < 20 {
+	// f[0] is field 3 (state); utime, stime, starttime and rss are fields
+	// 14, 15, 22 and 24.
+	if len(f) < 22 {
 		return Info{}, errors.New("short stat line")
 	}
 	info := Info{PID: pid, State: f[0][0]}
@@ -63,8 +68,10 @@ func parseStat(b []byte) (Info, error) {
 			return Info{}, fmt.Errorf("malformed stat field: %w", err)
 		}
 	}
-	if info.StartTicks, err = strconv.ParseUint(f[19], 10, 64); err != nil {
-		return Info{}, fmt.Errorf("malformed stat starttime: %w", err)
+	for i, p := range map[int]*uint64{11: &info.UserTicks, 12: &info.SystemTicks, 19: &info.StartTicks, 21: &info.RSSPages} {
+		if *p, err = strconv.ParseUint(f[i], 10, 64); err != nil {
+			return Info{}, fmt.Errorf("malformed stat field %d: %w", i+3, err)
+		}
 	}
 	return info, nil
 }

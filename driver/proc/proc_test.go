@@ -20,8 +20,8 @@ func TestParseStat(t *testing.T) {
 	}{
 		{
 			name: "plain",
-			line: "42 (bash) S 1 42 42 34816 42 4194304 1 0 0 0 0 0 0 0 20 0 1 0 123456 0 0",
-			want: Info{PID: 42, PPID: 1, PGID: 42, SID: 42, State: 'S', StartTicks: 123456},
+			line: "42 (bash) S 1 42 42 34816 42 4194304 1 0 0 0 7 3 0 0 20 0 1 0 123456 0 55",
+			want: Info{PID: 42, PPID: 1, PGID: 42, SID: 42, State: 'S', StartTicks: 123456, UserTicks: 7, SystemTicks: 3, RSSPages: 55},
 		},
 		{
 			name: "command name with spaces and parentheses",

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/skynomad/skynomad/driver"
 )
 
 // stopGrace is how long an agent gets to exit after SIGTERM.
@@ -69,12 +71,18 @@ func (c *cluster) start(ctx context.Context) error {
 		}
 	}
 	if c.want.nomad != "" {
+		if err := os.Mkdir(c.pluginDir(), 0o755); err != nil {
+			return err
+		}
+		if err := os.Symlink(c.want.plugin, filepath.Join(c.pluginDir(), driver.PluginName)); err != nil {
+			return err
+		}
 		server := nomadPorts{next(), next(), next()}
 		c.nomadAddr = "http://127.0.0.1:" + strconv.Itoa(server.http)
 		configs := map[string]string{"nomad-server": nomadServerConfig(c.dir, server, c.consulAddr)}
 		for i := 1; i <= 2; i++ {
 			name := fmt.Sprintf("nomad-client-%d", i)
-			configs[name] = nomadClientConfig(c.dir, name, nomadPorts{next(), next(), next()}, server.rpc, c.consulAddr)
+			configs[name] = nomadClientConfig(c.dir, name, nomadPorts{next(), next(), next()}, server.rpc, c.consulAddr, c.pluginDir(), c.want.user)
 		}
 		for _, name := range []string{"nomad-server", "nomad-client-1", "nomad-client-2"} {
 			cfg := filepath.Join(c.dir, name+".hcl")
@@ -127,11 +135,14 @@ func (c *cluster) commandStarted(pgid int) {
 	fmt.Fprintln(c.toGuard, "command", pgid)
 }
 
+// pluginDir is the clients' plugin_dir: the task-driver plugin alone.
+func (c *cluster) pluginDir() string { return filepath.Join(c.dir, "plugins") }
+
 // describe says what runs where.
 func (c *cluster) describe() string {
 	var parts []string
 	if c.nomadAddr != "" {
-		parts = append(parts, fmt.Sprintf("Nomad %s (server + 2 raw_exec clients) at %s", c.version, c.nomadAddr))
+		parts = append(parts, fmt.Sprintf("Nomad %s (server + 2 clients with the skypilot driver) at %s", c.version, c.nomadAddr))
 	}
 	if c.consulAddr != "" {
 		parts = append(parts, "Consul at "+c.consulAddr)
@@ -156,7 +167,7 @@ func (c *cluster) environ(env []string) []string {
 func (c *cluster) pointers() []string {
 	var kvs []string
 	if c.nomadAddr != "" {
-		kvs = append(kvs, "NOMAD_ADDR="+c.nomadAddr)
+		kvs = append(kvs, "NOMAD_ADDR="+c.nomadAddr, EnvPluginDir+"="+c.pluginDir())
 	}
 	if c.consulAddr != "" {
 		kvs = append(kvs, "CONSUL_HTTP_ADDR="+c.consulAddr)

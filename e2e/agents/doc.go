@@ -1,7 +1,8 @@
 // Command agents runs a command — the test suite — against real agents it
-// starts on loopback and stops afterwards: a Nomad server with two
-// raw_exec client agents and a Consul dev agent, each on free ports with
-// fresh data dirs in one temp dir.
+// starts on loopback and stops afterwards: a Nomad server with two client
+// agents that run tasks with the skypilot task-driver plugin (raw_exec
+// off) and a Consul dev agent, each on free ports with fresh data dirs in
+// one temp dir.
 //
 //	agents -- go test ./...
 //
@@ -14,8 +15,8 @@
 // The agents never outlive the run: Ctrl-C or SIGTERM reaches the command
 // first, then the agents are stopped; if this process itself is killed,
 // the kernel kills the agents (Pdeathsig) and a guard process it started
-// kills whatever is left under the temp dir (Nomad's executors and task
-// processes outlive their client by design), unmounts what Nomad mounted
+// kills whatever is left under the temp dir (the plugin's task runners
+// outlive their client by design), unmounts what Nomad mounted
 // there and removes it. SKYNOMAD_KEEP_AGENTS=1 keeps the temp dir and its
 // logs.
 package main

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,12 +9,15 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"os/user"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/skynomad/skynomad/driver"
 	"github.com/skynomad/skynomad/internal/realagent"
 )
 
@@ -121,8 +125,19 @@ func run(args []string, stderr io.Writer) int {
 	return code
 }
 
-// wanted is what to start: a binary's path per agent, "" for none.
-type wanted struct{ nomad, consul string }
+// EnvPlugin names the skypilot task-driver plugin the clients load
+// (default bin/plugins/skypilot). The command gets EnvPluginDir, a
+// directory holding only that plugin, for tests that start clients of
+// their own: a Nomad client refuses to start beside a plugin_dir file that
+// is not a Nomad plugin, such as the autoscaler's plugins in bin/plugins.
+const (
+	EnvPlugin    = "SKYNOMAD_PLUGIN"
+	EnvPluginDir = "SKYNOMAD_PLUGIN_DIR"
+)
+
+// wanted is what to start: a binary's path per agent, "" for none; the
+// task-driver plugin and the user the clients' tasks run as.
+type wanted struct{ nomad, consul, plugin, user string }
 
 // plan decides which agents to start: those whose address the environment
 // lacks and whose binary is on PATH. A missing binary fails the run in CI.
@@ -145,6 +160,21 @@ func plan(logf func(string, ...any)) (wanted, error) {
 		default:
 			logf("warning: %s not found on PATH: running without it, its tests skip (`make tools` builds it)", a.bin)
 		}
+	}
+	if w.nomad != "" {
+		bin := cmp.Or(os.Getenv(EnvPlugin), filepath.Join("bin", "plugins", driver.PluginName))
+		bin, err := filepath.Abs(bin)
+		if err != nil {
+			return w, err
+		}
+		if _, err := os.Stat(bin); err != nil {
+			return w, fmt.Errorf("the Nomad clients need the skypilot task-driver plugin: %v (`make plugin` builds it into bin/plugins; %s names another file)", err, EnvPlugin)
+		}
+		u, err := user.Current()
+		if err != nil {
+			return w, err
+		}
+		w.plugin, w.user = bin, u.Username
 	}
 	return w, nil
 }

@@ -80,7 +80,7 @@ func TestRun(t *testing.T) {
 }
 
 // TestKilledRunnerLeavesNothing kills the program with SIGKILL while a
-// Nomad task runs: the agents, Nomad's executor, the task, the command and
+// Nomad task runs: the agents, the skypilot plugin's runner, the task, the command and
 // what it detached all die, the task's mounts go and the temp dir is
 // removed.
 func TestKilledRunnerLeavesNothing(t *testing.T) {
@@ -91,10 +91,14 @@ func TestKilledRunnerLeavesNothing(t *testing.T) {
   datacenters = ["*"]
   group "g" {
     task "t" {
-      driver = "raw_exec"
+      driver = "skypilot"
       config {
-        command = "/bin/sleep"
-        args    = ["600"]
+        phase    = "run"
+        run_file = "local/run.sh"
+      }
+      template {
+        destination = "local/run.sh"
+        data        = "sleep 600"
       }
     }
   }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/nomad/api"
+
+	"github.com/skynomad/skynomad/driver"
 )
 
 // nomadPorts are one Nomad agent's ports.
@@ -64,14 +66,19 @@ client {
 `
 }
 
-// nomadClientConfig is a client agent that runs tasks with raw_exec (the
-// only driver skynomad uses, and the only one loaded) as the agent's user,
-// on the loopback interface. It claims far more CPU than the host has:
-// each skynomad task asks for a nominal 1,000 MHz, and the tests' tasks,
-// which mostly sleep, must not queue for room (a 2-core host fingerprints
-// about 4,200 MHz: four tasks per client).
-func nomadClientConfig(dir, name string, p nomadPorts, serverRPC int, consulAddr string) string {
+// nomadClientConfig is a client agent that runs tasks with the skypilot
+// task driver from pluginDir — the only driver loaded; raw_exec is off, as
+// on a careful operator's cluster — on the loopback interface. The tasks
+// run as the agent's own user (the plugin's default as root is nobody,
+// which could not write the tests' temporary files), and no cloud metadata
+// is asked for. It claims far more CPU than the host has: each skynomad
+// task asks for a nominal 1,000 MHz, and the tests' tasks, which mostly
+// sleep, must not queue for room (a 2-core host fingerprints about 4,200
+// MHz: four tasks per client).
+func nomadClientConfig(dir, name string, p nomadPorts, serverRPC int, consulAddr, pluginDir, user string) string {
 	return nomadCommon(dir, name, p, consulAddr) + fmt.Sprintf(`
+plugin_dir = %q
+
 server {
   enabled = false
 }
@@ -82,20 +89,21 @@ client {
   network_interface = "lo"
   cpu_total_compute = 64000
   options = {
-    "driver.allowlist" = "raw_exec"
+    "driver.allowlist" = "skypilot"
   }
 }
 
-plugin "raw_exec" {
+plugin "skypilot" {
   config {
-    enabled = true
+    user     = %q
+    metadata = "none"
   }
 }
-`, serverRPC)
+`, pluginDir, serverRPC, user)
 }
 
 // waitNomad waits until the server at addr has a leader and clients
-// ready, eligible nodes with a healthy raw_exec driver, and returns the
+// ready, eligible nodes with a healthy skypilot driver, and returns the
 // server's version.
 func waitNomad(ctx context.Context, addr string, clients int) (string, error) {
 	c, err := api.NewClient(&api.Config{Address: addr, Namespace: "default", Region: "global"})
@@ -114,7 +122,7 @@ func waitNomad(ctx context.Context, addr string, clients int) (string, error) {
 		} else {
 			ready := 0
 			for _, n := range nodes {
-				d := n.Drivers["raw_exec"]
+				d := n.Drivers[driver.PluginName]
 				if n.Status == api.NodeStatusReady && n.SchedulingEligibility == api.NodeSchedulingEligible &&
 					d != nil && d.Detected && d.Healthy {
 					ready++
@@ -127,7 +135,7 @@ func waitNomad(ctx context.Context, addr string, clients int) (string, error) {
 				}
 				return "v" + self.Member.Tags["build"], nil
 			}
-			state = fmt.Sprintf("%d of %d clients ready with raw_exec", ready, clients)
+			state = fmt.Sprintf("%d of %d clients ready with the skypilot driver", ready, clients)
 		}
 		select {
 		case <-ctx.Done():

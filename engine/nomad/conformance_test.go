@@ -11,8 +11,8 @@ import (
 
 // TestConformance runs the engine conformance suite on the Nomad agent at
 // NOMAD_ADDR (skipped without one, failed in CI): each attempt is rendered
-// by render.RenderJob and run by this test binary as the runner (see
-// TestMain). A restart is a new engine on the same cluster.
+// by render.RenderJob and run by the agent's skypilot task-driver plugin.
+// A restart is a new engine on the same cluster.
 func TestConformance(t *testing.T) {
 	client := realClient(t)
 	start := func(t *testing.T, sink engine.Sink) engine.Engine {

@@ -22,9 +22,9 @@ import (
 )
 
 // The engine on the real Nomad agent `make test` starts (a server and two
-// raw_exec clients, nomad-client-1 and nomad-client-2, on this host): each
-// attempt runs real bash through the runner (this test binary, see
-// TestMain). Tests run in parallel on the shared cluster, so none changes
+// clients with the skypilot task-driver plugin and raw_exec off,
+// nomad-client-1 and nomad-client-2, on this host): each attempt runs real
+// bash through the plugin's runner. Tests run in parallel on the shared cluster, so none changes
 // a node; each purges its job (cleanUpReal).
 
 // TestRealAttemptOutcomes: how an attempt ends, event by event, on the

@@ -19,7 +19,6 @@ import (
 
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/engine/nomad/naming"
-	"github.com/skynomad/skynomad/engine/nomad/render"
 	"github.com/skynomad/skynomad/internal/realagent"
 )
 
@@ -27,7 +26,7 @@ import (
 // test skips (fails in CI: see realagent).
 func realClient(t *testing.T) *api.Client {
 	t.Helper()
-	realagent.Addr(t, "NOMAD_ADDR", "no Nomad agent (raw_exec enabled) to run against; `make test` starts one")
+	realagent.Addr(t, "NOMAD_ADDR", "no Nomad agent (with the skypilot driver) to run against; `make test` starts one")
 	client, err := api.NewClient(api.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -35,16 +34,12 @@ func realClient(t *testing.T) *api.Client {
 	return client
 }
 
-// realConfig renders attempts as the controller does (render.RenderJob),
-// with this test binary as the runner: the agent's raw_exec clients run on
-// this host as this user, and TestMain runs `driver` (see main_test.go).
+// realConfig renders attempts as the controller does (render.RenderJob):
+// for the skypilot task driver, whose clients run on this host as this
+// user.
 func realConfig(t *testing.T, client *api.Client, sink engine.Sink, poll time.Duration) Config {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Config{Client: client, Render: render.Options{RunnerPath: self}, Sink: sink, PollInterval: poll}
+	return Config{Client: client, Sink: sink, PollInterval: poll}
 }
 
 // startReal builds an engine from cfg and starts it until the test ends.
@@ -351,8 +346,8 @@ func readLogs(t *testing.T, ctx context.Context, eng *Engine, ref engine.Ref) st
 	return string(b)
 }
 
-// TestRealNomad runs a tiny raw_exec job through the engine on the Nomad
-// agent at NOMAD_ADDR (a client with raw_exec enabled is needed).
+// TestRealNomad runs a tiny job through the engine on the Nomad agent at
+// NOMAD_ADDR (a client with the skypilot driver is needed).
 func TestRealNomad(t *testing.T) {
 	client, rec, eng, ctx := realEngine(t, time.Second)
 	a := attempt(realJobID(), 1, "echo preparing", "echo hello-from-skynomad; exit 3", 1)

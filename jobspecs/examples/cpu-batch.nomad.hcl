@@ -44,20 +44,17 @@ job "sky-1-0" {
     }
 
     task "run" {
-      driver = "raw_exec"
-      env = {
-        "SKYNOMAD_CLUSTER_INFO" = "{\"cluster_name\":\"sky-1-0\",\"cloud\":\"aws\",\"region\":\"us-west-2\",\"zone\":null}"
-        "SKYNOMAD_NUM_NODES"    = "2"
-        "SKYNOMAD_RUN_FILE"     = "$${NOMAD_TASK_DIR}/run.sh"
-        "SKYNOMAD_TASK_NAME"    = "cpu-batch"
-        "SKYNOMAD_WORKDIR"      = "$${NOMAD_ALLOC_DIR}/sky_workdir"
-      }
+      driver       = "skypilot"
       kill_timeout = "30s"
       kill_signal  = "SIGTERM"
 
       config {
-        args    = ["driver", "--phase", "run"]
-        command = "skynomad"
+        cluster_info = "{\"cluster_name\":\"sky-1-0\",\"cloud\":\"aws\",\"region\":\"us-west-2\",\"zone\":null}"
+        num_nodes    = 2
+        phase        = "run"
+        run_file     = "local/run.sh"
+        task_name    = "cpu-batch"
+        workdir      = "$${NOMAD_ALLOC_DIR}/sky_workdir"
       }
 
       resources {

@@ -40,21 +40,18 @@ job "sky-1-0" {
     }
 
     task "run" {
-      driver = "docker"
-      env = {
-        "SKYNOMAD_CLUSTER_INFO" = "{\"cluster_name\":\"sky-1-0\",\"cloud\":\"aws\",\"region\":\"us-east-1\",\"zone\":null}"
-        "SKYNOMAD_NUM_NODES"    = "1"
-        "SKYNOMAD_RUN_FILE"     = "$${NOMAD_TASK_DIR}/run.sh"
-        "SKYNOMAD_TASK_NAME"    = "in-container"
-        "SKYNOMAD_WORKDIR"      = "$${NOMAD_ALLOC_DIR}/sky_workdir"
-      }
+      driver       = "skypilot"
       kill_timeout = "30s"
       kill_signal  = "SIGTERM"
 
       config {
-        args    = ["$${NOMAD_TASK_DIR}/run.sh"]
-        command = "/bin/bash"
-        image   = "python:3.12-slim"
+        cluster_info = "{\"cluster_name\":\"sky-1-0\",\"cloud\":\"aws\",\"region\":\"us-east-1\",\"zone\":null}"
+        image        = "python:3.12-slim"
+        num_nodes    = 1
+        phase        = "run"
+        run_file     = "local/run.sh"
+        task_name    = "in-container"
+        workdir      = "$${NOMAD_ALLOC_DIR}/sky_workdir"
       }
 
       resources {

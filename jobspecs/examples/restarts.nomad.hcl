@@ -40,20 +40,17 @@ job "sky-1-0" {
     }
 
     task "run" {
-      driver = "raw_exec"
-      env = {
-        "SKYNOMAD_CLUSTER_INFO" = "{\"cluster_name\":\"sky-1-0\",\"cloud\":\"aws\",\"region\":\"us-east-1\",\"zone\":null}"
-        "SKYNOMAD_NUM_NODES"    = "1"
-        "SKYNOMAD_RUN_FILE"     = "$${NOMAD_TASK_DIR}/run.sh"
-        "SKYNOMAD_TASK_NAME"    = "flaky"
-        "SKYNOMAD_WORKDIR"      = "$${NOMAD_ALLOC_DIR}/sky_workdir"
-      }
+      driver       = "skypilot"
       kill_timeout = "30s"
       kill_signal  = "SIGTERM"
 
       config {
-        args    = ["driver", "--phase", "run"]
-        command = "skynomad"
+        cluster_info = "{\"cluster_name\":\"sky-1-0\",\"cloud\":\"aws\",\"region\":\"us-east-1\",\"zone\":null}"
+        num_nodes    = 1
+        phase        = "run"
+        run_file     = "local/run.sh"
+        task_name    = "flaky"
+        workdir      = "$${NOMAD_ALLOC_DIR}/sky_workdir"
       }
 
       resources {

@@ -9,6 +9,7 @@ set -euo pipefail
 
 NOMAD_VERSION="1.6.1"
 SKYNOMAD_URL="https://example.com/skynomad"
+PLUGIN_URL="https://example.com/skypilot"
 
 # 1. Who am I: the instance ID the target plugin knows this node by, and the zone.
 IMDS=http://169.254.169.254
@@ -16,7 +17,8 @@ TOKEN=$(curl -fsS -X PUT "$IMDS/latest/api/token" -H "X-aws-ec2-metadata-token-t
 INSTANCE_ID=$(curl -fsS -H "X-aws-ec2-metadata-token: $TOKEN" "$IMDS/latest/meta-data/instance-id")
 ZONE=$(curl -fsS -H "X-aws-ec2-metadata-token: $TOKEN" "$IMDS/latest/meta-data/placement/availability-zone")
 
-# 2. Nomad and skynomad (the task runner and the interrupt handler).
+# 2. Nomad, skynomad (the interrupt handler) and the skypilot task-driver
+# plugin, which runs the tasks (raw_exec stays off).
 if ! command -v nomad >/dev/null; then
   apt-get update -q && apt-get install -yq unzip curl
   curl -fsSLo /tmp/nomad.zip "https://releases.hashicorp.com/nomad/${NOMAD_VERSION}/nomad_${NOMAD_VERSION}_linux_amd64.zip"
@@ -25,13 +27,18 @@ fi
 if [ -n "$SKYNOMAD_URL" ]; then
   curl -fsSLo /usr/local/bin/skynomad "$SKYNOMAD_URL" && chmod 0755 /usr/local/bin/skynomad
 fi
-mkdir -p /etc/nomad.d /opt/nomad/data
+mkdir -p /etc/nomad.d /opt/nomad/data /opt/nomad/plugins
+if [ -n "$PLUGIN_URL" ]; then
+  curl -fsSLo /opt/nomad/plugins/skypilot "$PLUGIN_URL" && chmod 0755 /opt/nomad/plugins/skypilot
+fi
 
 # 3. The client config: the offering's node class and the sky.* meta the
-# controller's jobs and the interrupt handler select on.
+# controller's jobs and the interrupt handler select on; the skypilot
+# driver, which also publishes the offering as driver.skypilot.* attributes.
 cat > /etc/nomad.d/client.hcl <<SKYNOMAD_CLIENT_HCL
 datacenter = "dc1"
 data_dir   = "/opt/nomad/data"
+plugin_dir = "/opt/nomad/plugins"
 
 client {
   enabled    = true
@@ -47,9 +54,14 @@ client {
   }
 }
 
-plugin "raw_exec" {
+plugin "skypilot" {
   config {
-    enabled = true
+    cloud         = "aws"
+    region        = "us-east-1"
+    zone          = "${ZONE}"
+    instance_type = "m6i.large"
+    capacity      = "spot"
+    metadata      = "none" # all of it is above
   }
 }
 SKYNOMAD_CLIENT_HCL

@@ -17,7 +17,7 @@ type NodeSpec struct {
 	Datacenter string // "dc1" if empty
 	Meta       map[string]string
 	Attributes map[string]string
-	// Drivers enabled on the node; raw_exec, exec and docker if empty
+	// Drivers enabled on the node; skypilot, raw_exec, exec and docker if empty
 	// (the recorded client had no docker: beyond the recordings).
 	Drivers []string
 	// Ineligible adds the node with scheduling eligibility off.
@@ -46,7 +46,7 @@ func (s *Server) AddNode(spec NodeSpec) string {
 	}
 	drivers := spec.Drivers
 	if len(drivers) == 0 {
-		drivers = []string{"raw_exec", "exec", "docker"}
+		drivers = []string{"skypilot", "raw_exec", "exec", "docker"}
 	}
 	for _, d := range drivers {
 		n.Attributes["driver."+d] = "1"

@@ -50,7 +50,11 @@ const (
 
 // Options configure RenderJob. The zero value is usable.
 type Options struct {
-	// RunnerPath is the skynomad binary on the nodes (default "skynomad").
+	// TaskDriver runs the tasks: driver.PluginName ("skypilot", the
+	// default) or "raw_exec", which runs RunnerPath.
+	TaskDriver string
+	// RunnerPath is the skynomad binary on the nodes under raw_exec
+	// (default "skynomad").
 	RunnerPath string
 	// Datacenters defaults to ["*"] (every datacenter; Nomad 1.6 accepts
 	// the wildcard).
@@ -69,6 +73,9 @@ type Options struct {
 }
 
 func (o Options) withDefaults() Options {
+	if o.TaskDriver == "" {
+		o.TaskDriver = driver.PluginName
+	}
 	if o.RunnerPath == "" {
 		o.RunnerPath = defaultRunner
 	}
@@ -83,8 +90,10 @@ func (o Options) withDefaults() Options {
 
 // RenderJob renders one attempt of one task as a Nomad batch job: group
 // "main" with NumNodes allocations, an optional prestart task "setup" and the
-// task "run", each running `skynomad driver --phase <phase>` under raw_exec
-// (or bash in the image for docker: images). Nomad neither restarts nor
+// task "run", each running one phase under the skypilot task driver
+// (driver/taskdriver; in the image for docker: images), or `skynomad
+// driver --phase <phase>` under raw_exec when Options.TaskDriver says so
+// (bash in the image for docker: images). Nomad neither restarts nor
 // reschedules it: the controller decides.
 //
 // An attempt whose task has a `pool:` block renders the pool's worker job
@@ -353,19 +362,7 @@ func (r renderer) task(phase engine.Phase, script string, env *api.Template) *ap
 	}
 	file := string(phase) + ".sh"
 	t := &api.Task{
-		Name:   name,
-		Driver: "raw_exec",
-		Config: map[string]any{
-			"command": r.o.RunnerPath,
-			"args":    []any{"driver", "--phase", string(phase)},
-		},
-		Env: map[string]string{
-			fileVar:               "${NOMAD_TASK_DIR}/" + file,
-			driver.EnvTaskName:    r.a.Task.Name,
-			driver.EnvNumNodes:    strconv.Itoa(max(r.a.Task.NumNodes, 1)),
-			driver.EnvWorkdir:     "${NOMAD_ALLOC_DIR}/" + workdirAllocPath,
-			driver.EnvClusterInfo: r.clusterInfo(),
-		},
+		Name:        name,
 		Resources:   r.resources(),
 		KillTimeout: new(r.o.KillTimeout),
 		KillSignal:  "SIGTERM",
@@ -378,7 +375,23 @@ func (r renderer) task(phase engine.Phase, script string, env *api.Template) *ap
 			RightDelim:   new(rightDelim),
 		}},
 	}
-	if image := r.a.Task.Resources.DockerImage(); image != "" {
+	workdir := "${NOMAD_ALLOC_DIR}/" + workdirAllocPath
+	image := r.a.Task.Resources.DockerImage()
+	switch {
+	case r.o.TaskDriver == driver.PluginName:
+		t.Driver = driver.PluginName
+		t.Config = map[string]any{
+			driver.ConfigPhase:       string(phase),
+			fileKey(phase):           "local/" + file,
+			driver.ConfigTaskName:    r.a.Task.Name,
+			driver.ConfigNumNodes:    max(r.a.Task.NumNodes, 1),
+			driver.ConfigWorkdir:     workdir,
+			driver.ConfigClusterInfo: r.clusterInfo(),
+		}
+		if image != "" {
+			t.Config[driver.ConfigImage] = image
+		}
+	case image != "":
 		// The runner is not in the image: bash runs the script itself, so
 		// there are no (task, pid=N) prefixes, no phase markers and no
 		// per-node SKYPILOT_NODE_RANK / SKYPILOT_NODE_IPS.
@@ -389,7 +402,20 @@ func (r renderer) task(phase engine.Phase, script string, env *api.Template) *ap
 			"args":    []any{"${NOMAD_TASK_DIR}/" + file},
 		}
 		if r.a.Task.Workdir != nil {
-			t.Config["work_dir"] = "${NOMAD_ALLOC_DIR}/" + workdirAllocPath
+			t.Config["work_dir"] = workdir
+		}
+	default:
+		t.Driver = "raw_exec"
+		t.Config = map[string]any{
+			"command": r.o.RunnerPath,
+			"args":    []any{"driver", "--phase", string(phase)},
+		}
+		t.Env = map[string]string{
+			fileVar:               "${NOMAD_TASK_DIR}/" + file,
+			driver.EnvTaskName:    r.a.Task.Name,
+			driver.EnvNumNodes:    strconv.Itoa(max(r.a.Task.NumNodes, 1)),
+			driver.EnvWorkdir:     workdir,
+			driver.EnvClusterInfo: r.clusterInfo(),
 		}
 	}
 	if env != nil {
@@ -400,6 +426,14 @@ func (r renderer) task(phase engine.Phase, script string, env *api.Template) *ap
 		t.Templates = append(t.Templates, r.secretsTemplate())
 	}
 	return t
+}
+
+// fileKey is the task config key of phase's script.
+func fileKey(phase engine.Phase) string {
+	if phase == engine.PhaseSetup {
+		return driver.ConfigSetupFile
+	}
+	return driver.ConfigRunFile
 }
 
 // clusterInfo is SKYPILOT_CLUSTER_INFO as far as the job knows it; the

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/skynomad/skynomad/catalog"
+	"github.com/skynomad/skynomad/driver"
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/task"
 )
@@ -231,6 +232,14 @@ func TestJobJSONRoundTrips(t *testing.T) {
 			if err := json.Unmarshal(js, &got); err != nil {
 				t.Fatal(err)
 			}
+			// JSON has one kind of number: a task config's 2 reads back as 2.0.
+			for _, g := range job.TaskGroups {
+				for _, tk := range g.Tasks {
+					b, _ := json.Marshal(tk.Config)
+					tk.Config = nil
+					_ = json.Unmarshal(b, &tk.Config)
+				}
+			}
 			if diff := cmp.Diff(job, got.Job); diff != "" {
 				t.Errorf("job after a JSON round trip (-want +got):\n%s", diff)
 			}
@@ -253,7 +262,9 @@ func TestJobJSONHasFixtureShape(t *testing.T) {
 	want, got := jsonPaths(t, fixture), jsonPaths(t, js)
 	var missing []string
 	for p := range want {
-		if !got[p] {
+		// The fixture's task config is raw_exec's; ours is the skypilot
+		// driver's (TestRenderJobTasks).
+		if !got[p] && !strings.Contains(p, ".Tasks.Config.") {
 			missing = append(missing, p)
 		}
 	}
@@ -629,11 +640,13 @@ func TestRenderJobTasks(t *testing.T) {
 		name      string
 		setup     string
 		skipSetup bool
+		rawExec   bool
 		want      []string // task name: hook
 	}{
 		{name: "setup and run", setup: "make", want: []string{"setup: prestart", "run: "}},
 		{name: "no setup", want: []string{"run: "}},
 		{name: "pool job skips setup", setup: "make", skipSetup: true, want: []string{"run: "}},
+		{name: "raw_exec by config", setup: "make", rawExec: true, want: []string{"setup: prestart", "run: "}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -643,7 +656,11 @@ func TestRenderJobTasks(t *testing.T) {
 				Choice:    catalog.Choice{Offering: localOffering},
 				SkipSetup: tc.skipSetup,
 			}
-			job, err := RenderJob(&a, Options{})
+			opts := Options{}
+			if tc.rawExec {
+				opts.TaskDriver = "raw_exec"
+			}
+			job, err := RenderJob(&a, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -654,8 +671,18 @@ func TestRenderJobTasks(t *testing.T) {
 					hook = tk.Lifecycle.Hook
 				}
 				got = append(got, tk.Name+": "+hook)
-				if args := tk.Config["args"]; !slices.Equal(args.([]any), []any{"driver", "--phase", tk.Name}) {
-					t.Errorf("task %s runs skynomad %v", tk.Name, args)
+				if tc.rawExec {
+					if args, _ := tk.Config["args"].([]any); tk.Driver != "raw_exec" || !slices.Equal(args, []any{"driver", "--phase", tk.Name}) {
+						t.Errorf("task %s runs %s %v, want raw_exec skynomad driver --phase %s", tk.Name, tk.Driver, args, tk.Name)
+					}
+					continue
+				}
+				file := driver.ConfigRunFile
+				if tk.Name == "setup" {
+					file = driver.ConfigSetupFile
+				}
+				if tk.Driver != driver.PluginName || tk.Config[driver.ConfigPhase] != tk.Name || tk.Config[file] != "local/"+tk.Name+".sh" {
+					t.Errorf("task %s: driver %s config %v, want skypilot with phase %s and %s", tk.Name, tk.Driver, tk.Config, tk.Name, file)
 				}
 			}
 			if diff := cmp.Diff(tc.want, got); diff != "" {

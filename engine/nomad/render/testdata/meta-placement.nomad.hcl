@@ -51,20 +51,17 @@ job "sky-5-2" {
     }
 
     task "run" {
-      driver = "raw_exec"
-      env = {
-        "SKYNOMAD_CLUSTER_INFO" = "{\"cluster_name\":\"sky-5-2\",\"cloud\":\"aws\",\"region\":\"us-west-2\",\"zone\":null}"
-        "SKYNOMAD_NUM_NODES"    = "1"
-        "SKYNOMAD_RUN_FILE"     = "$${NOMAD_TASK_DIR}/run.sh"
-        "SKYNOMAD_TASK_NAME"    = "cpu"
-        "SKYNOMAD_WORKDIR"      = "$${NOMAD_ALLOC_DIR}/sky_workdir"
-      }
+      driver       = "skypilot"
       kill_timeout = "30s"
       kill_signal  = "SIGTERM"
 
       config {
-        args    = ["driver", "--phase", "run"]
-        command = "skynomad"
+        cluster_info = "{\"cluster_name\":\"sky-5-2\",\"cloud\":\"aws\",\"region\":\"us-west-2\",\"zone\":null}"
+        num_nodes    = 1
+        phase        = "run"
+        run_file     = "local/run.sh"
+        task_name    = "cpu"
+        workdir      = "$${NOMAD_ALLOC_DIR}/sky_workdir"
       }
 
       resources {

@@ -27,20 +27,17 @@ job "sky-pool-inference" {
     }
 
     task "setup" {
-      driver = "raw_exec"
-      env = {
-        "SKYNOMAD_CLUSTER_INFO" = "{\"cluster_name\":\"sky-pool-inference\",\"cloud\":\"aws\",\"region\":\"us-east-1\",\"zone\":null}"
-        "SKYNOMAD_NUM_NODES"    = "1"
-        "SKYNOMAD_SETUP_FILE"   = "$${NOMAD_TASK_DIR}/setup.sh"
-        "SKYNOMAD_TASK_NAME"    = "inference"
-        "SKYNOMAD_WORKDIR"      = "$${NOMAD_ALLOC_DIR}/sky_workdir"
-      }
+      driver       = "skypilot"
       kill_timeout = "30s"
       kill_signal  = "SIGTERM"
 
       config {
-        args    = ["driver", "--phase", "setup"]
-        command = "skynomad"
+        cluster_info = "{\"cluster_name\":\"sky-pool-inference\",\"cloud\":\"aws\",\"region\":\"us-east-1\",\"zone\":null}"
+        num_nodes    = 1
+        phase        = "setup"
+        setup_file   = "local/setup.sh"
+        task_name    = "inference"
+        workdir      = "$${NOMAD_ALLOC_DIR}/sky_workdir"
       }
 
       resources {

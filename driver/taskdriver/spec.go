@@ -1,0 +1,171 @@
+package taskdriver
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/nomad/plugins/base"
+	"github.com/hashicorp/nomad/plugins/drivers"
+	"github.com/hashicorp/nomad/plugins/shared/hclspec"
+
+	"github.com/skynomad/skynomad/driver"
+)
+
+// Version is reported to Nomad as the plugin's version.
+var Version = "0.1.0"
+
+// Metadata sources of the fingerprint (PluginConfig.Metadata).
+const (
+	MetadataAuto = "auto" // AWS, then GCP, each tried briefly
+	MetadataAWS  = "aws"
+	MetadataGCP  = "gcp"
+	MetadataNone = "none"
+)
+
+// DefaultUser runs the tasks when the plugin runs as root and the config
+// names no user.
+const DefaultUser = "nobody"
+
+// Default metadata endpoints.
+const (
+	DefaultAWSMetadataEndpoint = "http://169.254.169.254"
+	DefaultGCPMetadataEndpoint = "http://metadata.google.internal"
+)
+
+func pluginInfo() *base.PluginInfoResponse {
+	return &base.PluginInfoResponse{
+		Type:              base.PluginTypeDriver,
+		PluginApiVersions: []string{drivers.ApiVersion010},
+		PluginVersion:     Version,
+		Name:              driver.PluginName,
+	}
+}
+
+// PluginConfig is the client's plugin "skypilot" { config { … } } block.
+type PluginConfig struct {
+	// User runs the tasks (default: nobody when the client runs as root,
+	// else the client's own user). A task's `user` overrides it.
+	User string `codec:"user"`
+	// Metadata says where the offering attributes come from: auto, aws,
+	// gcp or none. Attributes set below win over the metadata.
+	Metadata            string `codec:"metadata"`
+	AWSMetadataEndpoint string `codec:"aws_metadata_endpoint"`
+	GCPMetadataEndpoint string `codec:"gcp_metadata_endpoint"`
+	Cloud               string `codec:"cloud"`
+	Region              string `codec:"region"`
+	Zone                string `codec:"zone"`
+	InstanceType        string `codec:"instance_type"`
+	// Capacity is spot or on-demand.
+	Capacity string `codec:"capacity"`
+	// Docker is the docker CLI that runs tasks with an image.
+	Docker string `codec:"docker"`
+}
+
+func str(name string) *hclspec.Spec { return hclspec.NewAttr(name, "string", false) }
+
+func withDefault(spec *hclspec.Spec, literal string) *hclspec.Spec {
+	return hclspec.NewDefault(spec, hclspec.NewLiteral(literal))
+}
+
+var pluginConfigSpec = hclspec.NewObject(map[string]*hclspec.Spec{
+	"user":                  str("user"),
+	"metadata":              withDefault(str("metadata"), `"auto"`),
+	"aws_metadata_endpoint": withDefault(str("aws_metadata_endpoint"), fmt.Sprintf("%q", DefaultAWSMetadataEndpoint)),
+	"gcp_metadata_endpoint": withDefault(str("gcp_metadata_endpoint"), fmt.Sprintf("%q", DefaultGCPMetadataEndpoint)),
+	"cloud":                 str("cloud"),
+	"region":                str("region"),
+	"zone":                  str("zone"),
+	"instance_type":         str("instance_type"),
+	"capacity":              str("capacity"),
+	"docker":                withDefault(str("docker"), `"docker"`),
+})
+
+func (c *PluginConfig) validate() error {
+	if !slices.Contains([]string{MetadataAuto, MetadataAWS, MetadataGCP, MetadataNone}, c.Metadata) {
+		return fmt.Errorf("plugin %q: metadata = %q: want auto, aws, gcp or none", driver.PluginName, c.Metadata)
+	}
+	if c.Capacity != "" && c.Capacity != "spot" && c.Capacity != "on-demand" {
+		return fmt.Errorf("plugin %q: capacity = %q: want spot or on-demand", driver.PluginName, c.Capacity)
+	}
+	return nil
+}
+
+// TaskConfig is a task's config block (keys spelled in package driver).
+type TaskConfig struct {
+	Phase       string            `codec:"phase"`
+	SetupFile   string            `codec:"setup_file"`
+	RunFile     string            `codec:"run_file"`
+	TaskName    string            `codec:"task_name"`
+	NumNodes    int               `codec:"num_nodes"`
+	NodeRank    int               `codec:"node_rank"`
+	NodeIPs     []string          `codec:"node_ips"`
+	Workdir     string            `codec:"workdir"`
+	Env         map[string]string `codec:"env"`
+	ClusterInfo string            `codec:"cluster_info"`
+	Image       string            `codec:"image"`
+	Grace       string            `codec:"grace"`
+}
+
+var taskConfigSpec = hclspec.NewObject(map[string]*hclspec.Spec{
+	driver.ConfigPhase:       withDefault(str(driver.ConfigPhase), `"all"`),
+	driver.ConfigSetupFile:   str(driver.ConfigSetupFile),
+	driver.ConfigRunFile:     str(driver.ConfigRunFile),
+	driver.ConfigTaskName:    str(driver.ConfigTaskName),
+	driver.ConfigNumNodes:    withDefault(hclspec.NewAttr(driver.ConfigNumNodes, "number", false), "1"),
+	driver.ConfigNodeRank:    withDefault(hclspec.NewAttr(driver.ConfigNodeRank, "number", false), "-1"),
+	driver.ConfigNodeIPs:     hclspec.NewAttr(driver.ConfigNodeIPs, "list(string)", false),
+	driver.ConfigWorkdir:     str(driver.ConfigWorkdir),
+	driver.ConfigEnv:         hclspec.NewAttr(driver.ConfigEnv, "map(string)", false),
+	driver.ConfigClusterInfo: str(driver.ConfigClusterInfo),
+	driver.ConfigImage:       str(driver.ConfigImage),
+	driver.ConfigGrace:       str(driver.ConfigGrace),
+})
+
+// validate checks what the spec's types cannot; errors name the key.
+func (c *TaskConfig) validate() error {
+	switch driver.Phase(c.Phase) {
+	case driver.PhaseSetup, driver.PhaseRun, driver.PhaseAll:
+	default:
+		return fmt.Errorf("config %s = %q: want setup, run or all", driver.ConfigPhase, c.Phase)
+	}
+	if c.SetupFile == "" && c.RunFile == "" {
+		return fmt.Errorf("config: neither %s nor %s is set: nothing to run", driver.ConfigSetupFile, driver.ConfigRunFile)
+	}
+	if c.NumNodes < 1 {
+		return fmt.Errorf("config %s = %d: want 1 or more", driver.ConfigNumNodes, c.NumNodes)
+	}
+	if c.NodeRank >= c.NumNodes {
+		return fmt.Errorf("config %s = %d: want less than %s (%d)", driver.ConfigNodeRank, c.NodeRank, driver.ConfigNumNodes, c.NumNodes)
+	}
+	if n := len(c.NodeIPs); n != 0 && n != c.NumNodes {
+		return fmt.Errorf("config %s lists %d addresses for %d nodes", driver.ConfigNodeIPs, n, c.NumNodes)
+	}
+	if c.Grace != "" {
+		if d, err := time.ParseDuration(c.Grace); err != nil || d < 0 {
+			return fmt.Errorf("config %s = %q: want a duration such as 10s", driver.ConfigGrace, c.Grace)
+		}
+	}
+	for k := range c.Env {
+		if k == "" || strings.ContainsAny(k, "=\x00") {
+			return fmt.Errorf("config %s: %q is not a variable name", driver.ConfigEnv, k)
+		}
+	}
+	return nil
+}
+
+// image is the docker image to run in, without SkyPilot's "docker:" prefix.
+func (c *TaskConfig) image() string { return strings.TrimPrefix(c.Image, "docker:") }
+
+var capabilities = &drivers.Capabilities{
+	SendSignals: true,
+	Exec:        false,
+	// The runner sees the host as raw_exec does; isolation is the user it
+	// runs as, its session and, on cgroup v2 hosts, its cgroup.
+	FSIsolation: drivers.FSIsolationNone,
+	NetIsolationModes: []drivers.NetIsolationMode{
+		drivers.NetIsolationModeHost,
+	},
+	MountConfigs: drivers.MountConfigSupportNone,
+}
