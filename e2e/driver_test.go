@@ -18,8 +18,8 @@ import (
 	"github.com/skynomad/skynomad/autoscaler-plugin/bootstrap"
 	"github.com/skynomad/skynomad/autoscaler-plugin/cloud/cloudfake"
 	"github.com/skynomad/skynomad/driver"
-	"github.com/skynomad/skynomad/interrupt/imdsmock"
 	"github.com/skynomad/skynomad/internal/realagent"
+	"github.com/skynomad/skynomad/interrupt/imdsmock"
 	"github.com/skynomad/skynomad/jobs/api"
 )
 

@@ -97,9 +97,17 @@ func (d *Driver) launch(cfg *drivers.TaskConfig, tc *TaskConfig) (*task, error) 
 	_ = os.Remove(state.pgidFile())
 
 	env := runnerEnv(cfg, tc, state)
+	// The plugin is root where it can switch users: it creates and hands
+	// over only directories of the allocation; a workdir elsewhere must
+	// exist and is the task user's business.
 	workdir := driver.LookupEnv(env, driver.EnvWorkdir)
-	if err := os.MkdirAll(workdir, 0o755); err != nil {
-		return nil, fmt.Errorf("workdir %s: %w", workdir, err)
+	ownWorkdir := within(cfg.AllocDir, workdir)
+	if ownWorkdir {
+		if err := os.MkdirAll(workdir, 0o755); err != nil {
+			return nil, fmt.Errorf("workdir %s: %w", workdir, err)
+		}
+	} else if fi, err := os.Stat(workdir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("config %s = %q: not a directory of the allocation, and not an existing directory", driver.ConfigWorkdir, workdir)
 	}
 	if acct.switch_ {
 		home := acct.home
@@ -111,7 +119,14 @@ func (d *Driver) launch(cfg *drivers.TaskConfig, tc *TaskConfig) (*task, error) 
 			env = append(env, "HOME="+home)
 		}
 		env = append(env, "USER="+acct.name, "LOGNAME="+acct.name)
-		for _, p := range []string{state.StateDir, workdir, home} {
+		mine := []string{state.StateDir}
+		if ownWorkdir {
+			mine = append(mine, workdir)
+		}
+		if within(cfg.AllocDir, home) {
+			mine = append(mine, home)
+		}
+		for _, p := range mine {
 			if err := chownTree(p, acct); err != nil {
 				return nil, fmt.Errorf("giving %s to user %s: %w", p, acct.name, err)
 			}
@@ -230,6 +245,12 @@ func usableHome(home string, a account) bool {
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	return ok && st.Uid == a.uid
+}
+
+// within reports whether path is dir or below it.
+func within(dir, path string) bool {
+	rel, err := filepath.Rel(dir, filepath.Clean(path))
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
 // chownTree gives path and everything under it to the account.

@@ -517,3 +517,18 @@ func TestTaskRunsWhereItsCgroupCannotBeUsed(t *testing.T) {
 		t.Errorf("the unusable cgroup directory is left: %v", err)
 	}
 }
+
+// TestWorkdirOutsideTheAllocationMustExist: the plugin creates (and, for
+// another user, hands over) only the allocation's directories.
+func TestWorkdirOutsideTheAllocationMustExist(t *testing.T) {
+	d := newDriver(t)
+	h := harness(t, d, me(t))
+	missing := filepath.Join(t.TempDir(), "not", "there")
+	task := newTestTask(t, h, "t", TaskConfig{Phase: "run", Workdir: missing}, "", "pwd")
+	if _, _, err := h.StartTask(task); err == nil || !strings.Contains(err.Error(), "not a directory of the allocation, and not an existing directory") {
+		t.Errorf("StartTask = %v, want the workdir refused", err)
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("the plugin created %s outside the allocation", missing)
+	}
+}

@@ -115,3 +115,13 @@ func TestSignalByName(t *testing.T) {
 		}
 	}
 }
+
+func TestWithin(t *testing.T) {
+	t.Parallel()
+	for path, want := range map[string]bool{"/a/alloc": true, "/a/alloc/sky_workdir": true, "/a/alloc/../etc": false,
+		"/etc": false, "/a/allocx": false, "/a": false} {
+		if got := within("/a/alloc", path); got != want {
+			t.Errorf("within(/a/alloc, %s) = %v, want %v", path, got, want)
+		}
+	}
+}
