@@ -20,10 +20,10 @@ import (
 // go-plugin version our module resolves.)
 type pluginHarness struct {
 	drivers.DriverPlugin
-	t *testing.T
+	t testing.TB
 }
 
-func newPluginHarness(t *testing.T, d *Driver) *pluginHarness {
+func newPluginHarness(t testing.TB, d *Driver) *pluginHarness {
 	t.Helper()
 	logger := hclog.NewNullLogger()
 	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{

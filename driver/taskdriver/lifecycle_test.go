@@ -25,7 +25,7 @@ import (
 // real processes (see pluginHarness).
 
 // newDriver is the plugin with this test binary as its runner.
-func newDriver(t *testing.T) *Driver {
+func newDriver(t testing.TB) *Driver {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -37,7 +37,7 @@ func newDriver(t *testing.T) *Driver {
 }
 
 // harness serves d over the plugin protocol, configured with cfg.
-func harness(t *testing.T, d *Driver, cfg PluginConfig) *pluginHarness {
+func harness(t testing.TB, d *Driver, cfg PluginConfig) *pluginHarness {
 	t.Helper()
 	h := newPluginHarness(t, d)
 	var raw []byte
@@ -51,7 +51,7 @@ func harness(t *testing.T, d *Driver, cfg PluginConfig) *pluginHarness {
 }
 
 // me is the plugin config that runs tasks as this test's user.
-func me(t *testing.T) PluginConfig {
+func me(t testing.TB) PluginConfig {
 	t.Helper()
 	u, err := user.Current()
 	if err != nil {
@@ -62,7 +62,7 @@ func me(t *testing.T) PluginConfig {
 
 // newTestTask writes setup and run into a fresh task of its own alloc dir and
 // returns the task, with cfg as its driver config (files filled in).
-func newTestTask(t *testing.T, h *pluginHarness, name string, tc TaskConfig, setup, run string) *drivers.TaskConfig {
+func newTestTask(t testing.TB, h *pluginHarness, name string, tc TaskConfig, setup, run string) *drivers.TaskConfig {
 	t.Helper()
 	task := &drivers.TaskConfig{ID: uuid.Generate(), AllocID: uuid.Generate(), Name: name,
 		Resources: &drivers.Resources{NomadResources: nil}}
@@ -98,7 +98,7 @@ func newTestTask(t *testing.T, h *pluginHarness, name string, tc TaskConfig, set
 }
 
 // wait waits for the task's exit.
-func wait(t *testing.T, h *pluginHarness, id string) *drivers.ExitResult {
+func wait(t testing.TB, h *pluginHarness, id string) *drivers.ExitResult {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -116,14 +116,14 @@ func wait(t *testing.T, h *pluginHarness, id string) *drivers.ExitResult {
 }
 
 // logs is what Nomad's log collector wrote for the task's stdout.
-func logs(t *testing.T, task *drivers.TaskConfig) string {
+func logs(t testing.TB, task *drivers.TaskConfig) string {
 	t.Helper()
 	b, _ := os.ReadFile(filepath.Join(task.TaskDir().LogDir, task.Name+".stdout.0"))
 	return string(b)
 }
 
 // waitFor polls cond for up to a minute.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(time.Minute); !cond(); {
 		if time.Now().After(deadline) {
@@ -134,7 +134,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // events collects the plugin's task events.
-func events(t *testing.T, h *pluginHarness) func() []*drivers.TaskEvent {
+func events(t testing.TB, h *pluginHarness) func() []*drivers.TaskEvent {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/skynomad/skynomad/driver"
 	"github.com/skynomad/skynomad/internal/realagent"
 	"github.com/skynomad/skynomad/internal/syncbuf"
 )
@@ -47,6 +48,18 @@ func needAgents(t *testing.T) {
 	t.Setenv("NOMAD_ADDR", "")
 	t.Setenv("CONSUL_HTTP_ADDR", "")
 	t.Setenv(envKeep, "")
+	// The clients' task driver, as `make plugin` leaves it (the program's
+	// default is relative to the repository's root, not this package).
+	if os.Getenv(EnvPlugin) == "" {
+		plugin, err := filepath.Abs(filepath.Join("..", "..", "bin", "plugins", driver.PluginName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(plugin); err != nil {
+			realagent.Unavailable(t, "no skypilot task-driver plugin for the clients: `make plugin` builds it")
+		}
+		t.Setenv(EnvPlugin, plugin)
+	}
 }
 
 var readyLine = regexp.MustCompile(`at (http://127\.0\.0\.1:\d+), Consul at (127\.0\.0\.1:\d+) ready in [0-9.]+ s \(logs in (\S+)\)`)
