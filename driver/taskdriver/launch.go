@@ -1,6 +1,7 @@
 package taskdriver
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io/fs"
@@ -38,7 +39,12 @@ type account struct {
 
 // taskUser resolves the task's user: the task's own, else the plugin's,
 // else nobody when the plugin runs as root, else the plugin's own user.
-func taskUser(pluginUser, taskUserName string) (account, error) {
+// A task may name only the plugin's user or one of allowed.
+func taskUser(pluginUser, taskUserName string, allowed ...string) (account, error) {
+	if taskUserName != "" && taskUserName != pluginUser && !slices.Contains(allowed, taskUserName) {
+		return account{}, fmt.Errorf("task user %q is not allowed on this node: the skypilot driver runs tasks as %q, and its plugin config allowed_users lists %q",
+			taskUserName, cmp.Or(pluginUser, "its default user"), allowed)
+	}
 	name := taskUserName
 	if name == "" {
 		name = pluginUser
@@ -82,7 +88,7 @@ func taskUser(pluginUser, taskUserName string) (account, error) {
 // runner.
 func (d *Driver) launch(cfg *drivers.TaskConfig, tc *TaskConfig) (*task, error) {
 	pc := d.pluginConfig()
-	acct, err := taskUser(pc.User, cfg.User)
+	acct, err := taskUser(pc.User, cfg.User, pc.AllowedUsers...)
 	if err != nil {
 		return nil, err
 	}

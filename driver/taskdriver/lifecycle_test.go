@@ -532,3 +532,20 @@ func TestWorkdirOutsideTheAllocationMustExist(t *testing.T) {
 		t.Errorf("the plugin created %s outside the allocation", missing)
 	}
 }
+
+// TestTaskUserMustBeAllowed: a jobspec's `user` cannot pick root (or
+// anyone) unless the plugin config allows it.
+func TestTaskUserMustBeAllowed(t *testing.T) {
+	d := newDriver(t)
+	cfg := me(t)
+	cfg.User = "nobody"
+	h := harness(t, d, cfg)
+	task := newTestTask(t, h, "t", TaskConfig{Phase: "run"}, "", "id -un")
+	task.User = "root"
+	if _, _, err := h.StartTask(task); err == nil || !strings.Contains(err.Error(), `task user "root" is not allowed on this node`) {
+		t.Errorf("StartTask as root = %v, want a refusal", err)
+	}
+	if _, err := taskUser("nobody", "root", "root"); err != nil {
+		t.Errorf("root listed in allowed_users: %v", err)
+	}
+}

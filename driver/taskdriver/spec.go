@@ -46,8 +46,11 @@ func pluginInfo() *base.PluginInfoResponse {
 // PluginConfig is the client's plugin "skypilot" { config { … } } block.
 type PluginConfig struct {
 	// User runs the tasks (default: nobody when the client runs as root,
-	// else the client's own user). A task's `user` overrides it.
+	// else the client's own user).
 	User string `codec:"user"`
+	// AllowedUsers may be named by a task's `user`; any other is refused,
+	// so a jobspec cannot ask for root.
+	AllowedUsers []string `codec:"allowed_users"`
 	// Metadata says where the offering attributes come from: auto, aws,
 	// gcp or none. Attributes set below win over the metadata.
 	Metadata            string `codec:"metadata"`
@@ -71,6 +74,7 @@ func withDefault(spec *hclspec.Spec, literal string) *hclspec.Spec {
 
 var pluginConfigSpec = hclspec.NewObject(map[string]*hclspec.Spec{
 	"user":                  str("user"),
+	"allowed_users":         hclspec.NewAttr("allowed_users", "list(string)", false),
 	"metadata":              withDefault(str("metadata"), `"auto"`),
 	"aws_metadata_endpoint": withDefault(str("aws_metadata_endpoint"), fmt.Sprintf("%q", DefaultAWSMetadataEndpoint)),
 	"gcp_metadata_endpoint": withDefault(str("gcp_metadata_endpoint"), fmt.Sprintf("%q", DefaultGCPMetadataEndpoint)),
