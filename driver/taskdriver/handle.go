@@ -58,12 +58,17 @@ func newTask(cfg *drivers.TaskConfig, state TaskState) *task {
 	return &task{cfg: cfg, state: state, done: make(chan struct{})}
 }
 
+// finish records how the runner ended, once. Nothing of the task may
+// outlive its runner: a runner that ends normally has ended the user's
+// processes itself; one that was killed (SIGKILL as the kill signal, the
+// OOM killer) could not, so what is left of them is killed here.
 func (t *task) finish(r *drivers.ExitResult) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.exit != nil {
 		return
 	}
+	t.killLeftovers()
 	t.exit, t.completedAt = r, time.Now()
 	close(t.done)
 }
@@ -172,18 +177,33 @@ func (t *task) signalTask(sig syscall.Signal) error {
 	return errors.Join(errs...)
 }
 
+// killLeftovers SIGKILLs the task's cgroup and the process groups of
+// the runner's session (its user's processes keep the session when it is
+// gone; a group number alone could have been reused since).
+func (t *task) killLeftovers() {
+	if t.state.Cgroup != "" {
+		_ = os.WriteFile(t.state.Cgroup+"/cgroup.kill", []byte("1"), 0o644)
+	}
+	procs, err := proc.List()
+	if err != nil {
+		return
+	}
+	killed := map[int]bool{}
+	for _, p := range procs {
+		if p.SID == t.state.PID && !p.Zombie() && !killed[p.PGID] {
+			killed[p.PGID] = true
+			_ = syscall.Kill(-p.PGID, syscall.SIGKILL)
+		}
+	}
+}
+
 // kill SIGKILLs everything of the task: its cgroup, the user's process
 // groups and the runner's session.
 func (t *task) kill() {
 	if t.state.Container != "" {
 		_ = exec.Command(t.state.Docker, "kill", t.state.Container).Run()
 	}
-	if t.state.Cgroup != "" {
-		_ = os.WriteFile(t.state.Cgroup+"/cgroup.kill", []byte("1"), 0o644)
-	}
-	for _, pgid := range groups(t.state) {
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	}
+	t.killLeftovers()
 	if proc.Alive(t.state.PID, t.state.StartTicks) {
 		_ = syscall.Kill(-t.state.PID, syscall.SIGKILL) // its session's group
 		_ = syscall.Kill(t.state.PID, syscall.SIGKILL)

@@ -461,7 +461,9 @@ func (w *watch) decide(now time.Time, timeout time.Duration) ([]engine.Event, ac
 		if !w.deregistered {
 			return evs, action{deregister: stopRequested}
 		}
-		if allTerminal {
+		// An adopted attempt has an alloc by definition: until its view
+		// arrives, "every alloc terminal" says nothing.
+		if allTerminal && (w.adopted == "" || len(allocs) > 0) {
 			end(engine.Event{Kind: engine.EventStopped, Reason: "stopped by skynomad"})
 		}
 		return evs, action{}
