@@ -438,13 +438,23 @@ func (st *run) writeGroups() {
 // exitStatus turns a process state into an exit code (128+signal for a
 // signal death) and the signal's name.
 func exitStatus(ps *os.ProcessState) (int, string) {
+	code, sig := ExitStatus(ps)
+	if sig == 0 {
+		return code, ""
+	}
+	return code, unix.SignalName(sig)
+}
+
+// ExitStatus is a process's exit code, 128+signal when a signal killed it
+// (as bash reports it), and that signal (0 after an exit).
+func ExitStatus(ps *os.ProcessState) (int, syscall.Signal) {
 	if ps == nil {
-		return -1, ""
+		return -1, 0
 	}
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		return 128 + int(ws.Signal()), unix.SignalName(ws.Signal())
+		return 128 + int(ws.Signal()), ws.Signal()
 	}
-	return ps.ExitCode(), ""
+	return ps.ExitCode(), 0
 }
 
 // ReadGroups reads a process group file written by the runner.

@@ -33,12 +33,12 @@ import (
 func bootNode(t *testing.T, nodes *cloudNodes, nc *nomadapi.Client, m cloudfake.Machine) *nomadapi.Node {
 	t.Helper()
 	nodes.boot(m)
-	return waitNode(t, nc, "cloud-"+m.ID, func(n *nomadapi.Node) bool { return true })
+	return waitNode(t, nc, "cloud-"+m.ID)
 }
 
 // waitNode waits until the node named name is ready with a healthy
-// skypilot driver and cond holds.
-func waitNode(t *testing.T, nc *nomadapi.Client, name string, cond func(*nomadapi.Node) bool) *nomadapi.Node {
+// skypilot driver.
+func waitNode(t *testing.T, nc *nomadapi.Client, name string) *nomadapi.Node {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	state := "not registered"
@@ -49,7 +49,7 @@ func waitNode(t *testing.T, nc *nomadapi.Client, name string, cond func(*nomadap
 			if err == nil {
 				d := n.Drivers[driver.PluginName]
 				state = fmt.Sprintf("status %s, driver %+v", n.Status, d)
-				if n.Status == nomadapi.NodeStatusReady && d != nil && d.Healthy && cond(n) {
+				if n.Status == nomadapi.NodeStatusReady && d != nil && d.Healthy {
 					return n
 				}
 			}
@@ -180,7 +180,7 @@ func TestClientCrashKeepsTheTask(t *testing.T) {
 	}
 	// The client is back when it has re-attached: the driver is healthy
 	// and the log (through Nomad, from the task's FIFO) moves again.
-	waitNode(t, nc, node.Name, func(*nomadapi.Node) bool { return true })
+	waitNode(t, nc, node.Name)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for lastTick(h, job) < ticksBefore+10 {

@@ -40,7 +40,13 @@ type TaskState struct {
 }
 
 func (s TaskState) resultFile() string { return s.StateDir + "/result.json" }
-func (s TaskState) pgidFile() string   { return s.StateDir + "/pgids" }
+
+// owns reports whether p is a live process of the task: the runner and
+// every process of its session, which the user's process groups keep
+// after the runner is gone (a process that calls setsid leaves it; only a
+// cgroup holds that one).
+func (s TaskState) owns(p proc.Info) bool { return p.SID == s.PID && !p.Zombie() }
+func (s TaskState) pgidFile() string      { return s.StateDir + "/pgids" }
 
 // task is one running (or ended) task of this plugin process.
 type task struct {
@@ -93,15 +99,10 @@ func (t *task) waitChild(cmd *exec.Cmd) {
 	err := cmd.Wait()
 	r := &drivers.ExitResult{}
 	var exitErr *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exitErr):
-		r.ExitCode = exitErr.ExitCode()
-		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			r.Signal = int(ws.Signal())
-			r.ExitCode = 128 + r.Signal
-		}
-	default:
+	if err == nil || errors.As(err, &exitErr) {
+		code, sig := driver.ExitStatus(cmd.ProcessState)
+		r.ExitCode, r.Signal = code, int(sig)
+	} else {
 		r.Err = fmt.Errorf("waiting for the runner: %w", err)
 	}
 	t.finish(r)
@@ -190,7 +191,7 @@ func (t *task) killLeftovers() {
 	}
 	killed := map[int]bool{}
 	for _, p := range procs {
-		if p.SID == t.state.PID && !p.Zombie() && !killed[p.PGID] {
+		if t.state.owns(p) && !killed[p.PGID] {
 			killed[p.PGID] = true
 			_ = syscall.Kill(-p.PGID, syscall.SIGKILL)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -279,7 +278,7 @@ func (d *Driver) StopTask(taskID string, timeout time.Duration, sig string) erro
 	s := syscall.SIGTERM
 	if sig != "" {
 		var err error
-		if s, err = parseSignal(sig); err != nil {
+		if s, err = signalByName(sig); err != nil {
 			return err
 		}
 	}
@@ -343,7 +342,7 @@ func (d *Driver) SignalTask(taskID string, sig string) error {
 	if !ok {
 		return drivers.ErrTaskNotFound
 	}
-	s, err := parseSignal(sig)
+	s, err := signalByName(sig)
 	if err != nil {
 		return err
 	}
@@ -368,15 +367,3 @@ func (d *Driver) setTask(id string, t *task) {
 	defer d.mu.Unlock()
 	d.tasks[id] = t
 }
-
-// parseSignal reads "SIGTERM", "TERM" or "15".
-func parseSignal(s string) (syscall.Signal, error) {
-	sig, err := signalByName(s)
-	if err != nil {
-		return 0, fmt.Errorf("signal %q: %w", s, err)
-	}
-	return sig, nil
-}
-
-// selfExe is the running binary's path.
-func selfExe() (string, error) { return os.Executable() }

@@ -24,12 +24,11 @@ type sample struct {
 	user, sys   time.Duration
 	rss         uint64 // bytes
 	fromCgroup  bool
-	processes   int
 	measureable bool
 }
 
 // takeSample measures the task: from its cgroup when it has one, else from
-// the processes of the runner's session and of the groups it recorded.
+// the processes of the runner's session.
 func takeSample(s TaskState) sample {
 	if s.Cgroup != "" {
 		if smp, ok := cgroupSample(s.Cgroup); ok {
@@ -41,16 +40,11 @@ func takeSample(s TaskState) sample {
 	if err != nil {
 		return sample{at: time.Now()}
 	}
-	mine := map[int]bool{s.PID: true}
-	for _, g := range groups(s) {
-		mine[g] = true
-	}
 	page := uint64(os.Getpagesize())
 	for _, p := range procs {
-		if p.Zombie() || !(mine[p.PGID] || mine[p.SID]) {
+		if !s.owns(p) {
 			continue
 		}
-		smp.processes++
 		smp.user += time.Duration(p.UserTicks) * time.Second / clockTicks
 		smp.sys += time.Duration(p.SystemTicks) * time.Second / clockTicks
 		smp.rss += p.RSSPages * page

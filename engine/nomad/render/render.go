@@ -356,9 +356,9 @@ func gpuModelPattern(name string) string {
 
 // task renders one phase's task.
 func (r renderer) task(phase engine.Phase, script string, env *api.Template) *api.Task {
-	name, fileVar := naming.RunTaskName, driver.EnvRunFile
+	name, fileVar, fileKey := naming.RunTaskName, driver.EnvRunFile, driver.ConfigRunFile
 	if phase == engine.PhaseSetup {
-		name, fileVar = naming.SetupTaskName, driver.EnvSetupFile
+		name, fileVar, fileKey = naming.SetupTaskName, driver.EnvSetupFile, driver.ConfigSetupFile
 	}
 	file := string(phase) + ".sh"
 	t := &api.Task{
@@ -382,7 +382,7 @@ func (r renderer) task(phase engine.Phase, script string, env *api.Template) *ap
 		t.Driver = driver.PluginName
 		t.Config = map[string]any{
 			driver.ConfigPhase:       string(phase),
-			fileKey(phase):           "local/" + file,
+			fileKey:                  "local/" + file,
 			driver.ConfigTaskName:    r.a.Task.Name,
 			driver.ConfigNumNodes:    max(r.a.Task.NumNodes, 1),
 			driver.ConfigWorkdir:     workdir,
@@ -426,14 +426,6 @@ func (r renderer) task(phase engine.Phase, script string, env *api.Template) *ap
 		t.Templates = append(t.Templates, r.secretsTemplate())
 	}
 	return t
-}
-
-// fileKey is the task config key of phase's script.
-func fileKey(phase engine.Phase) string {
-	if phase == engine.PhaseSetup {
-		return driver.ConfigSetupFile
-	}
-	return driver.ConfigRunFile
 }
 
 // clusterInfo is SKYPILOT_CLUSTER_INFO as far as the job knows it; the
