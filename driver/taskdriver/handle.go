@@ -178,22 +178,33 @@ func (t *task) signalTask(sig syscall.Signal) error {
 	return errors.Join(errs...)
 }
 
+// leftoverWait bounds how long killLeftovers waits for the killed
+// processes to be gone.
+const leftoverWait = 5 * time.Second
+
 // killLeftovers SIGKILLs the task's cgroup and the process groups of
 // the runner's session (its user's processes keep the session when it is
-// gone; a group number alone could have been reused since).
+// gone; a group number alone could have been reused since), and returns
+// once none of them is left (or after leftoverWait): SIGKILL is delivered
+// asynchronously, and the task's end must not be reported before it.
 func (t *task) killLeftovers() {
 	if t.state.Cgroup != "" {
 		_ = os.WriteFile(t.state.Cgroup+"/cgroup.kill", []byte("1"), 0o644)
 	}
-	procs, err := proc.List()
-	if err != nil {
-		return
-	}
-	killed := map[int]bool{}
-	for _, p := range procs {
-		if t.state.owns(p) && !killed[p.PGID] {
-			killed[p.PGID] = true
-			_ = syscall.Kill(-p.PGID, syscall.SIGKILL)
+	for deadline := time.Now().Add(leftoverWait); ; time.Sleep(10 * time.Millisecond) {
+		procs, err := proc.List()
+		if err != nil {
+			return
+		}
+		left := map[int]bool{}
+		for _, p := range procs {
+			if t.state.owns(p) && !left[p.PGID] {
+				left[p.PGID] = true
+				_ = syscall.Kill(-p.PGID, syscall.SIGKILL)
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			return
 		}
 	}
 }
