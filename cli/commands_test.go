@@ -44,6 +44,20 @@ func newFake(status api.Status) *fakeController {
 	}
 }
 
+// withPool adds pool "workers" (two local workers, one busy) to a fake.
+func withPool(f *fakeController) *fakeController {
+	ch := localChoice
+	f.pools = map[string]api.Pool{"workers": {
+		Name: "workers", Status: api.PoolReady, Version: 1, Workers: 2, Ready: 2, Busy: 1, Requested: "1x [CPU:1+]",
+		Choice: &ch, PendingJobs: 3, RunningJobs: 1,
+		Worker: []api.Worker{
+			{ID: 1, Status: api.WorkerBusy, Version: 1, Job: 4, Node: "local", Infra: "local", Instance: "local"},
+			{ID: 2, Status: api.WorkerIdle, Version: 1, Node: "local", Infra: "local", Instance: "local", Replaced: 1},
+		},
+	}}
+	return f
+}
+
 func TestCommands(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -154,10 +168,85 @@ func TestCommands(t *testing.T) {
 		{
 			name: "launch-many-jobs",
 			args: []string{"jobs", "launch", "-y", "--num-jobs", "3", "-p", "workers", "testdata/hello.yaml"},
+			fake: func() *fakeController { return withPool(newFake(api.StatusRunning)) },
+			check: func(t *testing.T, f *fakeController, _ string) {
+				if r := f.launched[0]; r.NumJobs != 3 || r.Pool != "workers" || r.DAG.Tasks[0].Setup != "" {
+					t.Errorf("launch request NumJobs %d Pool %q setup %q", r.NumJobs, r.Pool, r.DAG.Tasks[0].Setup)
+				}
+			},
+		},
+		{
+			// The same pool file is reused to submit jobs: its pool block
+			// and setup are named as ignored; its run is the job's.
+			name: "launch-pool-file-on-its-pool",
+			args: []string{"jobs", "launch", "-y", "-d", "-p", "workers", "testdata/pool.yaml"},
+			fake: func() *fakeController { return withPool(newFake(api.StatusRunning)) },
+			check: func(t *testing.T, f *fakeController, _ string) {
+				if tk := f.launched[0].DAG.Tasks[0]; tk.Pool != nil || tk.Run == "" {
+					t.Errorf("submitted task: pool %v run %q", tk.Pool, tk.Run)
+				}
+			},
+		},
+		{
+			name:     "launch-too-big-for-pool",
+			args:     []string{"jobs", "launch", "-y", "-p", "workers", "testdata/pool-job-too-big.yaml"},
+			fake:     func() *fakeController { return withPool(newFake(api.StatusRunning)) },
+			wantCode: ExitError,
+			check: func(t *testing.T, f *fakeController, _ string) {
+				if len(f.launched) != 0 {
+					t.Errorf("launched %d job(s), want none", len(f.launched))
+				}
+			},
+		},
+		{
+			name:     "launch-unknown-pool",
+			args:     []string{"jobs", "launch", "-y", "-p", "nope", "testdata/hello.yaml"},
+			fake:     func() *fakeController { return withPool(newFake(api.StatusRunning)) },
+			wantCode: ExitError,
+		},
+		{
+			name: "pool-apply",
+			args: []string{"jobs", "pool", "apply", "-y", "-p", "batch", "testdata/pool.yaml"},
 			fake: func() *fakeController { return newFake(api.StatusRunning) },
 			check: func(t *testing.T, f *fakeController, _ string) {
-				if r := f.launched[0]; r.NumJobs != 3 || r.Pool != "workers" {
-					t.Errorf("launch request NumJobs %d Pool %q", r.NumJobs, r.Pool)
+				if len(f.applied) != 1 || f.applied[0].Name != "batch" || f.applied[0].DAG.Tasks[0].Pool.Workers != 2 {
+					t.Errorf("apply requests %+v", f.applied)
+				}
+			},
+		},
+		{
+			name:     "pool-apply-not-a-pool-file",
+			args:     []string{"jobs", "pool", "apply", "-y", "-p", "batch", "testdata/hello.yaml"},
+			wantCode: ExitError,
+		},
+		{
+			name: "pool-status",
+			args: []string{"jobs", "pool", "status"},
+			fake: func() *fakeController { return withPool(newFake(api.StatusRunning)) },
+		},
+		{
+			name:  "pool-down-warns-about-jobs",
+			args:  []string{"jobs", "pool", "down", "workers"},
+			stdin: "y\n",
+			fake:  func() *fakeController { return withPool(newFake(api.StatusRunning)) },
+			check: func(t *testing.T, f *fakeController, _ string) {
+				if len(f.downs) != 1 || f.downs[0].Names[0] != "workers" {
+					t.Errorf("down requests %+v", f.downs)
+				}
+			},
+		},
+		{
+			name: "queue-of-a-pool",
+			args: []string{"jobs", "queue", "-p", "workers"},
+			fake: func() *fakeController {
+				f := newFake(api.StatusRunning)
+				f.queue = []api.Job{{ID: 5, Name: "job", Status: api.StatusPending, Pool: "workers",
+					Details: "waiting for a free worker of pool workers (2/2 busy)", Tasks: []api.Task{{Name: "job", Status: api.StatusPending}}}}
+				return f
+			},
+			check: func(t *testing.T, f *fakeController, _ string) {
+				if f.queued[0].Pool != "workers" {
+					t.Errorf("queue request %+v", f.queued[0])
 				}
 			},
 		},

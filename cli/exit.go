@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/skynomad/skynomad/jobs/api"
+	"github.com/skynomad/skynomad/ui"
 )
 
 // Exit codes of the skynomad command (docs/cli.md lists them).
@@ -80,4 +81,21 @@ func ExitCode(err error) int {
 func silent(err error) bool {
 	var ee *exitError
 	return errors.As(err, &ee) && ee.err == nil
+}
+
+// confirm asks question unless yes; a "no" ends the command with exit code
+// 1 after "Aborted.".
+func confirm(u ui.UI, yes bool, question string) error {
+	if yes {
+		return nil
+	}
+	ok, err := u.Ask(question)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		u.Output("Aborted.")
+		return withExitCode(ExitError, nil)
+	}
+	return nil
 }

@@ -59,9 +59,56 @@ type fakeController struct {
 	cancels    []api.CancelRequest
 	preempts   []api.PreemptRequest
 	logCalls   []string
+	pools      map[string]api.Pool
+	applied    []api.PoolApplyRequest
+	downs      []api.PoolDownRequest
 }
 
 var _ controllerAPI = (*fakeController)(nil)
+
+func (f *fakeController) ApplyPool(ctx context.Context, req api.PoolApplyRequest) (api.PoolApplyResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.applied = append(f.applied, req)
+	if f.pools == nil {
+		f.pools = map[string]api.Pool{}
+	}
+	p, ok := f.pools[req.Name]
+	p.Name, p.Workers = req.Name, req.DAG.Tasks[0].Pool.Workers
+	p.Version++
+	f.pools[req.Name] = p
+	return api.PoolApplyResponse{Pool: p, Created: !ok, Rolling: ok}, nil
+}
+
+func (f *fakeController) Pools(ctx context.Context, names []string) ([]api.Pool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []api.Pool
+	if len(names) == 0 {
+		for _, p := range f.pools {
+			out = append(out, p)
+		}
+		return out, nil
+	}
+	for _, n := range names {
+		p, ok := f.pools[n]
+		if !ok {
+			return nil, fmt.Errorf("no pool named %s", n)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (f *fakeController) DownPool(ctx context.Context, req api.PoolDownRequest) (api.PoolDownResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.downs = append(f.downs, req)
+	for _, n := range req.Names {
+		delete(f.pools, n)
+	}
+	return api.PoolDownResponse{Pools: req.Names}, nil
+}
 
 func (f *fakeController) Plan(ctx context.Context, dag task.DAG) (api.PlanResponse, error) {
 	return f.plan, nil

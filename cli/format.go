@@ -42,7 +42,7 @@ func queueTable(jobs []api.Job, now time.Time, cols queueColumns) ui.Table {
 	}
 	details := verbose
 	for _, j := range jobs {
-		if j.FailureReason != "" {
+		if j.FailureReason != "" || j.Details != "" {
 			details = true
 		}
 		for _, tk := range j.Tasks {
@@ -74,7 +74,7 @@ func queueTable(jobs []api.Job, now time.Time, cols queueColumns) ui.Table {
 				strconv.FormatInt(j.ID, 10), "-", j.Name, orDash(tk.Requested),
 				ago(&j.SubmittedAt, now), totalDuration(&j.SubmittedAt, j.TotalDuration), jobDuration(j.StartedAt, j.JobDuration),
 				strconv.Itoa(j.Recoveries), string(j.Status), pool,
-			}, j.User, taskExtras(tk), firstNonEmpty(j.FailureReason, tk.FailureReason))
+			}, j.User, taskExtras(tk), firstNonEmpty(j.FailureReason, tk.FailureReason, j.Details))
 			continue
 		}
 		add([]string{

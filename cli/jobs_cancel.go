@@ -95,15 +95,8 @@ func (o *cancelOptions) Run(ctx context.Context) error {
 		what = "all your managed jobs"
 		req.User = o.user()
 	}
-	if !o.yes {
-		ok, err := o.ui.Ask(fmt.Sprintf("Cancelling %s. Proceed?", what))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			o.ui.Output("Aborted.")
-			return withExitCode(ExitError, nil)
-		}
+	if err := confirm(o.ui, o.yes, fmt.Sprintf("Cancelling %s. Proceed?", what)); err != nil {
+		return err
 	}
 	c, err := o.connect(ctx)
 	if err != nil {

@@ -97,6 +97,9 @@ func (o *launchOptions) Validate() error {
 }
 
 func (o *launchOptions) Run(ctx context.Context) error {
+	if o.pool != "" {
+		return o.runOnPool(ctx)
+	}
 	dag, err := translator.LoadFile(o.file, o.load)
 	if err != nil {
 		return err
@@ -110,27 +113,49 @@ func (o *launchOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("planning the job: %w", err)
 	}
-	if o.pool != "" {
-		o.ui.Output("Submitting to pool '%s' with %d job(s).", o.pool, o.numJobs)
-	}
 	showPlan(o.ui, dag, &plan)
 	if err := plan.Infeasible(); err != nil {
 		return withExitCode(ExitFailedPrechecks, err)
 	}
+	return o.submit(ctx, c, dag)
+}
 
+// runOnPool submits the job to a pool: it runs on the pool's workers, so
+// its resources are checked against a worker instead of planned.
+func (o *launchOptions) runOnPool(ctx context.Context) error {
+	c, err := o.connect(ctx)
+	if err != nil {
+		return err
+	}
+	pools, err := c.Pools(ctx, []string{o.pool})
+	if err != nil {
+		return fmt.Errorf("pool %s: %w", o.pool, err)
+	}
+	p := pools[0]
+	o.load.PoolJob = poolJobOptions(p)
+	dag, err := translator.LoadFile(o.file, o.load)
+	if err != nil {
+		return err
+	}
+	o.ui.Output("YAML to run: %s", o.file)
+	o.ui.Output("Submitting to pool '%s' with %d job(s).", o.pool, o.numJobs)
+	o.ui.Output("Managed job '%s' will be launched on (estimated):", dag.Name)
+	where := p.Requested
+	if p.Choice != nil {
+		where += " on " + p.Choice.Offering.Describe()
+	}
+	o.ui.Output("Use resources from pool '%s': %s.", o.pool, where)
+	return o.submit(ctx, c, dag)
+}
+
+// submit asks to proceed, submits, then follows the job or says how to.
+func (o *launchOptions) submit(ctx context.Context, c controllerAPI, dag *task.DAG) error {
 	what := fmt.Sprintf("a managed job '%s'", dag.Name)
 	if o.numJobs > 1 {
 		what = fmt.Sprintf("%d managed jobs '%s'", o.numJobs, dag.Name)
 	}
-	if !o.yes {
-		ok, err := o.ui.Ask(fmt.Sprintf("Launching %s. Proceed?", what))
-		if err != nil {
-			return err
-		}
-		if !ok {
-			o.ui.Output("Aborted.")
-			return withExitCode(ExitError, nil)
-		}
+	if err := confirm(o.ui, o.yes, fmt.Sprintf("Launching %s. Proceed?", what)); err != nil {
+		return err
 	}
 	res, err := c.Launch(ctx, api.LaunchRequest{DAG: *dag, User: o.user(), Pool: o.pool, NumJobs: o.numJobs})
 	if err != nil {
@@ -160,21 +185,27 @@ func showPlan(u ui.UI, dag *task.DAG, plan *api.PlanResponse) {
 		if len(dag.Tasks) > 1 {
 			u.Output("Task '%s' (%d of %d):", t.Name, i+1, len(dag.Tasks))
 		}
-		for _, w := range tp.Warnings {
-			u.Warn("task '%s': %s", t.Name, w)
-		}
-		if tp.Error != "" {
-			u.Failure("Nothing can run task '%s': %s", t.Name, tp.Error)
-			continue
-		}
-		nodes := max(t.NumNodes, 1)
-		plural := "s"
-		if nodes == 1 {
-			plural = ""
-		}
-		u.Output("Considered resources (%d node%s):", nodes, plural)
-		u.Table(resourcesTable(catalog.Rows(tp.Choices, t, resourceRows)))
+		showResources(u, t, &tp)
 	}
+}
+
+// showResources prints the engine's warnings about one task and the
+// "Considered resources" table of its plan.
+func showResources(u ui.UI, t task.Task, tp *api.TaskPlan) {
+	for _, w := range tp.Warnings {
+		u.Warn("task '%s': %s", t.Name, w)
+	}
+	if tp.Error != "" {
+		u.Failure("Nothing can run task '%s': %s", t.Name, tp.Error)
+		return
+	}
+	nodes := max(t.NumNodes, 1)
+	plural := "s"
+	if nodes == 1 {
+		plural = ""
+	}
+	u.Output("Considered resources (%d node%s):", nodes, plural)
+	u.Table(resourcesTable(catalog.Rows(tp.Choices, t, resourceRows)))
 }
 
 func resourcesTable(rows []catalog.Row) ui.Table {

@@ -20,6 +20,7 @@ type queueOptions struct {
 	limit        int
 	output       string
 	verbose      bool
+	pool         string
 	ids          []int64
 }
 
@@ -58,6 +59,7 @@ number with up to three decimals.`,
 	f.IntVarP(&o.limit, "limit", "l", 0, "list at most this many jobs")
 	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "add restarts, exit code, infra, instance and details")
+	f.StringVarP(&o.pool, "pool", "p", "", "list only the jobs of this pool")
 	return cmd
 }
 
@@ -90,7 +92,7 @@ func (o *queueOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	req := api.QueueRequest{All: o.all, SkipFinished: o.skipFinished, Limit: o.limit, JobIDs: o.ids}
+	req := api.QueueRequest{All: o.all, SkipFinished: o.skipFinished, Limit: o.limit, JobIDs: o.ids, Pool: o.pool}
 	if !o.allUsers {
 		req.User = o.user()
 	}

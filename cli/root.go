@@ -108,6 +108,7 @@ func newJobsCommand(io IO) *cobra.Command {
 		newLogsCommand(io),
 		newCancelCommand(io),
 		newPreemptCommand(io),
+		newPoolCommand(io),
 	)
 	return jobs
 }

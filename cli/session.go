@@ -26,6 +26,9 @@ type controllerAPI interface {
 	Logs(ctx context.Context, id int64, task *int, follow bool, tail int) (io.ReadCloser, error)
 	ControllerLog(ctx context.Context, id int64, follow bool) (io.ReadCloser, error)
 	Preempt(ctx context.Context, id int64, req api.PreemptRequest) error
+	ApplyPool(ctx context.Context, req api.PoolApplyRequest) (api.PoolApplyResponse, error)
+	Pools(ctx context.Context, names []string) ([]api.Pool, error)
+	DownPool(ctx context.Context, req api.PoolDownRequest) (api.PoolDownResponse, error)
 }
 
 var _ controllerAPI = (*client.Client)(nil)

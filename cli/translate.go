@@ -45,8 +45,9 @@ offering of the embedded catalog, with the SKYPILOT_* environment of job
 
 -o hcl prints a jobspec after a "# task N: name" comment; -o json prints
 a {"Job": ...} document, the body of POST /v1/jobs and of "nomad job run
--json". A pool file prints its worker job: a sysbatch job running setup
-on every node of class sky-pool-<name>.
+-json". A pool file prints the job of one of its workers, <name>-worker:
+setup, then a run that holds one node of class sky-pool-<name> (one
+worker per node) for the jobs submitted to the pool.
 
 A pipeline has one Nomad job per task. On stdout it prints every task's
 jobspec, one after the other, and warns: nomad job run takes one job per

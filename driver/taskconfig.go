@@ -19,4 +19,16 @@ const (
 	ConfigClusterInfo = "cluster_info" // SKYPILOT_CLUSTER_INFO
 	ConfigImage       = "image"        // docker:<image> runs in the image
 	ConfigGrace       = "grace"        // SIGTERM→SIGKILL of the user's processes
+	// ConfigWorkerAlloc names the alloc of the pool worker a job submitted
+	// to a pool runs beside, on the same node: the task runs in that
+	// alloc's directory (a workdir under the task's own alloc dir is taken
+	// from the worker's) with the worker's alloc-local HOME, so what the
+	// pool's setup installed is there.
+	ConfigWorkerAlloc = "worker_alloc"
 )
+
+// WorkerGone starts the task-driver plugin's error when the worker alloc a
+// task names (ConfigWorkerAlloc) is not on its node: the worker ended, so
+// the task was not started. The Nomad engine reads the task's Driver
+// Failure event by it and reports the attempt preempted, not failed.
+const WorkerGone = "pool worker gone"

@@ -18,7 +18,8 @@ import (
 //     offering sees the offering's GPU count (rounded up).
 //   - Pipeline is set for every task of a pipeline (DAG.IsPipeline).
 //   - A job submitted to a pool (job.Pool) runs on the pool's workers,
-//     which ran setup already: SkipSetup.
+//     which ran setup already: SkipSetup. A pool's worker (a task with a
+//     pool: block) runs setup. The controller sets Attempt.Worker.
 func NewAttempt(dag task.DAG, job task.JobInfo, ref Ref, choice catalog.Choice) *Attempt {
 	t := dag.Tasks[ref.Task]
 	if choice.Candidate >= 0 && choice.Candidate < len(t.Candidates) {
@@ -39,6 +40,6 @@ func NewAttempt(dag task.DAG, job task.JobInfo, ref Ref, choice catalog.Choice) 
 		Env:       dag.AttemptEnv(job, ref.Task, gpus),
 		Secrets:   secrets,
 		Pool:      job.Pool,
-		SkipSetup: job.Pool != "",
+		SkipSetup: job.Pool != "" && t.Pool == nil,
 	}
 }

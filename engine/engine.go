@@ -58,7 +58,20 @@ type Attempt struct {
 	Pool string `json:"pool,omitempty"`
 	// SkipSetup is set for jobs submitted to a pool (workers ran setup).
 	SkipSetup bool `json:"skip_setup,omitempty"`
+	// Worker is set for a job submitted to a pool: the attempt of the pool
+	// worker it runs on. The engine places the attempt beside that worker
+	// (on its node, in its workdir, with its HOME) and nowhere else.
+	Worker *Ref `json:"worker,omitempty"`
 }
+
+// IsWorker reports whether the attempt runs a pool worker: the pool's
+// setup, then WorkerRun until it is stopped.
+func (a *Attempt) IsWorker() bool { return a.Task.Pool != nil }
+
+// WorkerRun is the run section of a pool worker: it holds the worker (its
+// node, its workdir) until the worker is stopped. Jobs submitted to the
+// pool run beside it as attempts of their own.
+const WorkerRun = "exec sleep infinity"
 
 // EventKind says what happened to an attempt.
 type EventKind string

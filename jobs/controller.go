@@ -47,6 +47,10 @@ type Controller struct {
 	stopOnReturn map[engine.Ref]bool
 	slots        slotSource
 	rng          *rand.Rand
+	// poolSet holds every pool not yet gone (pools.go); poolView is what
+	// readers off the loop see of them.
+	poolSet  map[string]*poolState
+	poolView atomic.Pointer[poolsView]
 }
 
 // New checks cfg, fills its defaults and returns a controller that is not
@@ -59,17 +63,18 @@ func New(cfg Config) (*Controller, error) {
 		return nil, fmt.Errorf("jobs: log dir: %w", err)
 	}
 	c := &Controller{
-		cfg:    cfg,
-		store:  cfg.Store,
-		eng:    cfg.Engine,
-		log:    cfg.Logger,
-		now:    cfg.Clock,
-		events: cfg.Events,
-		notes:  newNotifier(),
-		view:   newQueueView(cfg.ViewSize),
-		inbox:  make(chan func(), 1024),
-		done:   make(chan struct{}),
-		jobs:   map[int64]*jobState{},
+		cfg:     cfg,
+		store:   cfg.Store,
+		eng:     cfg.Engine,
+		log:     cfg.Logger,
+		now:     cfg.Clock,
+		events:  cfg.Events,
+		notes:   newNotifier(),
+		view:    newQueueView(cfg.ViewSize),
+		inbox:   make(chan func(), 1024),
+		done:    make(chan struct{}),
+		jobs:    map[int64]*jobState{},
+		poolSet: map[string]*poolState{},
 
 		stopOnReturn: map[engine.Ref]bool{},
 		slots:        &launchSlots{maxLaunching: cfg.MaxLaunching, maxRunning: cfg.MaxRunning},
@@ -97,6 +102,9 @@ func (c *Controller) Start(ctx context.Context) error {
 	}
 	if err := c.view.load(ctx, c.store); err != nil {
 		return fmt.Errorf("jobs: load queue: %w", err)
+	}
+	if err := c.loadPools(ctx); err != nil {
+		return fmt.Errorf("jobs: load pools: %w", err)
 	}
 	recs, err := c.store.LoadActive(ctx)
 	if err != nil {
@@ -224,9 +232,9 @@ func (c *Controller) jlogf(id int64, format string, args ...any) {
 	c.jlog.printf(id, format, args...)
 }
 
-// slotSource decides whether a job may start launching now. Today every
-// job draws from the controller's launch slots; worker pools will add a
-// source per pool that hands out free workers, chosen by the job's Pool.
+// slotSource decides whether a job may start launching now: every job but
+// a pool's draws from the controller's launch slots (a pool job waits for
+// a free worker of its pool instead: pools.go).
 type slotSource interface {
 	// acquire takes a slot for js if one is free.
 	acquire(js *jobState) bool
@@ -329,23 +337,31 @@ func (c *Controller) enqueue(js *jobState) {
 }
 
 func (c *Controller) dequeue(js *jobState) {
-	if js.queueIndex >= 0 {
-		heap.Remove(&c.ready, js.queueIndex)
+	if js.queueIndex < 0 {
+		return
 	}
+	if isPoolJob(js) {
+		if p := c.poolSet[js.job.Pool]; p != nil && js.queueIndex < p.waiting.Len() && p.waiting[js.queueIndex] == js {
+			heap.Remove(&p.waiting, js.queueIndex)
+		}
+		return
+	}
+	heap.Remove(&c.ready, js.queueIndex)
 }
 
-// schedule starts waiting jobs while launch slots are free.
+// schedule keeps the pools at their size and gives their free workers to
+// waiting pool jobs, then starts waiting jobs while launch slots are free.
 func (c *Controller) schedule() {
+	c.schedulePools()
 	for c.ready.Len() > 0 {
 		js := c.ready[0]
 		if !c.slots.acquire(js) {
-			// One slot source today, so nobody behind the head can start
-			// either. With pools, jobs of other sources would be tried.
-			return
+			break // nobody behind the head can start either
 		}
 		heap.Pop(&c.ready)
 		c.guard(js, func() error { return c.advance(js) })
 	}
+	c.publishPools()
 }
 
 // save writes the job row, the given tasks and attempts in one transaction
@@ -419,6 +435,7 @@ func (c *Controller) forget(js *jobState) {
 	}
 	c.dequeue(js)
 	c.slots.finished(js)
+	c.releaseWorker(js)
 	js.stopTimers()
 	delete(c.jobs, js.job.ID)
 	c.jlog.close(js.job.ID)

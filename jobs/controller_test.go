@@ -657,8 +657,9 @@ func TestNumJobsRanks(t *testing.T) {
 			t.Errorf("job %d env rank %s of %s", id, env["SKYPILOT_JOB_RANK"], env["SKYPILOT_NUM_JOBS"])
 		}
 	}
-	if _, err := h.ctl.Submit(context.Background(), api.LaunchRequest{DAG: oneTask("p"), Pool: "workers"}); !IsUnsupported(err) {
-		t.Errorf("pool submit: %v, want unsupported", err)
+	if _, err := h.ctl.Submit(context.Background(), api.LaunchRequest{DAG: oneTask("p"), Pool: "workers"}); !IsNotFound(err) ||
+		!strings.Contains(err.Error(), "jobs pool apply -p workers") {
+		t.Errorf("submit to a pool that does not exist: %v, want not found, naming how to create it", err)
 	}
 	if _, err := h.ctl.Submit(context.Background(), api.LaunchRequest{DAG: task.DAG{Name: "empty"}}); !IsInvalid(err) {
 		t.Errorf("empty DAG: %v, want invalid", err)

@@ -114,6 +114,10 @@ func (c *Controller) markStarted(js *jobState, t *taskState, ev engine.Event, wh
 		c.jlogf(js.job.ID, "attempt %d placed on node %s", a.Number, nodeName(ev.Node))
 		changed = true
 	}
+	if ev.Kind == engine.EventRunning && a.RunAt.IsZero() {
+		a.RunAt = when // a pool worker is ready from here
+		changed = true
+	}
 	if t.seen == nil {
 		t.seen = map[engine.EventKind]bool{}
 	}
@@ -255,6 +259,10 @@ func (c *Controller) onPreempted(js *jobState, t *taskState, ev engine.Event, wh
 		return err
 	}
 	t.wantLaunch, t.cleanup = true, true
+	if isPoolJob(js) {
+		c.jlogf(js.job.ID, "recovering on another worker of pool %s", js.job.Pool)
+		return c.save(js, []*taskState{t}, a)
+	}
 	c.planAfterPreemption(js, t, a.Choice)
 	if len(t.rec.Blocked) > 0 {
 		c.jlogf(js.job.ID, "recovering (%s): avoiding %s", recoveryName(js, t), blockedText(t.rec.Blocked, nil))

@@ -2,8 +2,10 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/jobs/api"
 	"github.com/skynomad/skynomad/jobs/store"
@@ -37,7 +39,11 @@ func (c *Controller) advance(js *jobState) error {
 		c.stop(js, t)
 		return nil
 	}
-	if !js.launchSlot {
+	if isPoolJob(js) {
+		if !c.poolJobNeedsWorker(js) {
+			return nil
+		}
+	} else if !js.launchSlot {
 		c.enqueue(js)
 		return nil
 	}
@@ -48,7 +54,15 @@ func (c *Controller) advance(js *jobState) error {
 // The job holds a launch slot.
 func (c *Controller) launchNext(js *jobState) error {
 	t := js.cur()
-	choice, ok, err := c.nextChoice(js, t)
+	var worker *store.Attempt
+	var choice catalog.Choice
+	ok, err := true, error(nil)
+	if w := js.worker; w != nil {
+		worker = w.cur().att // a pool job runs where its worker is
+		choice = worker.Choice
+	} else {
+		choice, ok, err = c.nextChoice(js, t)
+	}
 	if err != nil {
 		return c.finish(js, api.StatusFailedPrechecks, err.Error())
 	}
@@ -70,6 +84,9 @@ func (c *Controller) launchNext(js *jobState) error {
 		JobID: js.job.ID, Task: t.idx, Number: n, Choice: choice,
 		State: store.AttemptLaunching, CreatedAt: c.now(),
 	}
+	if worker != nil {
+		att.WorkerJob, att.WorkerAttempt = worker.JobID, worker.Number
+	}
 	t.rec.Attempt = n
 	ch := choice
 	t.rec.Choice = &ch
@@ -81,7 +98,12 @@ func (c *Controller) launchNext(js *jobState) error {
 	if err := c.save(js, []*taskState{t}, att); err != nil {
 		return err
 	}
-	c.jlogf(js.job.ID, "placing attempt %d of task %d (%s) on %s", n, t.idx, t.rec.Name, describeChoice(choice))
+	if worker != nil {
+		c.jlogf(js.job.ID, "placing attempt %d of task %d (%s) on worker %d of pool %s (%s)", n, t.idx, t.rec.Name,
+			worker.JobID, js.job.Pool, describeChoice(choice))
+	} else {
+		c.jlogf(js.job.ID, "placing attempt %d of task %d (%s) on %s", n, t.idx, t.rec.Name, describeChoice(choice))
+	}
 	c.launch(js, t)
 	return nil
 }
@@ -162,6 +184,18 @@ func (c *Controller) launchFailed(js *jobState, t *taskState, err error) error {
 		return c.finish(js, api.StatusFailedPrechecks, err.Error())
 	}
 	if js.job.Status == api.StatusCancelling || !t.att.Live() {
+		return c.advance(js)
+	}
+	if isPoolJob(js) && errors.Is(err, engine.ErrNotFound) {
+		// Its worker is gone (the engine saw it first): nothing was
+		// launched; the job waits for another worker.
+		c.jlogf(js.job.ID, "attempt %d not launched: %v; waiting for another worker", n, err)
+		t.endAttempt(store.OutcomeNoCapacity, c.now(), nil)
+		t.wantLaunch = true
+		c.releaseWorker(js)
+		if err := c.save(js, []*taskState{t}, t.att); err != nil {
+			return err
+		}
 		return c.advance(js)
 	}
 	// Anything else may pass (the engine was unreachable, out of room):

@@ -18,7 +18,8 @@ import (
 // unfinished job of req.User (of every user when empty), whatever rows the
 // request selects.
 func (c *Controller) Queue(ctx context.Context, req api.QueueRequest) (api.QueueResponse, error) {
-	f := store.Filter{IDs: req.JobIDs, User: req.User, Active: req.SkipFinished, Limit: req.Limit}
+	f := store.Filter{IDs: req.JobIDs, User: req.User, Active: req.SkipFinished, Limit: req.Limit,
+		Pool: req.Pool, Kind: &managedJobs}
 	if !req.All && !req.SkipFinished && len(req.JobIDs) == 0 {
 		f.RecentFinished = c.cfg.RecentFinished
 	}
@@ -39,6 +40,9 @@ func (c *Controller) Queue(ctx context.Context, req api.QueueRequest) (api.Queue
 			out[i] = toAPI(&jobs[i], tasks[jobs[i].ID], now)
 		}
 	}
+	for i := range out {
+		c.poolDetails(&out[i])
+	}
 	inProgress, err := c.inProgress(ctx, req.User)
 	if err != nil {
 		return api.QueueResponse{}, err
@@ -46,13 +50,16 @@ func (c *Controller) Queue(ctx context.Context, req api.QueueRequest) (api.Queue
 	return api.QueueResponse{Jobs: out, InProgress: inProgress}, nil
 }
 
+// managedJobs selects the jobs users submitted (not pool workers).
+var managedJobs = store.KindJob
+
 // inProgress counts the unfinished jobs of user (of every user when
 // empty) by status, from the queue view once it is loaded.
 func (c *Controller) inProgress(ctx context.Context, user string) (map[api.Status]int, error) {
 	if counts, ok := c.view.inProgress(user); ok {
 		return counts, nil
 	}
-	active, _, err := c.store.List(ctx, store.Filter{Active: true, User: user})
+	active, _, err := c.store.List(ctx, store.Filter{Active: true, User: user, Kind: &managedJobs})
 	if err != nil {
 		return nil, fmt.Errorf("jobs: queue: %w", err)
 	}
@@ -66,13 +73,17 @@ func (c *Controller) inProgress(ctx context.Context, user string) (map[api.Statu
 // Job returns one job.
 func (c *Controller) Job(ctx context.Context, id int64) (api.Job, error) {
 	if e, ok := c.view.get(id); ok {
-		return e.api(c.now()), nil
+		j := e.api(c.now())
+		c.poolDetails(&j)
+		return j, nil
 	}
 	rec, err := c.get(ctx, id)
 	if err != nil {
 		return api.Job{}, err
 	}
-	return toAPI(&rec.Job, rec.Tasks, c.now()), nil
+	j := toAPI(&rec.Job, rec.Tasks, c.now())
+	c.poolDetails(&j)
+	return j, nil
 }
 
 func (c *Controller) get(ctx context.Context, id int64) (store.Record, error) {
@@ -146,7 +157,7 @@ func (c *Controller) Cancel(ctx context.Context, req api.CancelRequest) ([]int64
 	if n > 1 || n == 0 && req.User == "" {
 		return nil, Invalid("%v", errNoSelector)
 	}
-	f := store.Filter{IDs: req.JobIDs, Name: req.Name, Pool: req.Pool, User: req.User}
+	f := store.Filter{IDs: req.JobIDs, Name: req.Name, Pool: req.Pool, User: req.User, Kind: &managedJobs}
 	if len(req.JobIDs) > 0 {
 		f.User = ""
 	}

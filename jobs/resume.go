@@ -11,12 +11,20 @@ import (
 // resumeAll takes over jobs read from the store (at start, or just
 // submitted): each is re-attached to its live attempt or queued.
 func (c *Controller) resumeAll(recs []store.Record) {
+	var restored []*jobState
 	for _, rec := range recs {
 		if _, ok := c.jobs[rec.Job.ID]; ok || rec.Job.Status.Terminal() || len(rec.Tasks) == 0 {
 			continue
 		}
 		js := restore(rec)
 		c.jobs[js.job.ID] = js
+		restored = append(restored, js)
+	}
+	// Pool jobs take back their workers before anything advances.
+	for _, js := range restored {
+		c.adoptPoolMember(js)
+	}
+	for _, js := range restored {
 		c.guard(js, func() error { return c.reattach(js) })
 	}
 }
@@ -24,7 +32,7 @@ func (c *Controller) resumeAll(recs []store.Record) {
 func (c *Controller) reattach(js *jobState) error {
 	t := js.cur()
 	status := js.job.Status
-	if status != api.StatusPending || !js.job.StartedAt.IsZero() {
+	if (status != api.StatusPending || !js.job.StartedAt.IsZero()) && !isPoolJob(js) {
 		c.slots.force(js, false)
 	}
 	if status == api.StatusCancelling {
@@ -43,7 +51,7 @@ func (c *Controller) reattach(js *jobState) error {
 			}
 			status = to
 		}
-		if status == api.StatusStarting || status == api.StatusRecovering {
+		if (status == api.StatusStarting || status == api.StatusRecovering) && !isPoolJob(js) {
 			c.slots.force(js, true)
 		}
 		c.jlogf(js.job.ID, "controller restarted; re-attaching to attempt %d", t.att.Number)

@@ -21,8 +21,10 @@ type jobState struct {
 	launchSlot bool // holds one of MaxLaunching
 	runSlot    bool // counts against MaxRunning
 	backingOff bool // waiting for the retry timer after an exhausted plan
-	timer      *time.Timer
-	timerGen   int
+	// worker is the pool worker a pool job holds (pools.go).
+	worker   *jobState
+	timer    *time.Timer
+	timerGen int
 }
 
 func (js *jobState) cur() *taskState { return js.tasks[js.job.CurrentTask] }
@@ -150,7 +152,11 @@ func (js *jobState) dagTask(idx int) task.Task { return js.job.DAG.Tasks[idx] }
 
 // engineAttempt builds what the engine needs for the task's latest attempt.
 func (c *Controller) engineAttempt(js *jobState, t *taskState) *engine.Attempt {
-	return engine.NewAttempt(js.job.DAG, jobInfo(&js.job), refOf(t.att), t.att.Choice)
+	a := engine.NewAttempt(js.job.DAG, jobInfo(&js.job), refOf(t.att), t.att.Choice)
+	if t.att.WorkerJob != 0 {
+		a.Worker = &engine.Ref{JobID: t.att.WorkerJob, Attempt: t.att.WorkerAttempt}
+	}
+	return a
 }
 
 // jobInfo is what SKYPILOT_* variables say about j.

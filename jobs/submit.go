@@ -31,15 +31,28 @@ func (c *Controller) Submit(ctx context.Context, req api.LaunchRequest) ([]int64
 	if n < 0 || n > MaxNumJobs {
 		return nil, Invalid("num_jobs must be between 1 and %d, got %d", MaxNumJobs, req.NumJobs)
 	}
-	if req.Pool != "" {
-		return nil, Unsupported("worker pools are not supported by this controller yet (job submitted to pool %q)", req.Pool)
+	if dag.Tasks[0].Pool != nil && req.Pool == "" {
+		return nil, Invalid("this is a pool file (it has a pool: block): create the pool with jobs pool apply -p NAME FILE, then submit jobs to it with jobs launch --pool NAME")
 	}
-
-	status, reason := api.StatusPending, c.precheck(dag)
+	status, reason := api.StatusPending, ""
+	if req.Pool != "" {
+		if err := c.checkPoolJob(ctx, req.Pool, dag); err != nil {
+			return nil, err
+		}
+	} else {
+		reason = c.precheck(dag)
+	}
 	if reason != "" {
 		status = api.StatusFailedPrechecks
 	}
 	now := c.now()
+	// A job for a pool runs its run beside a worker, in the worker's
+	// workdir, after the worker's setup: its own setup, workdir and
+	// file_mounts are not used (the CLI warned).
+	if req.Pool != "" {
+		tk := &dag.Tasks[0]
+		tk.Setup, tk.Pool, tk.Workdir, tk.Mounts = "", nil, nil, nil
+	}
 	jobs := make([]store.Job, n)
 	tasks := make([][]store.Task, n)
 	for i := range jobs {

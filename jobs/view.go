@@ -49,11 +49,11 @@ func newQueueView(size int) *queueView {
 // load fills the view from the store: every unfinished job and the newest
 // finished ones.
 func (v *queueView) load(ctx context.Context, st *store.Store) error {
-	active, activeTasks, err := st.List(ctx, store.Filter{Active: true})
+	active, activeTasks, err := st.List(ctx, store.Filter{Active: true, Kind: &managedJobs})
 	if err != nil {
 		return err
 	}
-	recent, recentTasks, err := st.List(ctx, store.Filter{Limit: v.size + 1})
+	recent, recentTasks, err := st.List(ctx, store.Filter{Limit: v.size + 1, Kind: &managedJobs})
 	if err != nil {
 		return err
 	}
@@ -79,6 +79,9 @@ func (v *queueView) load(ctx context.Context, st *store.Store) error {
 
 // put records the job's current state.
 func (v *queueView) put(j store.Job, tasks []store.Task) {
+	if j.IsWorker() {
+		return // pool workers are shown by jobs pool status
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.putLocked(j, tasks)

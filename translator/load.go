@@ -40,6 +40,22 @@ type LoadOptions struct {
 	// LocalPaths resolves (and, with Stat, checks) the local paths the task
 	// names. Nil leaves them as written.
 	LocalPaths *LocalPaths
+	// PoolJob, when set, loads the file as a job submitted to that pool
+	// (`jobs launch --pool`): it keeps its run; its setup, workdir,
+	// file_mounts and pool: block are ignored with a warning; its resources
+	// must fit a worker of the pool.
+	PoolJob *PoolJob
+}
+
+// PoolJob is the pool a job is submitted to.
+type PoolJob struct {
+	Name string
+	// Misfit says why a resource request does not fit a worker of the pool
+	// ("" when it fits).
+	Misfit func(task.Resources) string
+	// Worker describes a worker, for the message of a request that does not
+	// fit ("AWS m6i.2xlarge in us-east-1: 8 vCPUs, 32 GB").
+	Worker string
 }
 
 // LoadFile reads and loads the task file at path.

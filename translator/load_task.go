@@ -1,6 +1,7 @@
 package translator
 
 import (
+	"fmt"
 	"math"
 	"regexp"
 
@@ -17,6 +18,7 @@ type taskDoc struct {
 	envs      []varDecl
 	secrets   []varDecl
 	runNode   *yaml.Node
+	setupNode *yaml.Node
 	poolKey   *yaml.Node
 	// Where the workdir and each file mount were written, for errors
 	// about the local paths they name.
@@ -44,7 +46,11 @@ var taskFields = fieldTable[taskDoc]{
 	valueField("envs", (*taskDecoder).vars, func(td *taskDoc, v []varDecl) { td.envs = v }),
 	valueField("secrets", (*taskDecoder).vars, func(td *taskDoc, v []varDecl) { td.secrets = v }),
 	{"file_mounts", decodeMounts},
-	valueField("setup", (*taskDecoder).script, func(td *taskDoc, s string) { td.t.Setup = s }),
+	{"setup", func(d *taskDecoder, p kv, td *taskDoc) (err error) {
+		td.t.Setup, err = d.script(p.val, p.path)
+		td.setupNode = p.val
+		return err
+	}},
 	{"run", func(d *taskDecoder, p kv, td *taskDoc) (err error) {
 		td.t.Run, err = d.script(p.val, p.path)
 		td.runNode = p.val
@@ -81,6 +87,9 @@ func (d *taskDecoder) task(doc *yaml.Node, opts *LoadOptions) (*taskDoc, error) 
 	if err := d.taskOverrides(opts.Overrides, td); err != nil {
 		return nil, err
 	}
+	if opts.PoolJob != nil {
+		d.poolJob(td, opts.PoolJob)
+	}
 	var err error
 	if td.t.Envs, err = d.resolveVars(td.envs, opts.Env, "--env"); err != nil {
 		return nil, err
@@ -99,11 +108,48 @@ func (d *taskDecoder) task(doc *yaml.Node, opts *LoadOptions) (*taskDoc, error) 
 		return nil, err
 	}
 	td.t.Resources, td.t.Candidates, td.t.Ordered = res.base, res.candidates, res.ordered
+	if pj := opts.PoolJob; pj != nil && pj.Misfit != nil {
+		for i, cand := range td.t.Candidates {
+			if why := pj.Misfit(cand); why != "" {
+				what := "does not fit a worker of pool " + pj.Name
+				if len(td.t.Candidates) > 1 {
+					what = fmt.Sprintf("candidate %d %s", i, what)
+				}
+				n := td.resources
+				if n == nil {
+					n = doc
+				}
+				return nil, d.errorAt(n, "resources", "%s: %s", what, why).
+					accepting("resources that a worker has (" + pj.Worker + "), or none: a pool job gets the whole worker")
+			}
+		}
+	}
 	if pool && td.t.Run != "" {
 		d.warnAt(td.runNode, "run", "ignored in a pool file: workers only run setup; jobs submitted with --pool bring their own run")
 		td.t.Run = ""
 	}
 	return td, nil
+}
+
+// poolJob drops what a job submitted to a pool does not use, naming each.
+func (d *taskDecoder) poolJob(td *taskDoc, pj *PoolJob) {
+	why := "ignored for a job submitted to pool " + pj.Name
+	if td.t.Setup != "" {
+		d.warnAt(td.setupNode, "setup", "%s: its workers ran the pool's setup; to change it, run jobs pool apply -p %s with the new setup", why, pj.Name)
+		td.t.Setup = ""
+	}
+	if td.t.Workdir != nil {
+		d.warnAt(td.workdir.val, "workdir", "%s: the job runs in its worker's workdir", why)
+		td.t.Workdir = nil
+	}
+	if len(td.t.Mounts) > 0 {
+		d.warnAt(td.mounts[0].val, "file_mounts", "%s: the job sees its worker's files", why)
+		td.t.Mounts = nil
+	}
+	if td.t.Pool != nil {
+		d.warnAt(td.poolKey, "pool", "%s: it sizes the pool in jobs pool apply", why)
+		td.t.Pool = nil
+	}
 }
 
 // envName is the pattern of env and secret names.

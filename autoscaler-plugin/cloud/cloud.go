@@ -65,7 +65,11 @@ const (
 // LaunchRequest asks a provider for Count instances of Offering.
 type LaunchRequest struct {
 	Offering Offering
-	Count    int
+	// NodeClass is the node class the instances join, which List finds
+	// them by: the offering's (Offering.NodeClass, when empty), or a
+	// worker pool's sky-pool-<name>.
+	NodeClass string
+	Count     int
 	// Zones are the zones to spread over, in order of preference; the
 	// provider skips those that do not offer the type.
 	Zones []string
@@ -75,6 +79,15 @@ type LaunchRequest struct {
 	// Tags are set on every instance (TagNodeClass, TagOffering, TagManaged
 	// and any the operator adds).
 	Tags map[string]string
+}
+
+// Class is the node class the instances join: NodeClass, or the
+// offering's.
+func (r LaunchRequest) Class() string {
+	if r.NodeClass != "" {
+		return r.NodeClass
+	}
+	return r.Offering.NodeClass()
 }
 
 // Provider is one cloud's control plane, as the target plugin needs it.

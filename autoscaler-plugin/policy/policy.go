@@ -2,7 +2,8 @@
 // skynomad provisions: one file per offering (cloud, region, instance
 // type, capacity), min 0, checked against skynomad-apm's demand for its
 // node class with the pass-through strategy, and scaled by
-// skynomad-target.
+// skynomad-target. A worker pool has a policy of its own (pool.go): a
+// fixed number of nodes of the pool's node class, one per worker.
 package policy
 
 import (
@@ -26,6 +27,9 @@ const (
 	KeyRegion       = "region"
 	KeyInstanceType = "instance_type"
 	KeyCapacity     = "capacity" // spot or on-demand
+	// KeyPool names the worker pool of a pool's policy; its node class is
+	// the pool's, sky-pool-<name>.
+	KeyPool = "pool"
 )
 
 // QueryPrefix starts a policy's check query, "demand/<node class>";
@@ -51,11 +55,14 @@ type Options struct {
 // provisioned are the clouds skynomad-target has a provider for.
 var provisioned = []string{"aws", "gcp"}
 
+// Provisioned reports whether skynomad-target launches nodes on cloud.
+func Provisioned(cloud string) bool { return slices.Contains(provisioned, cloud) }
+
 // Offerings lists the offerings o selects from the catalog, by node class.
 func Offerings(cat *catalog.Catalog, o Options) []cloud.Offering {
 	var out []cloud.Offering
 	for _, off := range cat.Offerings() {
-		if !slices.Contains(provisioned, off.Cloud) || !inInfra(o.Infra, off) ||
+		if !Provisioned(off.Cloud) || !inInfra(o.Infra, off) ||
 			len(o.InstanceTypes) > 0 && !slices.Contains(o.InstanceTypes, off.InstanceType) {
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/skynomad/skynomad/autoscaler-plugin/cloud"
 	policyfile "github.com/skynomad/skynomad/autoscaler-plugin/policy"
 	"github.com/skynomad/skynomad/catalog"
+	"github.com/skynomad/skynomad/engine/nomad/naming"
 )
 
 // Config keys of the target block (and of the plugin block, for defaults).
@@ -19,6 +20,7 @@ const (
 	KeyRegion       = policyfile.KeyRegion
 	KeyInstanceType = policyfile.KeyInstanceType
 	KeyCapacity     = policyfile.KeyCapacity
+	KeyPool         = policyfile.KeyPool
 	KeyZones        = "zones" // comma-separated; default: the catalog's zones
 	KeyBootTimeout  = "boot_timeout"
 	KeyTags         = "tags" // extra tags/labels: k=v,k=v
@@ -38,7 +40,11 @@ const DefaultBootTimeout = 10 * time.Minute
 
 // policy is one target block's config, read.
 type policy struct {
-	offering    cloud.Offering
+	offering cloud.Offering
+	// class is the node class the policy keeps: the offering's, or its
+	// pool's (sky-pool-<name>) for a worker pool's policy.
+	class       string
+	pool        string
 	zones       []string
 	bootTimeout time.Duration
 	tags        map[string]string
@@ -76,8 +82,16 @@ func readPolicy(m map[string]string, cat *catalog.Catalog) (*policy, error) {
 	default:
 		return nil, fmt.Errorf("%s: %q is neither spot nor on-demand", KeyCapacity, m[KeyCapacity])
 	}
-	if o.NodeClass() != m[KeyNodeClass] {
-		return nil, fmt.Errorf("%s: %q is not the offering's class %q", KeyNodeClass, m[KeyNodeClass], o.NodeClass())
+	p.class, p.pool = o.NodeClass(), m[KeyPool]
+	if p.pool != "" {
+		p.class = naming.PoolNodeClass(p.pool)
+	}
+	switch {
+	case p.class == m[KeyNodeClass]:
+	case p.pool != "":
+		return nil, fmt.Errorf("%s: %q is not the class %q of pool %s", KeyNodeClass, m[KeyNodeClass], p.class, p.pool)
+	default:
+		return nil, fmt.Errorf("%s: %q is not the offering's class %q", KeyNodeClass, m[KeyNodeClass], p.class)
 	}
 	if z := m[KeyZones]; z != "" {
 		p.zones = cloud.SplitList(z)
@@ -103,7 +117,7 @@ func readPolicy(m map[string]string, cat *catalog.Catalog) (*policy, error) {
 			p.tags[k] = val
 		}
 	}
-	p.tags[cloud.TagNodeClass] = o.NodeClass()
+	p.tags[cloud.TagNodeClass] = p.class
 	p.tags[cloud.TagOffering] = o.Cloud + "/" + o.Region + "/" + o.InstanceType + "/" + o.Capacity()
 	p.tags[cloud.TagManaged] = "true"
 
@@ -117,7 +131,7 @@ func readPolicy(m map[string]string, cat *catalog.Catalog) (*policy, error) {
 	}
 	script, err := bootstrap.Render(tmpl, bootstrap.Values{
 		Cloud: o.Cloud, Region: o.Region, InstanceType: o.InstanceType, Capacity: o.Capacity(),
-		NodeClass: o.NodeClass(), Datacenter: m[KeyDatacenter], NomadServers: cloud.SplitList(m[KeyNomadServers]),
+		NodeClass: p.class, Datacenter: m[KeyDatacenter], NomadServers: cloud.SplitList(m[KeyNomadServers]),
 		NomadVersion: m[KeyNomadVersion], SkynomadURL: m[KeySkynomadURL], PluginURL: m[KeyPluginURL],
 	})
 	if err != nil {

@@ -19,6 +19,11 @@
 //	  …
 //	}
 //
+// A worker pool's policy adds `pool = "<name>"`: its instances are of the
+// pool's offering but join the pool's node class sky-pool-<name> (the
+// node_class it must name), and the plugin counts, drains and records
+// refusals by that class.
+//
 // The plugin block's config holds what every policy shares (endpoints,
 // images, the bootstrap's Nomad servers); a policy's keys override it.
 // docs/autoscaler.md lists every key.

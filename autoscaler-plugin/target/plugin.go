@@ -95,7 +95,7 @@ func instanceOfNode(n *api.Node) (string, error) {
 // state returns the offering of a policy's config, building its provider
 // the first time.
 func (p *Plugin) state(ctx context.Context, pol *policy) (*offering, error) {
-	class := pol.offering.NodeClass()
+	class := pol.class
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if o := p.offerings[class]; o != nil {
@@ -175,7 +175,7 @@ func (p *Plugin) Status(config map[string]string) (*sdk.TargetStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	class := pol.offering.NodeClass()
+	class := pol.class
 	f, err := p.look(ctx, o, class)
 	if err != nil {
 		return nil, err
@@ -234,7 +234,7 @@ func (p *Plugin) Scale(action sdk.ScalingAction, config map[string]string) error
 		p.mu.Unlock()
 	}()
 
-	class := pol.offering.NodeClass()
+	class := pol.class
 	f, err := p.look(ctx, o, class)
 	if err != nil {
 		return err
@@ -250,9 +250,9 @@ func (p *Plugin) Scale(action sdk.ScalingAction, config map[string]string) error
 }
 
 func (p *Plugin) scaleOut(ctx context.Context, o *offering, pol *policy, n int) error {
-	class := pol.offering.NodeClass()
+	class := pol.class
 	launched, err := o.provider.Launch(ctx, cloud.LaunchRequest{
-		Offering: pol.offering, Count: n, Zones: pol.zones, Bootstrap: pol.bootstrap, Tags: pol.tags,
+		Offering: pol.offering, NodeClass: class, Count: n, Zones: pol.zones, Bootstrap: pol.bootstrap, Tags: pol.tags,
 	})
 	ids := make([]string, len(launched))
 	for i, in := range launched {
@@ -273,7 +273,7 @@ func (p *Plugin) scaleOut(ctx context.Context, o *offering, pol *policy, n int) 
 }
 
 func (p *Plugin) scaleIn(ctx context.Context, o *offering, pol *policy, f *fleet, n int) error {
-	class := pol.offering.NodeClass()
+	class := pol.class
 	// Instances that have not joined carry no work: they go first, newest
 	// first (the oldest is closest to joining).
 	booting := append([]cloud.Instance(nil), f.booting...)

@@ -29,11 +29,13 @@ type memCloud struct {
 	refuse    error
 	next      int
 	now       time.Time
+	launches  []cloud.LaunchRequest
 }
 
 func (m *memCloud) Launch(_ context.Context, req cloud.LaunchRequest) ([]cloud.Instance, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.launches = append(m.launches, req)
 	if m.refuse != nil {
 		return nil, m.refuse
 	}
@@ -45,7 +47,7 @@ func (m *memCloud) Launch(_ context.Context, req cloud.LaunchRequest) ([]cloud.I
 		if m.classOf == nil {
 			m.classOf = map[string]string{}
 		}
-		m.classOf[in.ID] = req.Offering.NodeClass()
+		m.classOf[in.ID] = req.Class()
 		out = append(out, in)
 	}
 	return out, nil
@@ -247,3 +249,57 @@ func TestReadPolicyRefuses(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// TestReadPoolPolicy: a pool's policy keeps nodes of the pool's class,
+// launched from its offering: the class is the pool's in the tags List
+// selects by and in the bootstrap the nodes join with.
+func TestReadPoolPolicy(t *testing.T) {
+	t.Parallel()
+	pol := map[string]string{KeyNodeClass: "sky-pool-gpus", KeyPool: "gpus", KeyCloud: "aws", KeyRegion: "us-east-1",
+		KeyInstanceType: "p4d.24xlarge", KeyCapacity: "spot", KeyNomadServers: "10.0.0.1:4647"}
+	p, err := readPolicy(pol, catalog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.class != "sky-pool-gpus" || p.tags[cloud.TagNodeClass] != "sky-pool-gpus" || p.tags[cloud.TagOffering] != "aws/us-east-1/p4d.24xlarge/spot" {
+		t.Errorf("class %q, tags %v; want the pool's class and the offering", p.class, p.tags)
+	}
+	if !strings.Contains(p.bootstrap, `node_class = "sky-pool-gpus"`) {
+		t.Errorf("the bootstrap does not join the pool's class:\n%s", p.bootstrap)
+	}
+	for _, tc := range []struct{ key, value, want string }{
+		{KeyNodeClass, "sky-aws-us-east-1-p4d.24xlarge-spot", `node_class: "sky-aws-us-east-1-p4d.24xlarge-spot" is not the class "sky-pool-gpus" of pool gpus`},
+		{KeyPool, "cpus", `node_class: "sky-pool-gpus" is not the class "sky-pool-cpus" of pool cpus`},
+	} {
+		if _, err := readPolicy(merged(pol, map[string]string{tc.key: tc.value}), catalog.Default()); err == nil || !contains(err.Error(), tc.want) {
+			t.Errorf("%s = %s: err = %v; want %q", tc.key, tc.value, err, tc.want)
+		}
+	}
+}
+
+// TestPoolPolicyScalesThePoolsNodes: the plugin launches a pool's nodes
+// into its class and counts them there, apart from its offering's.
+func TestPoolPolicyScalesThePoolsNodes(t *testing.T) {
+	mc := &memCloud{now: time.Now()}
+	p, pol, _ := newPlugin(t, mc)
+	pool := "p" + fmt.Sprint(time.Now().UnixNano()%1e9)
+	offering := merged(pol, nil)
+	pol[KeyPool], pol[KeyNodeClass] = pool, naming.PoolNodeClass(pool)
+
+	if err := p.Scale(sdk.ScalingAction{Count: 2}, pol); err != nil {
+		t.Fatal(err)
+	}
+	if len(mc.launches) != 1 || mc.launches[0].NodeClass != naming.PoolNodeClass(pool) || mc.launches[0].Offering.InstanceType != pol[KeyInstanceType] {
+		t.Fatalf("launches %+v; want one of the offering into class %s", mc.launches, naming.PoolNodeClass(pool))
+	}
+	st, err := p.Status(pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Count != 2 {
+		t.Errorf("the pool's Status = %+v; want its 2 nodes", st)
+	}
+	if st, err := p.Status(offering); err != nil || st.Count != 0 {
+		t.Errorf("the offering's Status = %+v, %v; want none of the pool's nodes", st, err)
+	}
+}

@@ -18,6 +18,12 @@
 // Nomad's kill_timeout the plugin SIGKILLs the runner and every process
 // group it recorded (and the task's cgroup on cgroup v2 hosts).
 //
+// A job of a worker pool names its worker's allocation (config
+// worker_alloc): it runs in that allocation's directory, a sibling of its
+// own on the node, with the worker's alloc-local HOME, and is not started
+// (driver.WorkerGone) unless a task of the worker's allocation runs under
+// the plugin.
+//
 // Fingerprint reports the driver healthy with attributes
 // driver.skypilot.{cloud,region,zone,instance_type,spot} from the plugin
 // config or, where it leaves them out, from the instance metadata (AWS

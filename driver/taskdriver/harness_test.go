@@ -41,14 +41,25 @@ func newPluginHarness(t testing.TB, d *Driver) *pluginHarness {
 // MkAllocDir builds the task's alloc and task dirs as a Nomad client
 // does, sets the task's NOMAD_* directory variables and starts a log
 // collector on its stdout and stderr FIFOs.
-func (h *pluginHarness) MkAllocDir(task *drivers.TaskConfig) {
+func (h *pluginHarness) MkAllocDir(task *drivers.TaskConfig) { h.mkAllocDir(task, nil) }
+
+// MkAllocDirBeside is MkAllocDir with the task's alloc dir beside
+// other's, as a client keeps every alloc of its node in one directory.
+func (h *pluginHarness) MkAllocDirBeside(task, other *drivers.TaskConfig) { h.mkAllocDir(task, other) }
+
+func (h *pluginHarness) mkAllocDir(task, beside *drivers.TaskConfig) {
 	t := h.t
-	root, err := os.MkdirTemp("", "skypilot-driver-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatal(err)
+	var root string
+	if beside != nil {
+		root = filepath.Dir(beside.AllocDir)
+	} else {
+		var err error
+		if root, err = os.MkdirTemp("", "skypilot-driver-test-"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(root, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	logger := hclog.NewNullLogger()
 	ad := allocdir.NewAllocDir(logger, root, task.AllocID)
@@ -81,6 +92,8 @@ func (h *pluginHarness) MkAllocDir(task *drivers.TaskConfig) {
 	t.Cleanup(func() {
 		_ = lm.Stop()
 		_ = ad.Destroy()
-		_ = os.RemoveAll(root)
+		if beside == nil {
+			_ = os.RemoveAll(root)
+		}
 	})
 }

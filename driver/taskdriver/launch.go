@@ -102,6 +102,17 @@ func (d *Driver) launch(cfg *drivers.TaskConfig, tc *TaskConfig) (*task, error) 
 	_ = os.Remove(state.resultFile())
 	_ = os.Remove(state.pgidFile())
 
+	// A job of a pool runs in its worker's alloc dir: a workdir under its
+	// own shared alloc dir is the worker's.
+	var worker string
+	if tc.WorkerAlloc != "" {
+		if worker, err = d.workerDir(cfg, tc.WorkerAlloc); err != nil {
+			return nil, err
+		}
+		if rel, ok := below(dir.SharedAllocDir, tc.Workdir); ok {
+			tc.Workdir = filepath.Join(worker, rel)
+		}
+	}
 	env := runnerEnv(cfg, tc, state)
 	// The plugin is root where it can switch users: it creates and hands
 	// over only directories of the allocation; a workdir elsewhere must
@@ -119,6 +130,13 @@ func (d *Driver) launch(cfg *drivers.TaskConfig, tc *TaskConfig) (*task, error) 
 		home := acct.home
 		if !usableHome(home, acct) {
 			home = filepath.Join(dir.SharedAllocDir, "home")
+			if worker != "" {
+				// The worker's HOME, with what its setup put there.
+				home = filepath.Join(worker, "home")
+				if err := workerHome(home, acct); err != nil {
+					return nil, err
+				}
+			}
 			if err := os.MkdirAll(home, 0o700); err != nil {
 				return nil, err
 			}
@@ -142,7 +160,7 @@ func (d *Driver) launch(cfg *drivers.TaskConfig, tc *TaskConfig) (*task, error) 
 	var cmd *exec.Cmd
 	if image := tc.image(); image != "" {
 		state.Container, state.Docker = containerName(cfg), pc.Docker
-		if cmd, err = dockerCommand(pc.Docker, image, state.Container, d.runner, cfg, tc, env, workdir); err != nil {
+		if cmd, err = dockerCommand(pc.Docker, image, state.Container, d.runner, cfg, tc, env, workdir, worker); err != nil {
 			return nil, err
 		}
 	} else {
@@ -253,6 +271,63 @@ func usableHome(home string, a account) bool {
 	return ok && st.Uid == a.uid
 }
 
+// workerDir is the shared alloc dir of the pool worker alloc id, beside
+// the task's own alloc dir on this node, if the worker still runs there: a
+// task of this plugin of that alloc is running. Otherwise the error starts
+// with driver.WorkerGone, which the Nomad engine reads.
+func (d *Driver) workerDir(cfg *drivers.TaskConfig, id string) (string, error) {
+	if id == cfg.AllocID {
+		return "", fmt.Errorf("config %s = %q: the task's own allocation, not a pool worker's", driver.ConfigWorkerAlloc, id)
+	}
+	dir := filepath.Join(filepath.Dir(cfg.AllocDir), id, "alloc")
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("%s: allocation %s (config %s) has no directory on node %s: the worker ended, or runs elsewhere",
+			driver.WorkerGone, id, driver.ConfigWorkerAlloc, cfg.NodeName)
+	}
+	if !d.allocRunning(id) {
+		return "", fmt.Errorf("%s: allocation %s (config %s) runs no task on node %s: the worker ended",
+			driver.WorkerGone, id, driver.ConfigWorkerAlloc, cfg.NodeName)
+	}
+	return dir, nil
+}
+
+// allocRunning reports whether a task of allocation id runs under this
+// plugin.
+func (d *Driver) allocRunning(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, t := range d.tasks {
+		if t.cfg.AllocID == id && t.running() {
+			return true
+		}
+	}
+	return false
+}
+
+// workerHome makes sure the worker's alloc-local HOME exists for the
+// account: the worker's tasks made it unless they ran as someone with a
+// home of their own; one made now is the account's (only the directory:
+// what is in it is the worker's business).
+func workerHome(home string, a account) error {
+	if _, err := os.Stat(home); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	return os.Lchown(home, int(a.uid), int(a.gid))
+}
+
+// below returns path relative to dir when path is dir or below it.
+func below(dir, path string) (string, bool) {
+	if path == "" || !filepath.IsAbs(path) || !within(dir, path) {
+		return "", false
+	}
+	rel, err := filepath.Rel(dir, filepath.Clean(path))
+	return rel, err == nil
+}
+
 // within reports whether path is dir or below it.
 func within(dir, path string) bool {
 	rel, err := filepath.Rel(dir, filepath.Clean(path))
@@ -276,11 +351,12 @@ func containerName(cfg *drivers.TaskConfig) string {
 }
 
 // dockerCommand runs the runner inside image: the plugin's own binary
-// (static) mounted read-only, the allocation directory at the same path,
-// the host's network (peers reach each other as on the host), the task's
+// (static) mounted read-only, the allocation directory at the same path
+// (and a pool worker's shared alloc dir, for a job of its pool), the
+// host's network (peers reach each other as on the host), the task's
 // variables passed by name from the docker CLI's environment. The CLI stays
 // attached and passes signals on to the runner.
-func dockerCommand(docker, image, name, runner string, cfg *drivers.TaskConfig, tc *TaskConfig, env []string, workdir string) (*exec.Cmd, error) {
+func dockerCommand(docker, image, name, runner string, cfg *drivers.TaskConfig, tc *TaskConfig, env []string, workdir, worker string) (*exec.Cmd, error) {
 	path, err := exec.LookPath(docker)
 	if err != nil {
 		return nil, fmt.Errorf("task %q runs in image %q, but Docker is not available on node %s: %v; install Docker there, or run the task without image_id", cfg.Name, image, cfg.NodeName, err)
@@ -292,8 +368,11 @@ func dockerCommand(docker, image, name, runner string, cfg *drivers.TaskConfig, 
 	}
 	args := []string{"run", "--rm", "--name", name, "--network", "host", "--init=false",
 		"-v", runner + ":" + runnerInImage + ":ro",
-		"-v", cfg.AllocDir + ":" + cfg.AllocDir,
-		"-w", workdir}
+		"-v", cfg.AllocDir + ":" + cfg.AllocDir}
+	if worker != "" {
+		args = append(args, "-v", worker+":"+worker)
+	}
+	args = append(args, "-w", workdir)
 	var cliEnv []string
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")

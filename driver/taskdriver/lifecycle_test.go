@@ -64,9 +64,20 @@ func me(t testing.TB) PluginConfig {
 // returns the task, with cfg as its driver config (files filled in).
 func newTestTask(t testing.TB, h *pluginHarness, name string, tc TaskConfig, setup, run string) *drivers.TaskConfig {
 	t.Helper()
+	return newTestTaskBeside(t, h, nil, name, tc, setup, run)
+}
+
+// newTestTaskBeside is newTestTask with the task's alloc dir beside
+// other's (on the same node), or of its own if other is nil.
+func newTestTaskBeside(t testing.TB, h *pluginHarness, other *drivers.TaskConfig, name string, tc TaskConfig, setup, run string) *drivers.TaskConfig {
+	t.Helper()
 	task := &drivers.TaskConfig{ID: uuid.Generate(), AllocID: uuid.Generate(), Name: name,
 		Resources: &drivers.Resources{NomadResources: nil}}
-	h.MkAllocDir(task)
+	if other != nil {
+		h.MkAllocDirBeside(task, other)
+	} else {
+		h.MkAllocDir(task)
+	}
 	dir := task.TaskDir()
 	write := func(file, script string) string {
 		if script == "" {
@@ -79,6 +90,8 @@ func newTestTask(t testing.TB, h *pluginHarness, name string, tc TaskConfig, set
 		return "local/" + file
 	}
 	tc.SetupFile, tc.RunFile = write("setup.sh", setup), write("run.sh", run)
+	// Nomad interpolates the config before the plugin sees it.
+	tc.Workdir = strings.ReplaceAll(tc.Workdir, "${NOMAD_ALLOC_DIR}", dir.SharedAllocDir)
 	if tc.Phase == "" {
 		tc.Phase = string(driver.PhaseAll)
 	}
@@ -342,7 +355,11 @@ func TestRecoverTaskThatEndedMeanwhile(t *testing.T) {
 	}
 }
 
-func TestTaskRunsAsTheConfiguredUser(t *testing.T) {
+// newNobodyDriver is the plugin as root with its default user, nobody,
+// whose tasks get an alloc-local HOME; it skips the test unless it runs as
+// root.
+func newNobodyDriver(t *testing.T) *Driver {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("running tasks as another user needs root; this test runs as uid", os.Geteuid())
 	}
@@ -370,6 +387,11 @@ func TestTaskRunsAsTheConfiguredUser(t *testing.T) {
 	}
 	d := New(hclog.NewNullLogger(), runner)
 	t.Cleanup(d.Shutdown)
+	return d
+}
+
+func TestTaskRunsAsTheConfiguredUser(t *testing.T) {
+	d := newNobodyDriver(t)
 	h := harness(t, d, PluginConfig{Metadata: MetadataNone, Docker: "docker"}) // default: nobody
 	task := newTestTask(t, h, "t", TaskConfig{Phase: "run"}, "",
 		`echo "user $(id -un) home $HOME"; touch "$HOME/ok" && echo home-writable; ps -o pgid= -o sid= -p $$`)

@@ -2,6 +2,7 @@ package taskdriver
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -110,6 +111,7 @@ type TaskConfig struct {
 	ClusterInfo string            `codec:"cluster_info"`
 	Image       string            `codec:"image"`
 	Grace       string            `codec:"grace"`
+	WorkerAlloc string            `codec:"worker_alloc"`
 }
 
 var taskConfigSpec = hclspec.NewObject(map[string]*hclspec.Spec{
@@ -125,6 +127,7 @@ var taskConfigSpec = hclspec.NewObject(map[string]*hclspec.Spec{
 	driver.ConfigClusterInfo: str(driver.ConfigClusterInfo),
 	driver.ConfigImage:       str(driver.ConfigImage),
 	driver.ConfigGrace:       str(driver.ConfigGrace),
+	driver.ConfigWorkerAlloc: str(driver.ConfigWorkerAlloc),
 })
 
 // validate checks what the spec's types cannot; errors name the key.
@@ -156,8 +159,15 @@ func (c *TaskConfig) validate() error {
 			return fmt.Errorf("config %s: %q is not a variable name", driver.ConfigEnv, k)
 		}
 	}
+	if c.WorkerAlloc != "" && !allocID.MatchString(c.WorkerAlloc) {
+		return fmt.Errorf("config %s = %q: not an allocation ID (a UUID such as 5d1e0c4e-3f7a-4f7c-9d61-2b9f0e6a7c11)", driver.ConfigWorkerAlloc, c.WorkerAlloc)
+	}
 	return nil
 }
+
+// allocID is the form of a Nomad allocation ID: a lower-case UUID. Nothing
+// else may name a directory beside the task's own allocation.
+var allocID = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 // image is the docker image to run in, without SkyPilot's "docker:" prefix.
 func (c *TaskConfig) image() string { return strings.TrimPrefix(c.Image, "docker:") }

@@ -22,11 +22,12 @@ func TestTaskConfigSpec(t *testing.T) {
   "env": {"A": "1"},
   "cluster_info": "{}",
   "image": "docker:ubuntu:22.04",
-  "grace": "20s"
+  "grace": "20s",
+  "worker_alloc": "5d1e0c4e-3f7a-4f7c-9d61-2b9f0e6a7c11"
 }}`, &got)
 	want := TaskConfig{Phase: "run", RunFile: "local/run.sh", TaskName: "train", NumNodes: 2, NodeRank: -1,
 		NodeIPs: []string{"10.0.0.1", "10.0.0.2"}, Workdir: "/alloc/sky_workdir", Env: map[string]string{"A": "1"},
-		ClusterInfo: "{}", Image: "docker:ubuntu:22.04", Grace: "20s"}
+		ClusterInfo: "{}", Image: "docker:ubuntu:22.04", Grace: "20s", WorkerAlloc: "5d1e0c4e-3f7a-4f7c-9d61-2b9f0e6a7c11"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("decoded config (-want +got):\n%s", diff)
 	}
@@ -64,6 +65,9 @@ func TestTaskConfigRefusals(t *testing.T) {
 		{"addresses for the wrong count", func(c *TaskConfig) { c.NodeIPs = []string{"a"} }, "node_ips lists 1 addresses for 2 nodes"},
 		{"bad grace", func(c *TaskConfig) { c.Grace = "soon" }, `grace = "soon": want a duration`},
 		{"bad env name", func(c *TaskConfig) { c.Env = map[string]string{"A=B": "x"} }, `env: "A=B" is not a variable name`},
+		{"worker alloc out of the alloc root", func(c *TaskConfig) { c.WorkerAlloc = "../../etc" }, `worker_alloc = "../../etc": not an allocation ID`},
+		{"worker alloc with a path", func(c *TaskConfig) { c.WorkerAlloc = "5d1e0c4e-3f7a-4f7c-9d61-2b9f0e6a7c11/alloc" }, "not an allocation ID"},
+		{"worker alloc in upper case", func(c *TaskConfig) { c.WorkerAlloc = "5D1E0C4E-3F7A-4F7C-9D61-2B9F0E6A7C11" }, "not an allocation ID"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

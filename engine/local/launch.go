@@ -136,6 +136,11 @@ func (e *Engine) prepareNode(ctx context.Context, at *engine.Attempt, a *attempt
 	}
 	work := filepath.Join(node, workdirName)
 	switch wd := at.Task.Workdir; {
+	case at.Worker != nil:
+		// A pool job works in its worker's workdir (workerWorkdir).
+		if !exists(e.workerWorkdir(at)) {
+			return fmt.Errorf("pool worker %s is gone: no %s", at.Worker, e.workerWorkdir(at))
+		}
 	case wd != nil && wd.Path != "":
 		if err := copyTree(wd.Path, work); err != nil {
 			return engine.Infeasible("copy workdir %s: %v", wd.Path, err)
@@ -163,6 +168,12 @@ func (e *Engine) prepareNode(ctx context.Context, at *engine.Attempt, a *attempt
 		}
 	}
 	return nil
+}
+
+// workerWorkdir is the workdir of the pool worker a pool job runs beside:
+// what the worker's setup left there is the job's.
+func (e *Engine) workerWorkdir(at *engine.Attempt) string {
+	return filepath.Join(nodeDir(e.attemptDir(*at.Worker), 0), workdirName)
 }
 
 // startNode has a runner of the pool run one node. The runner takes the
@@ -242,7 +253,11 @@ func (e *Engine) runnerEnv(at *engine.Attempt, a *attempt, rank int) []string {
 	set(driver.EnvNumNodes, strconv.Itoa(a.nodes))
 	set(driver.EnvNodeRank, strconv.Itoa(rank))
 	set(driver.EnvNodeIPs, strings.Join(ips, "\n"))
-	set(driver.EnvWorkdir, filepath.Join(node, workdirName))
+	if at.Worker != nil {
+		set(driver.EnvWorkdir, e.workerWorkdir(at))
+	} else {
+		set(driver.EnvWorkdir, filepath.Join(node, workdirName))
+	}
 	set(driver.EnvResultFile, filepath.Join(node, resultFile))
 	set(driver.EnvGrace, e.cfg.Grace.String())
 	set(driver.EnvClusterInfo, string(info))

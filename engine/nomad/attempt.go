@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/skynomad/skynomad/driver"
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/engine/nomad/naming"
 )
@@ -135,6 +136,32 @@ func (v *allocView) preemption() string {
 		return "alloc stopped: " + v.Desc
 	case v.DesiredStatus == api.AllocDesiredStatusEvict:
 		return "alloc evicted: " + v.Desc
+	}
+	if msg := v.workerGone(); msg != "" {
+		return fmt.Sprintf("not started on %s: %s", v.NodeName, msg)
+	}
+	return ""
+}
+
+// workerGone is the task driver's refusal to start a job of a pool whose
+// worker's alloc had left the node (a Driver Failure naming
+// driver.WorkerGone), or "": the job never ran, and its worker's loss is
+// the pool's, not the job's failure.
+func (v *allocView) workerGone() string {
+	if v.ClientStatus != api.AllocClientStatusFailed {
+		return ""
+	}
+	for _, n := range sortedTasks(v.Tasks) {
+		for _, ev := range v.Tasks[n].Events {
+			if ev.Type != api.TaskDriverFailure {
+				continue
+			}
+			for _, msg := range []string{ev.DisplayMessage, ev.DriverError} {
+				if i := strings.Index(msg, driver.WorkerGone); i >= 0 {
+					return msg[i:]
+				}
+			}
+		}
 	}
 	return ""
 }

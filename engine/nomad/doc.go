@@ -106,6 +106,32 @@
 // and Launch never registers while an alloc of an older attempt is pending
 // or running: it stops the job first if one still wants to run, and waits.
 //
+// # Worker pools
+//
+// A pool's worker is an attempt like any other (the controller's internal
+// job, Nomad job sky-<id>-<task>, named <pool>-worker, meta sky.pool and
+// sky.pool_worker = true): setup once, then engine.WorkerRun holding the
+// node. It is placed on the pool's node class sky-pool-<pool>, whose nodes
+// the pool's autoscaler policy keeps at the pool's size, and reserves the
+// static port naming.PoolWorkerPort, so Nomad never puts two workers on one
+// node. A lost worker is recovered like any attempt: Nomad's replacement is
+// adopted, or the controller launches a new attempt. While unplaced it
+// gives up on a cloud's refusal recorded for the pool's class.
+//
+// A job submitted to a pool (Attempt.Worker) is placed beside the worker
+// attempt it names: Launch reads that attempt's alloc from Nomad and
+// registers the job only while it runs its run task (setup done), pinned
+// to its node (${node.unique.id}) and naming the alloc in the run task's
+// config (worker_alloc), so the task driver runs it in the worker's
+// workdir with the worker's HOME. A worker not there yet is an error to
+// retry; a worker attempt gone for good (job stopped or purged, a newer
+// attempt, its alloc ended or stopping) an error wrapping
+// engine.ErrNotFound. The job's alloc lost with its node has no linked
+// replacement (Nomad cannot place it anywhere but the dead node), so the
+// engine stops the job and reports Preempted without one; the task
+// driver's refusal to start beside a worker that left its node
+// (driver.WorkerGone) is a preemption too, never the job's failure.
+//
 // skynomad records its own stops in the Variable skynomad/stops/<jobID>
 // (attempt, reason) so that after a restart a stopped job is still told
 // apart from an operator's `nomad job stop`.

@@ -19,6 +19,11 @@ import (
 // is only re-attached. Before registering, any alloc of an older attempt
 // still wanting to run is stopped and waited for, so two attempts never
 // run at once.
+//
+// A job submitted to a pool (Attempt.Worker set) is placed beside its
+// worker (see workerAlloc): while the worker attempt is not running yet
+// Launch returns an error to retry; once it is gone for good, an error
+// wrapping engine.ErrNotFound that says so. Nothing is registered then.
 func (e *Engine) Launch(ctx context.Context, a *engine.Attempt) error {
 	jobID := JobID(a.Ref)
 	unlock := e.lockJob(jobID)
@@ -35,14 +40,22 @@ func (e *Engine) Launch(ctx context.Context, a *engine.Attempt) error {
 	if err != nil {
 		return err
 	}
-	if cur != nil {
-		n := rec.current(attemptOf(cur))
-		switch {
-		case n == a.Ref.Attempt:
-			return e.attach(ctx, a.Ref, cur, rec)
-		case n > a.Ref.Attempt:
-			return fmt.Errorf("nomad: job %s already runs attempt %d, newer than %d", jobID, n, a.Ref.Attempt)
+	n := rec.current(attemptOf(cur))
+	switch {
+	case cur != nil && n == a.Ref.Attempt:
+		return e.attach(ctx, a.Ref, cur, rec)
+	case cur != nil && n > a.Ref.Attempt:
+		return fmt.Errorf("nomad: job %s already runs attempt %d, newer than %d", jobID, n, a.Ref.Attempt)
+	}
+	opts := e.cfg.Render
+	if a.Worker != nil {
+		where, err := e.workerAlloc(ctx, *a.Worker)
+		if err != nil {
+			return fmt.Errorf("nomad: launch %s on pool %s: %w", a.Ref, a.Pool, err)
 		}
+		opts.Worker = &where
+	}
+	if cur != nil {
 		// The controller has moved on from the older attempt: whatever
 		// happens to it now is not reported.
 		e.mu.Lock()
@@ -60,7 +73,7 @@ func (e *Engine) Launch(ctx context.Context, a *engine.Attempt) error {
 		}
 	}
 
-	job, err := render.RenderJob(a, e.cfg.Render)
+	job, err := render.RenderJob(a, opts)
 	if err != nil {
 		return fmt.Errorf("nomad: render %s: %w", a.Ref, err)
 	}
@@ -213,33 +226,10 @@ func (e *Engine) Stop(ctx context.Context, ref engine.Ref) error {
 // caller holds the job lock.
 func (e *Engine) attach(ctx context.Context, ref engine.Ref, cur *api.Job, rec *adoptions) error {
 	jobID := JobID(ref)
-	versions, _, _, err := e.client.Jobs().Versions(jobID, false, qo(ctx))
+	w, err := e.watchOf(ctx, ref, cur, rec)
 	if err != nil {
-		return fmt.Errorf("nomad: versions of %s: %w", jobID, err)
+		return err
 	}
-	registered := attemptOf(cur)
-	w := newWatch(jobID, ref, groupCount(cur))
-	w.version = registered
-	e.watchCapacity(w, cur)
-	// Versions come newest first; the attempt began at the oldest of the
-	// newest run of versions carrying its number.
-	for _, v := range versions {
-		if attemptOf(v) != registered {
-			break
-		}
-		w.since = deref(v.JobModifyIndex)
-		if t := deref(v.SubmitTime); t > 0 {
-			w.launched = time.Unix(0, t)
-		}
-	}
-	if ref.Attempt > registered {
-		// An adopted replacement: it was placed when it was adopted.
-		w.adopted, w.count, w.launched = rec.allocOf(ref.Attempt), 1, e.cfg.Clock.Now()
-		if w.adopted == "" {
-			return fmt.Errorf("nomad: %s: no adopted alloc recorded: %w", ref, engine.ErrNotFound)
-		}
-	}
-	w.registered = true
 	if cur.Stop != nil && *cur.Stop {
 		reason, err := e.readStopMarker(ctx, jobID, ref.Attempt)
 		if err != nil {
@@ -265,6 +255,98 @@ func (e *Engine) attach(ctx context.Context, ref engine.Ref, cur *api.Job, rec *
 	e.refresh(ctx, jobID)
 	e.stepLocked(ctx, jobID)
 	return nil
+}
+
+// watchOf is a watch of the job's current attempt ref, not registered
+// with the engine: where its allocs begin, from the job history (the first
+// version of its attempt), or, for an adopted attempt, its replacement
+// alloc from the record rec.
+func (e *Engine) watchOf(ctx context.Context, ref engine.Ref, cur *api.Job, rec *adoptions) (*watch, error) {
+	jobID := JobID(ref)
+	versions, _, _, err := e.client.Jobs().Versions(jobID, false, qo(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("nomad: versions of %s: %w", jobID, err)
+	}
+	registered := attemptOf(cur)
+	w := newWatch(jobID, ref, groupCount(cur))
+	w.version = registered
+	e.watchCapacity(w, cur)
+	// Versions come newest first; the attempt began at the oldest of the
+	// newest run of versions carrying its number.
+	for _, v := range versions {
+		if attemptOf(v) != registered {
+			break
+		}
+		w.since = deref(v.JobModifyIndex)
+		if t := deref(v.SubmitTime); t > 0 {
+			w.launched = time.Unix(0, t)
+		}
+	}
+	if ref.Attempt > registered {
+		// An adopted replacement: it was placed when it was adopted.
+		w.adopted, w.count, w.launched = rec.allocOf(ref.Attempt), 1, e.cfg.Clock.Now()
+		if w.adopted == "" {
+			return nil, fmt.Errorf("nomad: %s: no adopted alloc recorded: %w", ref, engine.ErrNotFound)
+		}
+	}
+	w.registered = true
+	return w, nil
+}
+
+// workerAlloc finds where pool worker attempt ref runs, for a job of its
+// pool to run beside it: the attempt's alloc, running, and its node, as
+// Nomad has them now. While the worker is on its way (not registered, not
+// placed, setting up) it returns an error to retry. Once the attempt is
+// gone for good (its job purged or stopped, a newer attempt in its place,
+// its alloc ended or stopping) the error wraps engine.ErrNotFound.
+func (e *Engine) workerAlloc(ctx context.Context, ref engine.Ref) (render.WorkerAlloc, error) {
+	jobID := JobID(ref)
+	gone := func(format string, args ...any) (render.WorkerAlloc, error) {
+		return render.WorkerAlloc{}, fmt.Errorf("pool worker %s is gone: %s: %w", ref, fmt.Sprintf(format, args...), engine.ErrNotFound)
+	}
+	cur, rec, err := e.current(ctx, jobID)
+	if err != nil {
+		return render.WorkerAlloc{}, err
+	}
+	if cur == nil {
+		return gone("Nomad job %s does not exist", jobID)
+	}
+	switch n := rec.current(attemptOf(cur)); {
+	case n > ref.Attempt:
+		return gone("Nomad job %s runs attempt %d now", jobID, n)
+	case n < ref.Attempt:
+		return render.WorkerAlloc{}, fmt.Errorf("pool worker %s is not registered yet: Nomad job %s runs attempt %d", ref, jobID, n)
+	}
+	if cur.Stop != nil && *cur.Stop {
+		return gone("Nomad job %s is stopped", jobID)
+	}
+	w, err := e.watchOf(ctx, ref, cur, rec)
+	if err != nil {
+		return render.WorkerAlloc{}, err
+	}
+	stubs, _, err := e.client.Jobs().Allocations(jobID, false, qo(ctx))
+	if err != nil {
+		return render.WorkerAlloc{}, fmt.Errorf("nomad: list allocations of %s: %w", jobID, err)
+	}
+	for _, s := range stubs {
+		w.allocs[s.ID] = viewOfStub(s)
+	}
+	allocs := w.originals()
+	if len(allocs) == 0 {
+		return render.WorkerAlloc{}, fmt.Errorf("pool worker %s is not placed yet", ref)
+	}
+	v := allocs[0]
+	switch {
+	case v.terminal():
+		return gone("its alloc %s is %s", v.ID, v.ClientStatus)
+	case v.DesiredStatus != api.AllocDesiredStatusRun:
+		return gone("its alloc %s is being stopped (%s)", v.ID, v.Desc)
+	case v.ClientStatus != api.AllocClientStatusRunning:
+		return render.WorkerAlloc{}, fmt.Errorf("pool worker %s is not running yet: its alloc %s is %s", ref, v.ID, v.ClientStatus)
+	case !v.started(taskRun):
+		return render.WorkerAlloc{}, fmt.Errorf("pool worker %s is not ready yet: its alloc %s runs setup", ref, v.ID)
+	}
+	return render.WorkerAlloc{AllocID: v.ID, NodeID: v.NodeID}, nil
 }
 
 // retireOlder makes sure no alloc of an older attempt (the job's current
@@ -342,10 +424,19 @@ func deref[T any](p *T) T {
 }
 
 // watchCapacity has an unplaced attempt of job give up when a cloud refuses
-// its offering (pool jobs wait for their fixed workers instead).
+// the capacity of the node class it waits for: its offering's, or for a
+// pool's worker the pool's (the class the pool's autoscaler policy
+// launches). A job submitted to a pool waits for no capacity: it is pinned
+// to its worker's node.
 func (e *Engine) watchCapacity(w *watch, job *api.Job) {
-	if job.Meta[naming.MetaPool] != "" {
+	pool := job.Meta[naming.MetaPool]
+	switch {
+	case pool != "" && job.Meta[naming.MetaPoolWorker] == "true":
+		w.class = naming.PoolNodeClass(pool)
+	case pool != "":
 		return
+	default:
+		w.class = job.Meta[naming.MetaOffering]
 	}
-	w.class, w.capacityEvery = job.Meta[naming.MetaOffering], e.cfg.PollInterval
+	w.capacityEvery = e.cfg.PollInterval
 }

@@ -94,7 +94,12 @@ type Job struct {
 	JobDuration   Duration `json:"job_duration"`
 	Recoveries    int      `json:"recoveries"`
 	FailureReason string   `json:"failure_reason,omitempty"`
-	Tasks         []Task   `json:"tasks"`
+	// Details says why an unfinished job waits ("waiting for a free
+	// worker of pool p (2/2 busy)"), as of the answer.
+	Details string `json:"details,omitempty"`
+	// Worker is the pool worker running the job (0: none).
+	Worker int64  `json:"worker,omitempty"`
+	Tasks  []Task `json:"tasks"`
 }
 
 // Task is one task of a managed job.
@@ -180,6 +185,7 @@ type QueueRequest struct {
 	User         string  `json:"user,omitempty"` // empty: every user
 	Limit        int     `json:"limit,omitempty"`
 	JobIDs       []int64 `json:"job_ids,omitempty"`
+	Pool         string  `json:"pool,omitempty"` // only this pool's jobs
 }
 
 // QueueResponse is the list of jobs, newest first.
@@ -246,4 +252,116 @@ type QueueResponseGob struct {
 	Jobs          []Job
 	InProgress    map[Status]int
 	ZeroExitCodes [][2]int
+}
+
+// Pool statuses.
+const (
+	// PoolProvisioning: fewer workers are ready than asked for.
+	PoolProvisioning = "PROVISIONING"
+	// PoolReady: every worker asked for is ready (idle or busy).
+	PoolReady = "READY"
+	// PoolUpdating: workers of an older version are being rolled.
+	PoolUpdating = "UPDATING"
+	// PoolFailed: a worker's setup failed again and again; no job runs.
+	PoolFailed = "FAILED"
+	// PoolShuttingDown: `pool down` was asked; workers are stopping.
+	PoolShuttingDown = "SHUTTING_DOWN"
+)
+
+// Worker statuses.
+const (
+	WorkerProvisioning = "PROVISIONING" // waiting for a node
+	WorkerSettingUp    = "SETTING_UP"   // running the pool's setup
+	WorkerIdle         = "IDLE"         // ready, no job
+	WorkerBusy         = "BUSY"         // running a job
+	WorkerRecovering   = "RECOVERING"   // lost or its setup failed: being replaced
+	WorkerStopping     = "STOPPING"     // rolled, scaled in or taken down
+)
+
+// PoolApplyRequest creates a pool or updates it (POST /v1/pools).
+type PoolApplyRequest struct {
+	Name string `json:"name"`
+	// DAG is the pool file: one task with its pool: block.
+	DAG  task.DAG `json:"dag"`
+	User string   `json:"user"`
+}
+
+// PoolApplyResponse says what apply did.
+type PoolApplyResponse struct {
+	Pool Pool `json:"pool"`
+	// Created is true for a new pool; Rolling for a changed setup, envs
+	// or resources (workers are replaced one at a time); Scaled for a
+	// changed worker count only.
+	Created bool `json:"created,omitempty"`
+	Rolling bool `json:"rolling,omitempty"`
+	Scaled  bool `json:"scaled,omitempty"`
+	// Warnings name what of the pool file has no effect.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Pool is one worker pool as `jobs pool status` shows it.
+type Pool struct {
+	Name    string `json:"name"`
+	Status  string `json:"status"`
+	Version int    `json:"version"`
+	// Workers is the number asked for; Ready counts those that finished
+	// setup (idle or busy).
+	Workers int `json:"workers"`
+	Ready   int `json:"ready"`
+	Busy    int `json:"busy"`
+	// Requested reads like the queue's REQUESTED column.
+	Requested string `json:"requested"`
+	// Choice is where the workers run (the optimizer's first choice).
+	Choice *catalog.Choice `json:"choice,omitempty"`
+	// CostPerHour is the price of every worker asked for, per hour (0 on
+	// the local engine).
+	CostPerHour   float64   `json:"cost_per_hour"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+	FailureReason string    `json:"failure_reason,omitempty"`
+	// PendingJobs and RunningJobs count the pool's unfinished jobs.
+	PendingJobs int      `json:"pending_jobs"`
+	RunningJobs int      `json:"running_jobs"`
+	Worker      []Worker `json:"worker_details"`
+	// Resources is the pool's task resources, for a job's fit check.
+	Resources task.Resources `json:"resources"`
+}
+
+// Worker is one worker of a pool.
+type Worker struct {
+	// ID is the worker's id: the id of the internal job that runs it, whose
+	// log (`jobs pool logs`) is the setup output.
+	ID      int64  `json:"id"`
+	Status  string `json:"status"`
+	Version int    `json:"version"`
+	// Job is the managed job it runs (0: none).
+	Job int64 `json:"job,omitempty"`
+	// Node is where it runs; Infra and Instance as in the queue.
+	Node        string     `json:"node,omitempty"`
+	Infra       string     `json:"infra,omitempty"`
+	Instance    string     `json:"instance,omitempty"`
+	Spot        bool       `json:"spot,omitempty"`
+	CostPerHour float64    `json:"cost_per_hour"`
+	ReadyAt     *time.Time `json:"ready_at,omitempty"`
+	Replaced    int        `json:"replaced"` // how many times it was replaced (lost or setup failed)
+	// SetupExitCode is the exit code of its last failed setup, if any.
+	SetupExitCode *int `json:"setup_exit_code,omitempty"`
+}
+
+// PoolsResponse answers GET /v1/pools.
+type PoolsResponse struct {
+	Pools []Pool `json:"pools"`
+}
+
+// PoolDownRequest takes pools down (POST /v1/pools/down): their unfinished
+// jobs are cancelled, then every worker stops.
+type PoolDownRequest struct {
+	Names []string `json:"names,omitempty"`
+	All   bool     `json:"all,omitempty"`
+}
+
+// PoolDownResponse lists the pools taken down and the jobs cancelled.
+type PoolDownResponse struct {
+	Pools     []string `json:"pools"`
+	Cancelled []int64  `json:"cancelled,omitempty"`
 }

@@ -165,6 +165,32 @@ func (c *Client) Cancel(ctx context.Context, req api.CancelRequest) (api.CancelR
 	return resp, c.do(ctx, http.MethodPost, "/v1/jobs/cancel", req, &resp)
 }
 
+// ApplyPool creates or updates a worker pool.
+func (c *Client) ApplyPool(ctx context.Context, req api.PoolApplyRequest) (api.PoolApplyResponse, error) {
+	var resp api.PoolApplyResponse
+	return resp, c.do(ctx, http.MethodPost, "/v1/pools", req, &resp)
+}
+
+// Pools describes the named pools (every pool when names is empty).
+func (c *Client) Pools(ctx context.Context, names []string) ([]api.Pool, error) {
+	q := url.Values{}
+	for _, n := range names {
+		q.Add("name", n)
+	}
+	path := "/v1/pools"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var resp api.PoolsResponse
+	return resp.Pools, c.do(ctx, http.MethodGet, path, nil, &resp)
+}
+
+// DownPool takes pools down.
+func (c *Client) DownPool(ctx context.Context, req api.PoolDownRequest) (api.PoolDownResponse, error) {
+	var resp api.PoolDownResponse
+	return resp, c.do(ctx, http.MethodPost, "/v1/pools/down", req, &resp)
+}
+
 // Preempt injects a preemption into a running task.
 func (c *Client) Preempt(ctx context.Context, id int64, req api.PreemptRequest) error {
 	return c.do(ctx, http.MethodPost, "/v1/jobs/"+strconv.FormatInt(id, 10)+"/preempt", req, nil)

@@ -41,6 +41,22 @@ func (b *backend) Version() string    { return "v1" }
 func (b *backend) LoopLatency(context.Context) (time.Duration, error) {
 	return 3 * time.Millisecond, nil
 }
+func (b *backend) ApplyPool(ctx context.Context, req api.PoolApplyRequest) (api.PoolApplyResponse, error) {
+	b.note("apply " + req.Name)
+	return api.PoolApplyResponse{Pool: api.Pool{Name: req.Name}, Created: true}, nil
+}
+func (b *backend) Pools(ctx context.Context, names []string) ([]api.Pool, error) {
+	b.note("pools " + strings.Join(names, ","))
+	out := []api.Pool{}
+	for _, n := range names {
+		out = append(out, api.Pool{Name: n})
+	}
+	return out, nil
+}
+func (b *backend) DownPool(ctx context.Context, req api.PoolDownRequest) (api.PoolDownResponse, error) {
+	b.note("down " + strings.Join(req.Names, ","))
+	return api.PoolDownResponse{Pools: req.Names}, nil
+}
 func (b *backend) Demand(context.Context) (api.Demand, error) {
 	return api.Demand{Nodes: map[string]int{"sky-gcp-us-central1-n2-standard-8-spot": 2}}, nil
 }
@@ -284,5 +300,36 @@ func TestEnsureLocalGivesUp(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(home, startLockFile)); err != nil {
 		t.Errorf("lock file: %v", err)
+	}
+}
+
+// TestPoolCalls: the pool requests reach the controller with their names.
+func TestPoolCalls(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b := &backend{}
+	serveUnix(t, dir, b)
+	c, err := New("unix://"+SocketPath(dir), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if r, err := c.ApplyPool(ctx, api.PoolApplyRequest{Name: "p"}); err != nil || !r.Created || r.Pool.Name != "p" {
+		t.Errorf("apply: %+v %v", r, err)
+	}
+	if ps, err := c.Pools(ctx, []string{"a b", "c"}); err != nil || len(ps) != 2 || ps[0].Name != "a b" {
+		t.Errorf("pools: %+v %v", ps, err)
+	}
+	if ps, err := c.Pools(ctx, nil); err != nil || len(ps) != 0 {
+		t.Errorf("all pools: %+v %v", ps, err)
+	}
+	if r, err := c.DownPool(ctx, api.PoolDownRequest{Names: []string{"p"}}); err != nil || len(r.Pools) != 1 {
+		t.Errorf("down: %+v %v", r, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	want := []string{"apply p", "pools a b,c", "pools ", "down p"}
+	if strings.Join(b.seen, "|") != strings.Join(want, "|") {
+		t.Errorf("controller saw %q, want %q", b.seen, want)
 	}
 }

@@ -35,6 +35,9 @@ type Backend interface {
 	Preempt(ctx context.Context, id int64, req api.PreemptRequest) error
 	LoopLatency(ctx context.Context) (time.Duration, error)
 	Demand(ctx context.Context) (api.Demand, error)
+	ApplyPool(ctx context.Context, req api.PoolApplyRequest) (api.PoolApplyResponse, error)
+	DownPool(ctx context.Context, req api.PoolDownRequest) (api.PoolDownResponse, error)
+	Pools(ctx context.Context, names []string) ([]api.Pool, error)
 }
 
 var _ Backend = (*jobs.Controller)(nil)
@@ -83,6 +86,9 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("GET /v1/jobs/{id}/logs", s.auth(s.logs))
 	s.mux.HandleFunc("GET /v1/jobs/{id}/controller-log", s.auth(s.controllerLog))
 	s.mux.HandleFunc("POST /v1/jobs/{id}/preempt", s.auth(s.preempt))
+	s.mux.HandleFunc("POST /v1/pools", s.auth(s.applyPool))
+	s.mux.HandleFunc("GET /v1/pools", s.auth(s.pools))
+	s.mux.HandleFunc("POST /v1/pools/down", s.auth(s.downPool))
 	return s
 }
 
@@ -167,6 +173,33 @@ func (s *Server) launch(w http.ResponseWriter, r *http.Request) {
 	}
 	ids, err := s.cfg.Backend.Submit(r.Context(), req)
 	s.answer(w, r, api.LaunchResponse{JobIDs: ids}, err)
+}
+
+func (s *Server) applyPool(w http.ResponseWriter, r *http.Request) {
+	var req api.PoolApplyRequest
+	if !s.decode(w, r, &req) {
+		return
+	}
+	res, err := s.cfg.Backend.ApplyPool(r.Context(), req)
+	s.answer(w, r, res, err)
+}
+
+// pools answers GET /v1/pools[?name=a&name=b].
+func (s *Server) pools(w http.ResponseWriter, r *http.Request) {
+	ps, err := s.cfg.Backend.Pools(r.Context(), r.URL.Query()["name"])
+	if ps == nil {
+		ps = []api.Pool{}
+	}
+	s.answer(w, r, api.PoolsResponse{Pools: ps}, err)
+}
+
+func (s *Server) downPool(w http.ResponseWriter, r *http.Request) {
+	var req api.PoolDownRequest
+	if !s.decode(w, r, &req) {
+		return
+	}
+	res, err := s.cfg.Backend.DownPool(r.Context(), req)
+	s.answer(w, r, res, err)
 }
 
 func (s *Server) queue(w http.ResponseWriter, r *http.Request) {

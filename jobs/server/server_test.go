@@ -39,6 +39,25 @@ func (b *fakeBackend) Version() string    { return "v0.test" }
 func (b *fakeBackend) LoopLatency(context.Context) (time.Duration, error) {
 	return 3 * time.Millisecond, nil
 }
+func (b *fakeBackend) ApplyPool(ctx context.Context, req api.PoolApplyRequest) (api.PoolApplyResponse, error) {
+	if req.Name == "" {
+		return api.PoolApplyResponse{}, jobs.Invalid("a pool needs a name (-p NAME)")
+	}
+	return api.PoolApplyResponse{Pool: api.Pool{Name: req.Name, Workers: 2, Version: 1}, Created: true}, nil
+}
+func (b *fakeBackend) Pools(ctx context.Context, names []string) ([]api.Pool, error) {
+	var out []api.Pool
+	for _, n := range names {
+		if n != "p" {
+			return nil, jobs.NotFound("no pool named %s", n)
+		}
+		out = append(out, api.Pool{Name: n})
+	}
+	return out, nil
+}
+func (b *fakeBackend) DownPool(ctx context.Context, req api.PoolDownRequest) (api.PoolDownResponse, error) {
+	return api.PoolDownResponse{Pools: req.Names, Cancelled: []int64{4}}, nil
+}
 func (b *fakeBackend) Demand(context.Context) (api.Demand, error) {
 	return api.Demand{Nodes: map[string]int{"sky-aws-us-east-1-m6i.large-spot": 3}}, nil
 }

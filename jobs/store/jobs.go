@@ -35,7 +35,20 @@ type Job struct {
 	// LaunchRetries counts plans exhausted without capacity since the last
 	// successful placement.
 	LaunchRetries int
+	// Kind is KindJob for a managed job, KindWorker for a pool's worker
+	// (Pool names the pool, PoolVersion the pool version it runs).
+	Kind        string
+	PoolVersion int
 }
+
+// Job kinds.
+const (
+	KindJob    = ""
+	KindWorker = "worker"
+)
+
+// IsWorker reports whether the job runs a pool worker.
+func (j *Job) IsWorker() bool { return j.Kind == KindWorker }
 
 // Task is one row of the tasks table. Zero times are unset.
 type Task struct {
@@ -110,6 +123,12 @@ type Attempt struct {
 	LaunchedAt time.Time
 	PlacedAt   time.Time
 	EndedAt    time.Time
+	// RunAt is when the run phase started (a pool worker is ready then).
+	RunAt time.Time
+	// WorkerJob and WorkerAttempt name the pool worker's attempt a pool
+	// job's attempt runs on (0: none).
+	WorkerJob     int64
+	WorkerAttempt int
 }
 
 // Live reports whether the attempt may still exist on the engine.
@@ -158,7 +177,7 @@ func (s *Store) CreateJobs(ctx context.Context, jobs []Job, tasks [][]Task) ([]i
 			res, err := tx.StmtContext(ctx, s.stmts.insertJob).ExecContext(ctx,
 				j.Name, j.User, j.Status, j.Pool, j.Priority, j.Pipeline, dag,
 				j.SubmittedAt.UnixNano(), nullTime(j.StartedAt), nullTime(j.EndedAt), j.FailureReason,
-				j.JobRank, j.NumJobs, j.CurrentTask, j.LaunchRetries)
+				j.JobRank, j.NumJobs, j.CurrentTask, j.LaunchRetries, j.Kind, j.PoolVersion)
 			if err != nil {
 				return err
 			}
@@ -252,7 +271,8 @@ func (s *Store) putAttempt(ctx context.Context, tx *sql.Tx, a *Attempt) error {
 	}
 	_, err = tx.StmtContext(ctx, s.stmts.putAttempt).ExecContext(ctx,
 		a.JobID, a.Task, a.Number, string(choice), a.State, a.Outcome, a.Node, nullInt(a.ExitCode),
-		a.CreatedAt.UnixNano(), nullTime(a.LaunchedAt), nullTime(a.PlacedAt), nullTime(a.EndedAt))
+		a.CreatedAt.UnixNano(), nullTime(a.LaunchedAt), nullTime(a.PlacedAt), nullTime(a.EndedAt),
+		nullTime(a.RunAt), a.WorkerJob, a.WorkerAttempt)
 	return err
 }
 
@@ -338,7 +358,7 @@ func (s *Store) load(ctx context.Context, where string, args ...any) ([]Record, 
 		r.Tasks = append(r.Tasks, t)
 	}
 	arows, err := tx.QueryContext(ctx, `SELECT job_id, task_idx, attempt, choice, state, outcome, node, exit_code,
-		created_at, launched_at, placed_at, ended_at FROM attempts
+		created_at, launched_at, placed_at, ended_at, run_at, worker_job, worker_attempt FROM attempts
 		WHERE job_id IN (`+sub+`) ORDER BY job_id, task_idx, attempt`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: load attempts: %w", err)
@@ -349,9 +369,9 @@ func (s *Store) load(ctx context.Context, where string, args ...any) ([]Record, 
 		var choice []byte
 		var exit sql.NullInt64
 		var created int64
-		var launched, placed, ended sql.NullInt64
+		var launched, placed, ended, run sql.NullInt64
 		if err := arows.Scan(&a.JobID, &a.Task, &a.Number, &choice, &a.State, &a.Outcome, &a.Node, &exit,
-			&created, &launched, &placed, &ended); err != nil {
+			&created, &launched, &placed, &ended, &run, &a.WorkerJob, &a.WorkerAttempt); err != nil {
 			return nil, fmt.Errorf("store: load attempts: %w", err)
 		}
 		if err := json.Unmarshal(choice, &a.Choice); err != nil {
@@ -360,6 +380,7 @@ func (s *Store) load(ctx context.Context, where string, args ...any) ([]Record, 
 		a.ExitCode = intPtr(exit)
 		a.CreatedAt = time.Unix(0, created)
 		a.LaunchedAt, a.PlacedAt, a.EndedAt = timeOf(launched), timeOf(placed), timeOf(ended)
+		a.RunAt = timeOf(run)
 		r := &recs[index[a.JobID]]
 		r.Attempts = append(r.Attempts, a)
 	}
@@ -370,17 +391,18 @@ func (s *Store) load(ctx context.Context, where string, args ...any) ([]Record, 
 }
 
 const jobCols = `j.id, j.name, j.user_name, j.status, j.pool, j.priority, j.pipeline, j.submitted_at,
-	j.started_at, j.ended_at, j.failure_reason, j.job_rank, j.num_jobs, j.current_task, j.launch_retries`
+	j.started_at, j.ended_at, j.failure_reason, j.job_rank, j.num_jobs, j.current_task, j.launch_retries,
+	j.kind, j.pool_version`
 
 // scanJob scans the jobCols of a row. It scans into plain Go types only:
 // database/sql converts named types (api.Status) through reflection, which
 // costs more than the query itself at 10,000 rows.
 func scanJob(rows *sql.Rows, j *Job, extra ...any) error {
 	var status string
-	var priority, pipeline, submitted, rank, num, cur, retries int64
+	var priority, pipeline, submitted, rank, num, cur, retries, version int64
 	var started, ended sql.NullInt64
 	dest := []any{&j.ID, &j.Name, &j.User, &status, &j.Pool, &priority, &pipeline, &submitted,
-		&started, &ended, &j.FailureReason, &rank, &num, &cur, &retries}
+		&started, &ended, &j.FailureReason, &rank, &num, &cur, &retries, &j.Kind, &version}
 	if err := rows.Scan(append(dest, extra...)...); err != nil {
 		return err
 	}
@@ -389,6 +411,7 @@ func scanJob(rows *sql.Rows, j *Job, extra ...any) error {
 	j.SubmittedAt = time.Unix(0, submitted)
 	j.StartedAt, j.EndedAt = timeOf(started), timeOf(ended)
 	j.JobRank, j.NumJobs, j.CurrentTask, j.LaunchRetries = int(rank), int(num), int(cur), int(retries)
+	j.PoolVersion = int(version)
 	return nil
 }
 
@@ -459,6 +482,9 @@ type Filter struct {
 	User string
 	Name string
 	Pool string
+	// Kind, when set, keeps only jobs of that kind: KindJob (managed jobs,
+	// as `jobs queue` and `jobs cancel` see them) or KindWorker.
+	Kind *string
 	// Active keeps only jobs in a non-terminal status.
 	Active bool
 	// RecentFinished, when > 0, keeps every active job and only that many
@@ -537,6 +563,10 @@ func (f Filter) where() (string, []any) {
 	if f.Pool != "" {
 		conds = append(conds, "j.pool = ?")
 		args = append(args, f.Pool)
+	}
+	if f.Kind != nil {
+		conds = append(conds, "j.kind = ?")
+		args = append(args, *f.Kind)
 	}
 	if f.Active {
 		conds = append(conds, "j.status NOT IN "+terminalSQL)

@@ -29,8 +29,9 @@ type Store struct {
 // Write statements, prepared at Open.
 const (
 	sqlInsertJob = `INSERT INTO jobs (name, user_name, status, pool, priority, pipeline, dag,
-		submitted_at, started_at, ended_at, failure_reason, job_rank, num_jobs, current_task, launch_retries)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		submitted_at, started_at, ended_at, failure_reason, job_rank, num_jobs, current_task, launch_retries,
+		kind, pool_version)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlUpdateJob = `UPDATE jobs SET status = ?, started_at = ?, ended_at = ?,
 		failure_reason = ?, current_task = ?, launch_retries = ? WHERE id = ?`
 	sqlPutTask = `INSERT OR REPLACE INTO tasks (job_id, idx, name, status, requested, attempt,
@@ -38,8 +39,9 @@ const (
 		choice, infra, instance_type, spot, blocked, failure_reason)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlPutAttempt = `INSERT OR REPLACE INTO attempts (job_id, task_idx, attempt, choice, state,
-		outcome, node, exit_code, created_at, launched_at, placed_at, ended_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		outcome, node, exit_code, created_at, launched_at, placed_at, ended_at, run_at,
+		worker_job, worker_attempt)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 // Open opens (creating if needed) the database at path and applies pending
@@ -171,6 +173,28 @@ CREATE TABLE kv (
 	key        TEXT    PRIMARY KEY,
 	value      BLOB    NOT NULL,
 	updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`,
+	// Worker pools: a pool's workers are jobs of kind 'worker'; a pool
+	// job's attempt names the worker attempt it runs on.
+	`
+ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN pool_version INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX jobs_by_kind ON jobs(kind);
+ALTER TABLE attempts ADD COLUMN run_at INTEGER;
+ALTER TABLE attempts ADD COLUMN worker_job INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE attempts ADD COLUMN worker_attempt INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE pools (
+	name           TEXT    PRIMARY KEY,
+	user_name      TEXT    NOT NULL,
+	dag            TEXT    NOT NULL,
+	version        INTEGER NOT NULL,
+	workers        INTEGER NOT NULL,
+	state          TEXT    NOT NULL,
+	failure_reason TEXT    NOT NULL DEFAULT '',
+	created_at     INTEGER NOT NULL,
+	updated_at     INTEGER NOT NULL
 ) WITHOUT ROWID;
 `,
 }

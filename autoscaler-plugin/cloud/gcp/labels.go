@@ -70,7 +70,7 @@ func labelsFor(req cloud.LaunchRequest) map[string]string {
 	for _, k := range keys {
 		labels[LabelKey(k)] = LabelValue(req.Tags[k])
 	}
-	labels[LabelKey(cloud.TagNodeClass)] = LabelValue(req.Offering.NodeClass())
+	labels[LabelKey(cloud.TagNodeClass)] = LabelValue(req.Class())
 	return labels
 }
 

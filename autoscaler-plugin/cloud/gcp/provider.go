@@ -168,7 +168,7 @@ func (p *Provider) Launch(ctx context.Context, req cloud.LaunchRequest) ([]cloud
 			ce := Classify(r.err, r.zone)
 			if ce == nil {
 				if stop == nil {
-					stop = fmt.Errorf("gcp: launch %s in %s: %w", req.Offering.NodeClass(), r.zone, r.err)
+					stop = fmt.Errorf("gcp: launch %s in %s: %w", req.Class(), r.zone, r.err)
 				}
 				continue
 			}
@@ -204,7 +204,7 @@ func (p *Provider) Launch(ctx context.Context, req cloud.LaunchRequest) ([]cloud
 	for i, r := range refusals {
 		errs[i] = r
 	}
-	return out, fmt.Errorf("gcp: launched %d of %d %s: %w", len(out), req.Count, req.Offering.NodeClass(), errors.Join(errs...))
+	return out, fmt.Errorf("gcp: launched %d of %d %s: %w", len(out), req.Count, req.Class(), errors.Join(errs...))
 }
 
 // kindRank orders refusals by what they say of the offering: a quota
@@ -315,7 +315,7 @@ func (p *Provider) instanceResource(req cloud.LaunchRequest, zone, name string) 
 		NetworkInterfaces: []*computepb.NetworkInterface{nic},
 		Metadata: &computepb.Metadata{Items: []*computepb.Items{
 			{Key: proto.String(MetadataStartupScript), Value: proto.String(req.Bootstrap)},
-			{Key: proto.String(MetadataNodeClass), Value: proto.String(req.Offering.NodeClass())},
+			{Key: proto.String(MetadataNodeClass), Value: proto.String(req.Class())},
 		}},
 		Labels:     labelsFor(req),
 		Scheduling: scheduling(req.Offering.Spot),

@@ -483,6 +483,42 @@ func TestListByClass(t *testing.T) {
 	}
 }
 
+// A worker pool's instances are of an offering but join the pool's node
+// class: they are labelled and listed by it, not the offering's.
+func TestListPoolClass(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	p, _ := setup(t, gcefake.Options{}, gcp.Config{})
+	o := offering("n2-standard-8", false)
+	req := request(o, 2, zonesABC...)
+	req.NodeClass = "sky-pool-gpus"
+	pool, err := p.Launch(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Launch(ctx, request(o, 1, zonesABC...)); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(insts []cloud.Instance) []string {
+		var out []string
+		for _, in := range insts {
+			out = append(out, in.ID)
+		}
+		sort.Strings(out)
+		return out
+	}
+	got, err := p.List(ctx, "sky-pool-gpus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(ids(pool), ids(got)); diff != "" {
+		t.Errorf("List(sky-pool-gpus) (-want +got):\n%s", diff)
+	}
+	if got, err := p.List(ctx, o.NodeClass()); err != nil || len(got) != 1 {
+		t.Errorf("List(%s) = %v, %v; want the offering's one instance", o.NodeClass(), got, err)
+	}
+}
+
 // An instance with the class label but no metadata (launched by something
 // else) is the class's.
 func TestListWithoutMetadata(t *testing.T) {

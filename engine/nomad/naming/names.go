@@ -1,6 +1,7 @@
 // Package naming holds every name the parts of skynomad that meet in Nomad
-// must agree on: the Nomad job IDs of managed tasks and pools, the task
-// group and task names, the job and node meta keys, and the paths of the
+// must agree on: the Nomad job IDs of managed tasks (a pool's workers among
+// them), the node classes and the worker port of pools, the task group and
+// task names, the job and node meta keys, and the paths of the
 // Nomad Variables skynomad reads and writes.
 //
 // The renderer (engine/nomad/render) writes these names into jobs, the
@@ -13,12 +14,13 @@
 // The package imports nothing of skynomad's, so every side may use it.
 package naming
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
-import "fmt"
-
-// JobPrefix starts the ID of every Nomad job skynomad registers: a managed
-// task's job (JobID) and a pool's worker job (PoolJobID).
+// JobPrefix starts the ID of every Nomad job skynomad registers: the job of
+// a managed task (JobID), a pool's worker being one.
 const JobPrefix = "sky-"
 
 // JobID is the Nomad job of task taskIndex of managed job jobID:
@@ -29,18 +31,27 @@ func JobID(jobID int64, taskIndex int) string {
 
 const poolPrefix = JobPrefix + "pool-"
 
-// PoolJobID is the Nomad job of a pool's workers: sky-pool-<name>.
-func PoolJobID(pool string) string { return poolPrefix + pool }
-
 // PoolNodeClass is the node class of a pool's workers: sky-pool-<name>.
+// The pool's autoscaler policy keeps one node of it per worker.
 func PoolNodeClass(pool string) string { return poolPrefix + pool }
+
+// A pool's worker reserves the static port PoolWorkerPort, labelled
+// PoolWorkerPortLabel, in its group's network block. Nothing listens on it:
+// static ports are per node, so Nomad places at most one worker (of any
+// pool) on a node, and a node's worker holds the whole node for the jobs
+// it runs. Keep it out of the clients' reserved ports and out of other
+// jobs' static ports. It sits below Nomad's default dynamic range
+// (20000-32000), so Nomad never hands it to a dynamic port.
+const (
+	PoolWorkerPort      = 19646
+	PoolWorkerPortLabel = "sky_pool_worker"
+)
 
 // Task group and tasks of a rendered job.
 const (
 	// GroupName is the only task group of a rendered job.
 	GroupName = "main"
-	// SetupTaskName runs the task's setup: a prestart task, or the only
-	// task of a pool's worker job.
+	// SetupTaskName runs the task's setup: a prestart task.
 	SetupTaskName = "setup"
 	// RunTaskName runs the task's run script.
 	RunTaskName = "run"
@@ -60,9 +71,10 @@ const (
 	// MetaCapacity is also a node meta key (NodeMetaCapacity).
 	MetaCapacity = "sky.capacity"
 	MetaOffering = "sky.offering"
-	MetaPool     = "sky.pool"
-	// MetaPoolWorkers is a pool's size: "N", or "MIN-MAX" when autoscaled.
-	MetaPoolWorkers = "sky.pool_workers"
+	// MetaPool is the pool of a worker's job and of a job submitted to it.
+	MetaPool = "sky.pool"
+	// MetaPoolWorker is "true" on a pool worker's job.
+	MetaPoolWorker = "sky.pool_worker"
 	// MetaUnsupportedMounts lists what the job does not deliver to the task
 	// yet ("; "-separated).
 	MetaUnsupportedMounts = "sky.unsupported_mounts"

@@ -154,6 +154,11 @@ func blockRank(block string) int {
 
 var durationType = reflect.TypeFor[time.Duration]()
 
+// jobspecBlocks are the blocks a jobspec names otherwise than the api
+// types' tags: a network's static ports are `port "label" { static = N }`
+// blocks, as its dynamic ones.
+var jobspecBlocks = map[string]string{"reserved_ports": "port"}
+
 // writeBody writes the tagged fields of struct v: attributes first (in field
 // order), then blocks, as jobspecs are usually laid out.
 func writeBody(body *hclwrite.Body, v reflect.Value, skip map[string]bool) error {
@@ -177,7 +182,11 @@ func writeBody(body *hclwrite.Body, v reflect.Value, skip map[string]bool) error
 		return cmp.Compare(blockRank(a.name), blockRank(b.name))
 	})
 	for _, f := range blocks {
-		if err := writeBlocks(body, f.name, v.Field(f.index)); err != nil {
+		name := f.name
+		if jobspec, ok := jobspecBlocks[name]; ok {
+			name = jobspec
+		}
+		if err := writeBlocks(body, name, v.Field(f.index)); err != nil {
 			return fmt.Errorf("%s: %w", f.name, err)
 		}
 	}

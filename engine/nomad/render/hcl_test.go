@@ -140,11 +140,11 @@ func decodeBody(t *testing.T, b *hclsyntax.Body) *hclNode {
 
 // jobSummary is what a jobspec must carry for skynomad's jobs to behave.
 type jobSummary struct {
-	ID, Type, Region, Namespace, NodePool string
-	Priority                              float64
-	Datacenters                           []string
-	Meta                                  map[string]string
-	Groups                                []groupSummary
+	ID, Name, Type, Region, Namespace, NodePool string
+	Priority                                    float64
+	Datacenters                                 []string
+	Meta                                        map[string]string
+	Groups                                      []groupSummary
 }
 
 type groupSummary struct {
@@ -154,6 +154,7 @@ type groupSummary struct {
 	Restart     string
 	Reschedule  string
 	DiskMB      float64
+	Ports       []string // static ports: label=N
 	Tasks       []taskSummary
 }
 
@@ -171,7 +172,7 @@ func constraintText(attr, op, value string) string { return attr + " " + op + " 
 
 func summarizeJob(job *api.Job) jobSummary {
 	s := jobSummary{
-		ID: *job.ID, Type: strOr(job.Type), Region: strOr(job.Region), Namespace: strOr(job.Namespace),
+		ID: *job.ID, Name: strOr(job.Name), Type: strOr(job.Type), Region: strOr(job.Region), Namespace: strOr(job.Namespace),
 		NodePool: strOr(job.NodePool), Datacenters: job.Datacenters, Meta: job.Meta,
 	}
 	if job.Priority != nil {
@@ -193,6 +194,11 @@ func summarizeJob(job *api.Job) jobSummary {
 		}
 		if d := g.EphemeralDisk; d != nil {
 			gs.DiskMB = float64(*d.SizeMB)
+		}
+		for _, n := range g.Networks {
+			for _, p := range n.ReservedPorts {
+				gs.Ports = append(gs.Ports, fmt.Sprintf("%s=%d", p.Label, p.Value))
+			}
 		}
 		for _, tk := range g.Tasks {
 			ts := taskSummary{
@@ -235,8 +241,11 @@ func summarizeHCL(t *testing.T, text []byte) jobSummary {
 	t.Helper()
 	job := parseHCL(t, text).block(t, "job")
 	s := jobSummary{
-		ID: job.labels[0], Type: job.str("type"), Region: job.str("region"), Namespace: job.str("namespace"),
+		ID: job.labels[0], Name: job.str("name"), Type: job.str("type"), Region: job.str("region"), Namespace: job.str("namespace"),
 		NodePool: job.str("node_pool"), Meta: stringMap(job.attrs["meta"]),
+	}
+	if s.Name == "" {
+		s.Name = s.ID // the jobspec leaves out a name that is the ID
 	}
 	s.Priority, _ = job.attrs["priority"].(float64)
 	for _, dc := range job.attrs["datacenters"].([]any) {
@@ -256,6 +265,11 @@ func summarizeHCL(t *testing.T, text []byte) jobSummary {
 		}
 		if d := g.all("ephemeral_disk"); len(d) == 1 {
 			gs.DiskMB = d[0].attrs["size"].(float64)
+		}
+		for _, n := range g.all("network") {
+			for _, p := range n.all("port") {
+				gs.Ports = append(gs.Ports, fmt.Sprintf("%s=%v", p.labels[0], p.attrs["static"]))
+			}
 		}
 		for _, tk := range g.all("task") {
 			ts := taskSummary{

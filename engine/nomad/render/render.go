@@ -43,6 +43,12 @@ const (
 	defaultKillTimeout = 30 * time.Second
 	defaultCPUMHz      = 1000
 	defaultMemoryMB    = 1024
+	// A pool worker holds its node by the pool's node class and the worker
+	// port, not by resources: its tasks ask this nominal share, and the
+	// jobs it runs get the node's resources. (The ask is Nomad's
+	// bookkeeping; the skypilot driver sets no limit from it.)
+	workerCPUMHz   = 100
+	workerMemoryMB = 128
 	// headroom is the share of an offering's memory or disk an attempt may
 	// ask for: nodes report less than the instance's nominal size.
 	headroom = 0.85
@@ -70,6 +76,18 @@ type Options struct {
 	// sky.instance_type, sky.capacity) instead of by the offering's node
 	// class, for clusters whose nodes are not in skynomad's classes.
 	NoNodeClass bool
+	// Worker is where the worker runs that a job submitted to a pool
+	// (Attempt.Worker set) must run beside. The Nomad engine looks it up
+	// and sets it for each such launch; RenderJob refuses a pool job
+	// without it.
+	Worker *WorkerAlloc
+}
+
+// WorkerAlloc is where a pool worker's attempt runs: its alloc and that
+// alloc's node.
+type WorkerAlloc struct {
+	AllocID string
+	NodeID  string
 }
 
 func (o Options) withDefaults() Options {
@@ -96,10 +114,21 @@ func (o Options) withDefaults() Options {
 // (bash in the image for docker: images). Nomad neither restarts nor
 // reschedules it: the controller decides.
 //
-// An attempt whose task has a `pool:` block renders the pool's worker job
-// instead: a sysbatch job that runs setup once on every node of class
-// sky-pool-<pool>. The number of workers is the autoscaler's business (the
-// class's policy); the job records it in meta sky.pool_workers.
+// Worker pools (the Nomad engine's package doc has the whole picture):
+//
+//   - A pool's worker (Attempt.IsWorker: a task with a `pool:` block) is
+//     such a job too, named <pool>-worker, with meta sky.pool and
+//     sky.pool_worker: setup, then engine.WorkerRun holding the node. It
+//     is placed on the pool's node class sky-pool-<pool> and reserves the
+//     static port naming.PoolWorkerPort, so no node runs two workers. Its
+//     tasks ask a nominal share of the node (workerCPUMHz,
+//     workerMemoryMB) and no GPU: the node is for the jobs it runs.
+//   - A job submitted to a pool (Attempt.Worker set) is pinned to its
+//     worker's node (${node.unique.id}), skips setup and names the
+//     worker's alloc in its run task's config (worker_alloc): the task
+//     driver runs it in the worker's workdir with the worker's HOME.
+//     Options.Worker says where the worker runs. Its own workdir and file
+//     mounts are not fetched: it runs in its worker's.
 //
 // Not rendered yet, pending the job-files bucket (bucket/): a local workdir,
 // local file mounts and bucket mounts in MOUNT / MOUNT_CACHED mode. They are
@@ -112,8 +141,18 @@ func (o Options) withDefaults() Options {
 func RenderJob(a *engine.Attempt, opts Options) (*api.Job, error) {
 	o := opts.withDefaults()
 	r := renderer{a: a, o: o}
-	if a.Task.Pool != nil {
-		return r.poolJob()
+	switch {
+	case a.IsWorker() && r.poolName() == "":
+		return nil, fmt.Errorf("render pool worker %s: the pool has no name", a.Ref)
+	case a.Worker != nil && a.Pool == "":
+		return nil, fmt.Errorf("render %s: it names a pool worker (%s) but no pool", a.Ref, *a.Worker)
+	case a.Pool != "" && !a.IsWorker() && a.Worker == nil:
+		return nil, fmt.Errorf("render %s on pool %s: it names no worker to run beside", a.Ref, a.Pool)
+	case a.Worker != nil && (o.Worker == nil || o.Worker.AllocID == "" || o.Worker.NodeID == ""):
+		return nil, fmt.Errorf("render %s on pool %s: where its worker (%s) runs is not known", a.Ref, a.Pool, *a.Worker)
+	case a.Worker != nil && o.TaskDriver != driver.PluginName && a.Task.Resources.DockerImage() != "":
+		return nil, fmt.Errorf("render %s on pool %s: a job in an image runs in its worker's directory only under the %s task driver, not %s",
+			a.Ref, a.Pool, driver.PluginName, o.TaskDriver)
 	}
 	return r.job()
 }
@@ -123,16 +162,14 @@ type renderer struct {
 	o Options
 }
 
-// jobID is the ID of the job being rendered.
+// jobID is the ID of the job being rendered: every attempt's, a pool
+// worker's included, is naming.JobID, by which the engine finds it.
 func (r renderer) jobID() string {
-	if r.a.Task.Pool != nil {
-		return naming.PoolJobID(r.poolName())
-	}
 	return naming.JobID(r.a.Ref.JobID, r.a.Ref.Task)
 }
 
-// poolName names a pool's worker job: the attempt's pool, else the job's
-// name.
+// poolName is the pool of a worker: the attempt's pool, else the job's
+// name (a pool file translated alone).
 func (r renderer) poolName() string {
 	if r.a.Pool != "" {
 		return r.a.Pool
@@ -144,6 +181,7 @@ func (r renderer) job() (*api.Job, error) {
 	a := r.a
 	id := r.jobID()
 	nodes := max(a.Task.NumNodes, 1)
+	worker := a.IsWorker()
 
 	job := r.skeleton(id, "batch")
 	job.Meta = map[string]string{
@@ -156,7 +194,13 @@ func (r renderer) job() (*api.Job, error) {
 		naming.MetaCapacity: a.Choice.Capacity(),
 		naming.MetaOffering: a.Choice.NodeClass(),
 	}
-	if a.Pool != "" {
+	switch {
+	case worker:
+		// The UI lists jobs by name: the pool's workers read as such.
+		job.Name = new(r.poolName() + "-worker")
+		job.Meta[naming.MetaPool] = r.poolName()
+		job.Meta[naming.MetaPoolWorker] = "true"
+	case a.Pool != "":
 		job.Meta[naming.MetaPool] = a.Pool
 	}
 
@@ -166,14 +210,23 @@ func (r renderer) job() (*api.Job, error) {
 		Constraints:      r.placement(),
 		RestartPolicy:    &api.RestartPolicy{Attempts: new(0), Mode: new("fail")},
 		ReschedulePolicy: &api.ReschedulePolicy{Attempts: new(0), Unlimited: new(false)},
-		EphemeralDisk:    r.disk(),
+	}
+	if a.Worker == nil {
+		// A pool's job runs in its worker's alloc dir, which asked for
+		// the disk.
+		group.EphemeralDisk = r.disk()
 	}
 	if nodes > 1 {
 		group.Constraints = append(group.Constraints, &api.Constraint{Operand: api.ConstraintDistinctHosts})
 	}
+	if worker {
+		group.Networks = []*api.NetworkResource{{
+			ReservedPorts: []api.Port{{Label: naming.PoolWorkerPortLabel, Value: naming.PoolWorkerPort}},
+		}}
+	}
 
-	fetch := r.fetches(!a.SkipSetup)
-	if pending := undelivered(a.Task, !a.SkipSetup); len(pending) > 0 {
+	fetch := r.fetches()
+	if pending := r.undelivered(); len(pending) > 0 {
 		job.Meta[naming.MetaUnsupportedMounts] = strings.Join(pending, "; ")
 	}
 	env, err := r.envFile(fetch)
@@ -185,57 +238,19 @@ func (r renderer) job() (*api.Job, error) {
 		setup.Lifecycle = &api.TaskLifecycle{Hook: api.TaskLifecycleHookPrestart}
 		group.Tasks = append(group.Tasks, setup)
 	}
-	group.Tasks = append(group.Tasks, r.task(engine.PhaseRun, a.Task.Run, env))
+	run := a.Task.Run
+	if worker {
+		run = engine.WorkerRun
+	}
+	group.Tasks = append(group.Tasks, r.task(engine.PhaseRun, run, env))
 	// The alloc dir is shared: the first task fetches for both.
 	group.Tasks[0].Artifacts = fetch.artifacts
-	group.Tasks[len(group.Tasks)-1].Resources.Devices = r.devices()
+	if !worker {
+		group.Tasks[len(group.Tasks)-1].Resources.Devices = r.devices()
+	}
 
 	job.TaskGroups = []*api.TaskGroup{group}
 	return job, nil
-}
-
-func (r renderer) poolJob() (*api.Job, error) {
-	a := r.a
-	pool := r.poolName()
-	if pool == "" {
-		return nil, fmt.Errorf("render pool job: the pool has no name")
-	}
-	job := r.skeleton(r.jobID(), "sysbatch")
-	job.Meta = map[string]string{
-		naming.MetaPool:        pool,
-		naming.MetaPoolWorkers: poolSize(*a.Task.Pool),
-		naming.MetaCapacity:    a.Choice.Capacity(),
-		naming.MetaOffering:    a.Choice.NodeClass(),
-	}
-	fetch := r.fetches(true)
-	if pending := undelivered(a.Task, true); len(pending) > 0 {
-		job.Meta[naming.MetaUnsupportedMounts] = strings.Join(pending, "; ")
-	}
-	env, err := r.envFile(fetch)
-	if err != nil {
-		return nil, err
-	}
-	setup := r.task(engine.PhaseSetup, a.Task.Setup, env)
-	setup.Artifacts = fetch.artifacts
-	job.TaskGroups = []*api.TaskGroup{{
-		Name: new(naming.GroupName),
-		Constraints: []*api.Constraint{
-			{LTarget: "${node.class}", RTarget: naming.PoolNodeClass(pool), Operand: "="},
-		},
-		// sysbatch jobs take no reschedule policy.
-		RestartPolicy: &api.RestartPolicy{Attempts: new(0), Mode: new("fail")},
-		EphemeralDisk: r.disk(),
-		Tasks:         []*api.Task{setup},
-	}}
-	return job, nil
-}
-
-// poolSize is "N" workers, or "MIN-MAX" for an autoscaled pool.
-func poolSize(p task.PoolSpec) string {
-	if p.Workers > 0 {
-		return strconv.Itoa(p.Workers)
-	}
-	return fmt.Sprintf("%d-%d", p.MinWorkers, p.MaxWorkers)
 }
 
 func (r renderer) skeleton(id, kind string) *api.Job {
@@ -271,31 +286,41 @@ func nodeMeta(key string) string { return "${meta." + key + "}" }
 
 // placement pins the attempt to its offering. The node class (one per
 // cloud, region, instance type and capacity) is what reserves the VM; the
-// resource ask only keeps Nomad's bookkeeping honest.
+// resource ask only keeps Nomad's bookkeeping honest. A pool's workers and
+// jobs use the pool's node class instead, which the pool's autoscaler
+// policy keeps at the pool's size, and a pool's job also its worker's node.
+// Without node classes (NoNodeClass) the offering's node meta places both;
+// on this host's offering, any node does.
 func (r renderer) placement() []*api.Constraint {
 	a := r.a
 	eq := func(attr, value string) *api.Constraint {
 		return &api.Constraint{LTarget: attr, RTarget: value, Operand: "="}
 	}
+	var out []*api.Constraint
+	if a.Worker != nil {
+		out = append(out, eq("${node.unique.id}", r.o.Worker.NodeID))
+	}
 	switch {
-	case a.Pool != "":
-		return []*api.Constraint{eq("${node.class}", naming.PoolNodeClass(a.Pool))}
 	case a.Choice.Offering.Cloud == "local":
 		// This host, or any node of a cluster standing in for it.
-		return nil
 	case r.o.NoNodeClass:
-		return []*api.Constraint{
+		out = append(out,
 			eq(nodeMeta(naming.NodeMetaCloud), a.Choice.Offering.Cloud),
 			eq(nodeMeta(naming.NodeMetaRegion), a.Choice.Offering.Region),
 			eq(nodeMeta(naming.NodeMetaInstanceType), a.Choice.Offering.InstanceType),
 			eq(nodeMeta(naming.NodeMetaCapacity), a.Choice.Capacity()),
-		}
+		)
+	case a.IsWorker():
+		out = append(out, eq("${node.class}", naming.PoolNodeClass(r.poolName())))
+	case a.Worker != nil:
+		out = append(out, eq("${node.class}", naming.PoolNodeClass(a.Pool)))
 	default:
-		return []*api.Constraint{
+		out = append(out,
 			eq("${node.class}", a.Choice.NodeClass()),
 			eq(nodeMeta(naming.NodeMetaCapacity), a.Choice.Capacity()),
-		}
+		)
 	}
+	return out
 }
 
 // resources is the ask of each task. The node class, not this ask, reserves
@@ -303,6 +328,9 @@ func (r renderer) placement() []*api.Constraint {
 // can report free, and CPU a nominal 1000 MHz, since MHz per vCPU differ
 // between instance types.
 func (r renderer) resources() *api.Resources {
+	if r.a.IsWorker() {
+		return &api.Resources{CPU: new(workerCPUMHz), MemoryMB: new(workerMemoryMB)}
+	}
 	mem := defaultMemoryMB
 	if m := r.a.Task.Resources.Memory; m != nil && m.Value > 0 {
 		mem = int(math.Ceil(m.Value * 1024))
@@ -391,6 +419,11 @@ func (r renderer) task(phase engine.Phase, script string, env *api.Template) *ap
 		if image != "" {
 			t.Config[driver.ConfigImage] = image
 		}
+		if r.a.Worker != nil {
+			// The plugin takes the workdir, which is under this alloc's
+			// dir, from the worker's alloc dir instead.
+			t.Config[driver.ConfigWorkerAlloc] = r.o.Worker.AllocID
+		}
 	case image != "":
 		// The runner is not in the image: bash runs the script itself, so
 		// there are no (task, pid=N) prefixes, no phase markers and no
@@ -405,6 +438,12 @@ func (r renderer) task(phase engine.Phase, script string, env *api.Template) *ap
 			t.Config["work_dir"] = workdir
 		}
 	default:
+		if r.a.Worker != nil {
+			// raw_exec sees the host's paths: the worker's alloc dir is a
+			// sibling of this one. (HOME is the client's user's, as the
+			// worker's.)
+			workdir = "${NOMAD_ALLOC_DIR}/../../" + r.o.Worker.AllocID + "/alloc/" + workdirAllocPath
+		}
 		t.Driver = "raw_exec"
 		t.Config = map[string]any{
 			"command": r.o.RunnerPath,
@@ -536,17 +575,22 @@ type allocMount struct {
 	AllocPath string `json:"alloc_path"`
 }
 
-// fetches turns the workdir and (when withMounts) the file mounts into
-// artifacts; what it cannot fetch yet, undelivered lists.
-func (r renderer) fetches(withMounts bool) fetchPlan {
+// fetches turns the workdir and the file mounts into artifacts; what it
+// cannot fetch yet, undelivered lists. A job on a pool's workers fetches
+// neither (it runs in its worker's workdir, and the worker has the
+// mounts); a job skipping setup otherwise fetches only its workdir.
+func (r renderer) fetches() fetchPlan {
 	var f fetchPlan
+	if r.a.Worker != nil {
+		return f
+	}
 	if w := r.a.Task.Workdir; w != nil && w.GitURL != "" {
 		f.artifacts = append(f.artifacts, &api.TaskArtifact{
 			GetterSource: new(gitSource(w.GitURL, w.GitRef)),
 			RelativeDest: new("../alloc/" + workdirAllocPath),
 		})
 	}
-	if !withMounts {
+	if r.a.SkipSetup {
 		return f
 	}
 	for _, m := range r.a.Task.Mounts {
@@ -564,6 +608,24 @@ func (r renderer) fetches(withMounts bool) fetchPlan {
 	return f
 }
 
+// undelivered is what of the attempt's task its job leaves out (the
+// fetches it cannot make). A job on a pool's workers runs in its worker's
+// workdir, so a workdir of its own is left out, whatever its kind.
+func (r renderer) undelivered() []string {
+	if r.a.Worker == nil {
+		return undelivered(r.a.Task, !r.a.SkipSetup)
+	}
+	w := r.a.Task.Workdir
+	if w == nil {
+		return nil
+	}
+	from := w.Path
+	if w.GitURL != "" {
+		from = w.GitURL
+	}
+	return []string{"workdir " + from + " (a job on a pool runs in its worker's workdir)"}
+}
+
 // Undelivered lists what of t a rendered job does not deliver to the task
 // yet, pending the job-files bucket: a local workdir, local file mounts,
 // and bucket mounts Nomad cannot copy (MOUNT, MOUNT_CACHED). The job
@@ -572,7 +634,7 @@ func (r renderer) fetches(withMounts bool) fetchPlan {
 func Undelivered(t task.Task) []string { return undelivered(t, true) }
 
 // undelivered is Undelivered, leaving the file mounts out unless
-// withMounts (a job on a pool's workers, which hold them already).
+// withMounts.
 func undelivered(t task.Task, withMounts bool) []string {
 	var out []string
 	if w := t.Workdir; w != nil && w.GitURL == "" && w.Path != "" {

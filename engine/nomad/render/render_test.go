@@ -53,6 +53,12 @@ var (
 	m6i = catalog.Offering{Cloud: "aws", Region: "us-west-2", InstanceType: "m6i.large", VCPUs: 2, MemoryGB: 8, OnDemandPrice: 0.096}
 )
 
+// Where the worker of pool-job-with-secrets runs.
+const (
+	workerAlloc = "5d1e0c4e-3f7a-4f7c-9d61-2b9f0e6a7c11"
+	workerNode  = "0b7e6a52-8f1d-4c3e-a2b5-6e9d4f1c8a07"
+)
+
 // skypilotEnv is what the controller would pass for job 7, task 0.
 var skypilotEnv = task.DAG{Name: "hello", Tasks: []task.Task{{Name: "hello", NumNodes: 1}}}.AttemptEnv(
 	task.JobInfo{ID: 7, Name: "hello", Submitted: time.Date(2026, 1, 2, 3, 4, 5, 678000, time.UTC)}, 0, 0)
@@ -131,6 +137,7 @@ var attempts = []struct {
 		opts: Options{
 			RunnerPath: "/usr/local/bin/skynomad", Datacenters: []string{"dc1", "dc2"},
 			Namespace: "ml", Region: "eu", NodePool: "gpu", KillTimeout: 2 * time.Minute,
+			Worker: &WorkerAlloc{AllocID: workerAlloc, NodeID: workerNode},
 		},
 		a: engine.Attempt{
 			Ref:     engine.Ref{JobID: 40, Task: 0, Attempt: 2},
@@ -138,23 +145,25 @@ var attempts = []struct {
 			Pool:    "inference",
 			Task: task.Task{
 				Name: "infer", NumNodes: 1,
-				Setup:  "echo ignored: the pool ran setup\n",
-				Run:    "echo rank $SKYPILOT_JOB_RANK\n",
-				Mounts: []task.Mount{{Dest: "/data", Source: "s3://ignored/in/pools"}},
+				Setup:   "echo ignored: the pool ran setup\n",
+				Run:     "echo rank $SKYPILOT_JOB_RANK\n",
+				Workdir: &task.Workdir{GitURL: "https://github.com/example/infer.git"},
+				Mounts:  []task.Mount{{Dest: "/data", Source: "s3://ignored/in/pools"}},
 				Resources: task.Resources{
 					Accelerators: []task.Accelerator{{Name: "H100", Count: 1}},
-					Priority:     -1000,
+					Priority:     -1000, DiskSizeGB: 512,
 				},
 			},
 			Choice:    catalog.Choice{Offering: p4d},
 			SkipSetup: true,
+			Worker:    &engine.Ref{JobID: 31, Task: 0, Attempt: 3},
 			Secrets:   []task.EnvVar{{Name: "HF_TOKEN", Value: "hf_very-secret-value"}},
 		},
 	},
 	{
 		name: "pool-workers",
 		a: engine.Attempt{
-			Ref:     engine.Ref{JobID: 0, Task: 0, Attempt: 1},
+			Ref:     engine.Ref{JobID: 31, Task: 0, Attempt: 3},
 			JobName: "inference",
 			Pool:    "inference",
 			Task: task.Task{
@@ -506,9 +515,34 @@ func TestPlacement(t *testing.T) {
 			a:    engine.Attempt{Choice: catalog.Choice{Offering: localOffering}},
 		},
 		{
-			name: "pool workers",
-			a:    engine.Attempt{Pool: "gpus", Choice: catalog.Choice{Offering: p4d}},
+			name: "pool worker: the pool's node class",
+			a:    engine.Attempt{Pool: "gpus", Task: task.Task{Pool: &task.PoolSpec{Workers: 2}}, Choice: catalog.Choice{Offering: p4d, Spot: true}},
 			want: []cons{{"${node.class}", "=", "sky-pool-gpus"}},
+		},
+		{
+			name: "pool worker on this host: any node",
+			a:    engine.Attempt{Pool: "gpus", Task: task.Task{Pool: &task.PoolSpec{Workers: 2}}, Choice: catalog.Choice{Offering: localOffering}},
+		},
+		{
+			name: "pool worker without node classes: the offering's node meta",
+			a:    engine.Attempt{Pool: "cpus", Task: task.Task{Pool: &task.PoolSpec{Workers: 2}}, Choice: catalog.Choice{Offering: m6i}},
+			opts: Options{NoNodeClass: true},
+			want: []cons{
+				{"${meta.sky.cloud}", "=", "aws"}, {"${meta.sky.region}", "=", "us-west-2"},
+				{"${meta.sky.instance_type}", "=", "m6i.large"}, {"${meta.sky.capacity}", "=", "on-demand"},
+			},
+		},
+		{
+			name: "pool job: its worker's node",
+			a:    engine.Attempt{Pool: "gpus", Worker: &engine.Ref{JobID: 2}, Choice: catalog.Choice{Offering: p4d}},
+			opts: Options{Worker: &WorkerAlloc{AllocID: workerAlloc, NodeID: workerNode}},
+			want: []cons{{"${node.unique.id}", "=", workerNode}, {"${node.class}", "=", "sky-pool-gpus"}},
+		},
+		{
+			name: "pool job on this host: its worker's node",
+			a:    engine.Attempt{Pool: "gpus", Worker: &engine.Ref{JobID: 2}, Choice: catalog.Choice{Offering: localOffering}},
+			opts: Options{Worker: &WorkerAlloc{AllocID: workerAlloc, NodeID: workerNode}},
+			want: []cons{{"${node.unique.id}", "=", workerNode}},
 		},
 		{
 			name: "nodes on distinct hosts",
@@ -692,11 +726,130 @@ func TestRenderJobTasks(t *testing.T) {
 	}
 }
 
-func TestPoolJobNeedsAName(t *testing.T) {
+// TestPoolWorker: a worker holds one node of its pool's class for its
+// pool's jobs: the static worker port (one worker per node), a nominal
+// resource ask and no GPU, setup then engine.WorkerRun, whatever run the
+// pool file had.
+func TestPoolWorker(t *testing.T) {
 	t.Parallel()
-	a := engine.Attempt{Task: task.Task{Pool: &task.PoolSpec{Workers: 1}}, Choice: catalog.Choice{Offering: p4d}}
-	if _, err := RenderJob(&a, Options{}); err == nil {
-		t.Error("RenderJob of an unnamed pool: no error")
+	a := engine.Attempt{
+		Ref: engine.Ref{JobID: 9, Attempt: 1}, JobName: "gpus", Pool: "gpus",
+		Task: task.Task{
+			Name: "gpus", Pool: &task.PoolSpec{Workers: 2}, Setup: "pip install vllm", Run: "echo ignored in a pool file",
+			Resources: task.Resources{Accelerators: []task.Accelerator{{Name: "A100", Count: 8}}, Memory: &task.Quantity{Value: 512}},
+		},
+		Choice: catalog.Choice{Offering: p4d},
+	}
+	job, err := RenderJob(&a, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *job.ID != "sky-9-0" || *job.Name != "gpus-worker" || *job.Type != "batch" {
+		t.Errorf("job %s named %s, type %s; want sky-9-0 named gpus-worker, batch", *job.ID, *job.Name, *job.Type)
+	}
+	if job.Meta["sky.pool"] != "gpus" || job.Meta["sky.pool_worker"] != "true" {
+		t.Errorf("meta %v: want sky.pool=gpus and sky.pool_worker=true", job.Meta)
+	}
+	g := job.TaskGroups[0]
+	var ports []string
+	for _, n := range g.Networks {
+		for _, p := range n.ReservedPorts {
+			ports = append(ports, fmt.Sprintf("%s=%d", p.Label, p.Value))
+		}
+		if len(n.DynamicPorts) > 0 {
+			t.Errorf("dynamic ports %v", n.DynamicPorts)
+		}
+	}
+	if diff := cmp.Diff([]string{"sky_pool_worker=19646"}, ports); diff != "" {
+		t.Errorf("static ports (-want +got):\n%s", diff)
+	}
+	var tasks []string
+	for _, tk := range g.Tasks {
+		tasks = append(tasks, tk.Name)
+		if *tk.Resources.CPU != workerCPUMHz || *tk.Resources.MemoryMB != workerMemoryMB || len(tk.Resources.Devices) > 0 {
+			t.Errorf("task %s asks %d MHz, %d MB, devices %v; want the nominal %d MHz, %d MB, none",
+				tk.Name, *tk.Resources.CPU, *tk.Resources.MemoryMB, tk.Resources.Devices, workerCPUMHz, workerMemoryMB)
+		}
+	}
+	if diff := cmp.Diff([]string{"setup", "run"}, tasks); diff != "" {
+		t.Errorf("tasks (-want +got):\n%s", diff)
+	}
+	if got := renderTemplate(t, templateAt(t, g.Tasks[1], "local/run.sh")); got != engine.WorkerRun {
+		t.Errorf("the worker runs %q, want %q", got, engine.WorkerRun)
+	}
+}
+
+// TestPoolJob: a job submitted to a pool runs beside its worker: on its
+// node, in its alloc dir (worker_alloc, or the sibling path under
+// raw_exec), without setup, asking the GPUs the worker left free.
+func TestPoolJob(t *testing.T) {
+	t.Parallel()
+	job := func() engine.Attempt {
+		return engine.Attempt{
+			Ref: engine.Ref{JobID: 12, Attempt: 1}, JobName: "infer", Pool: "gpus", SkipSetup: true,
+			Worker: &engine.Ref{JobID: 9, Attempt: 1},
+			Task: task.Task{Name: "infer", Setup: "pip install vllm", Run: "python infer.py",
+				Resources: task.Resources{Accelerators: []task.Accelerator{{Name: "A100", Count: 8}}, DiskSizeGB: 100}},
+			Choice: catalog.Choice{Offering: p4d},
+		}
+	}
+	where := &WorkerAlloc{AllocID: workerAlloc, NodeID: workerNode}
+
+	a := job()
+	j, err := RenderJob(&a, Options{Worker: where})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := j.TaskGroups[0]
+	if len(g.Tasks) != 1 || g.Tasks[0].Name != "run" {
+		t.Fatalf("tasks %v: want run alone", g.Tasks)
+	}
+	run := g.Tasks[0]
+	if run.Config[driver.ConfigWorkerAlloc] != workerAlloc {
+		t.Errorf("run config %v: want %s = %s", run.Config, driver.ConfigWorkerAlloc, workerAlloc)
+	}
+	if len(run.Resources.Devices) != 1 || *run.Resources.Devices[0].Count != 8 {
+		t.Errorf("run asks devices %v, want the 8 GPUs", run.Resources.Devices)
+	}
+	if g.EphemeralDisk != nil || len(g.Networks) > 0 || j.Meta["sky.pool_worker"] != "" || *j.Name != *j.ID {
+		t.Errorf("a pool job takes no disk (%v), no port (%v), is no worker (%q) and keeps its ID as its name (%s)",
+			g.EphemeralDisk, g.Networks, j.Meta["sky.pool_worker"], *j.Name)
+	}
+
+	raw, err := RenderJob(&a, Options{Worker: where, TaskDriver: "raw_exec"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "${NOMAD_ALLOC_DIR}/../../" + workerAlloc + "/alloc/sky_workdir"
+	if got := raw.TaskGroups[0].Tasks[0].Env[driver.EnvWorkdir]; got != want {
+		t.Errorf("raw_exec workdir %q, want %q", got, want)
+	}
+
+	for _, tc := range []struct {
+		name string
+		a    func() engine.Attempt
+		opts Options
+		want string
+	}{
+		{"unnamed pool worker", func() engine.Attempt {
+			return engine.Attempt{Task: task.Task{Pool: &task.PoolSpec{Workers: 1}}, Choice: catalog.Choice{Offering: p4d}}
+		}, Options{}, "the pool has no name"},
+		{"pool job without its worker's place", func() engine.Attempt { return job() }, Options{}, "where its worker (job 9 task 0 attempt 1) runs is not known"},
+		{"pool job naming no worker", func() engine.Attempt {
+			a := job()
+			a.Worker = nil
+			return a
+		}, Options{Worker: where}, "names no worker"},
+		{"pool job in an image under raw_exec", func() engine.Attempt {
+			a := job()
+			a.Task.Resources.ImageID = "docker:python:3.12"
+			return a
+		}, Options{Worker: where, TaskDriver: "raw_exec"}, "only under the skypilot task driver"},
+	} {
+		a := tc.a()
+		if _, err := RenderJob(&a, tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
 	}
 }
 

@@ -6,19 +6,26 @@ job "sky-40-0" {
   datacenters = ["dc1", "dc2"]
   node_pool   = "gpu"
   meta = {
-    "sky.attempt"   = "2"
-    "sky.capacity"  = "on-demand"
-    "sky.job_id"    = "40"
-    "sky.job_name"  = "infer"
-    "sky.offering"  = "sky-aws-us-east-1-p4d.24xlarge-on-demand"
-    "sky.pipeline"  = "false"
-    "sky.pool"      = "inference"
-    "sky.task"      = "0"
-    "sky.task_name" = "infer"
+    "sky.attempt"            = "2"
+    "sky.capacity"           = "on-demand"
+    "sky.job_id"             = "40"
+    "sky.job_name"           = "infer"
+    "sky.offering"           = "sky-aws-us-east-1-p4d.24xlarge-on-demand"
+    "sky.pipeline"           = "false"
+    "sky.pool"               = "inference"
+    "sky.task"               = "0"
+    "sky.task_name"          = "infer"
+    "sky.unsupported_mounts" = "workdir https://github.com/example/infer.git (a job on a pool runs in its worker's workdir)"
   }
 
   group "main" {
     count = 1
+
+    constraint {
+      attribute = "$${node.unique.id}"
+      value     = "0b7e6a52-8f1d-4c3e-a2b5-6e9d4f1c8a07"
+      operator  = "="
+    }
 
     constraint {
       attribute = "$${node.class}"
@@ -48,6 +55,7 @@ job "sky-40-0" {
         run_file     = "local/run.sh"
         task_name    = "infer"
         workdir      = "$${NOMAD_ALLOC_DIR}/sky_workdir"
+        worker_alloc = "5d1e0c4e-3f7a-4f7c-9d61-2b9f0e6a7c11"
       }
 
       resources {
