@@ -27,7 +27,9 @@
 // failures, no-capacity timers, backoff), handle.go (engine events: started,
 // exited, preempted, replaced, no capacity), recovery.go (where the next
 // attempt goes), resume.go (re-attaching after a restart), finish.go
-// (stopping attempts, cancelling and ending jobs), events.go (the queue
-// engines report to). The controller's tests drive enginetest.Fake
+// (stopping attempts, cancelling and ending jobs), pools.go (worker pools:
+// workers are jobs of kind worker; pool jobs wait in their pool's queue
+// for a free worker and run beside it), events.go (the queue engines
+// report to). The controller's tests drive enginetest.Fake
 // (engine/enginetest).
 package jobs

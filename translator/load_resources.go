@@ -84,7 +84,8 @@ func (d *taskDecoder) resources(n *yaml.Node, cli []kv, pool bool) (resourcesOut
 		return resourcesOut{}, err
 	}
 	if pool && group != nil && group.name == "ordered" {
-		return resourcesOut{}, d.errorAt(group.key, group.path, "not allowed in a pool file")
+		return resourcesOut{}, d.errorAt(group.key, group.path, "not allowed in a pool file: every worker is the same machine, there is no order of preference").
+			accepting("any_of (the cheapest candidate is chosen for the pool's workers), or one resources block")
 	}
 	entries, err := d.groupEntries(group)
 	if err != nil {
@@ -264,8 +265,13 @@ func (d *taskDecoder) checkLocation(ps []kv) error {
 // checkPool refuses what a pool's workers cannot honour.
 func (d *taskDecoder) checkPool(ps []kv) error {
 	for _, p := range ps {
-		if p.name == "ports" || p.name == "job_recovery" {
-			return d.errorAt(p.key, p.path, "not allowed in a pool file")
+		switch p.name {
+		case "ports":
+			return d.errorAt(p.key, p.path, "not allowed in a pool file: workers serve no ports").
+				accepting("resources without ports; a job that serves ports is launched without --pool")
+		case "job_recovery":
+			return d.errorAt(p.key, p.path, "not allowed in a pool file: the pool replaces lost workers and retries a failed setup itself").
+				accepting("resources without job_recovery; a job submitted to the pool may set its own")
 		}
 	}
 	return nil

@@ -47,7 +47,7 @@ func TestOverrideErrors(t *testing.T) {
 		{"good/pipeline.yaml", Overrides{NumNodes: "2"},
 			`good/pipeline.yaml: --num-nodes: cannot be applied to a pipeline of several tasks; set it in each task of the file`},
 		{"good/pool.yaml", Overrides{JobRecovery: "FAILOVER"},
-			`--job-recovery: not allowed in a pool file`},
+			`--job-recovery: not allowed in a pool file: the pool replaces lost workers and retries a failed setup itself; accepted: resources without job_recovery; a job submitted to the pool may set its own`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
