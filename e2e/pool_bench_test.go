@@ -59,14 +59,16 @@ func BenchmarkPoolJobToRunning(b *testing.B) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	runs := 0 // marks are unique across the benchmark's runs
 	for _, pool := range []string{"bench", ""} {
 		name := "pool-worker"
 		if pool == "" {
 			name = "fresh-launch"
 		}
 		b.Run(name, func(b *testing.B) {
-			for i := range b.N {
-				mark := filepath.Join(h.work, fmt.Sprintf("%s-%d", name, i))
+			for range b.N {
+				runs++
+				mark := filepath.Join(h.work, fmt.Sprintf("%s-%d", name, runs))
 				dag := load(mark, false)
 				start := time.Now()
 				res, err := c.Launch(ctx, api.LaunchRequest{DAG: dag, User: "bench", Pool: pool})
