@@ -271,3 +271,46 @@ func TestPoolOnLocalEngine(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolSurvivesAControllerCrash: kill -9 of the controller while a pool
+// job runs: the next controller gives the job its worker back; the job
+// runs once, the worker's setup is not run again, the waiting job follows.
+func TestPoolSurvivesAControllerCrash(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, targets()[0])
+	p := newPoolRun(h, "crash")
+	env := "LOG_DIR=" + p.logs
+	worker := filepath.Join(p.project, "pool-worker.yaml")
+	b, err := os.ReadFile(worker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(worker, []byte(strings.Replace(string(b), "workers: 2", "workers: 1", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.run("jobs", "pool", "apply", "-y", "-p", p.name, "pool-worker.yaml", "--env", env)
+	p.run("jobs", "launch", "-y", "-d", "-p", p.name, "--num-jobs", "2", "pool-job.yaml", "--env", env)
+	jobs := p.poolJobs()
+	runs := filepath.Join(p.logs, "runs.log")
+	h.waitLines(jobs[0].ID, runs, 1)
+	h.killController()
+	// The next command starts a new controller, which re-attaches.
+	if j := p.poolJobs()[1]; j.Status != api.StatusPending {
+		t.Errorf("the second job is %s after the restart, want PENDING", j.Status)
+	}
+	p.waitPool("the worker re-attached, busy", func(ps api.Pool) bool { return ps.Busy == 1 })
+	p.release(0)
+	p.release(1)
+	for _, j := range jobs {
+		if e := h.waitEnd(j.ID); e.Status != api.StatusSucceeded || e.Tasks[0].Attempt != 1 || e.Recoveries != 0 {
+			t.Errorf("job %d: %s, attempt %d, %d recoveries; want SUCCEEDED on its first attempt", j.ID, e.Status, e.Tasks[0].Attempt, e.Recoveries)
+		}
+	}
+	if lines := readLines(runs); len(lines) != 4 {
+		t.Errorf("runs.log, want each job started and ended once:\n%s", strings.Join(lines, "\n"))
+	}
+	if n := len(readLines(filepath.Join(p.logs, "setups.log"))); n != 1 {
+		t.Errorf("setup ran %d times for one worker, want 1", n)
+	}
+	p.run("jobs", "pool", "down", "-y", p.name)
+}
