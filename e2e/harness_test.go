@@ -135,6 +135,7 @@ func newHarness(t testing.TB, tg target) *harness {
 // shutdown cancels what is left, stops the controller and removes the home.
 func (h *harness) shutdown() {
 	if pid, ok := h.controllerPID(); ok && alive(pid) {
+		h.run("jobs", "pool", "down", "-a", "-y")
 		h.run("jobs", "cancel", "-a", "-u", "-y")
 		syscall.Kill(pid, syscall.SIGTERM)
 		if !waitGone(pid, 15*time.Second) {
