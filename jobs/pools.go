@@ -663,6 +663,9 @@ type poolSummary struct {
 
 // publishPools refreshes the readers' view of the pools.
 func (c *Controller) publishPools() {
+	if old := c.poolView.Load(); len(c.poolSet) == 0 && old != nil && len(old.pools) == 0 {
+		return // no pool, none shown: nothing to allocate at every turn
+	}
 	v := &poolsView{pools: map[string]poolSummary{}, worker: map[int64]int64{}}
 	for name, p := range c.poolSet {
 		s := poolSummary{state: p.rec.State, workers: p.rec.Workers, failureReason: p.rec.FailureReason}

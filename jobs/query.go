@@ -245,7 +245,8 @@ func (c *Controller) Preempt(ctx context.Context, id int64, req api.PreemptReque
 
 // Demand counts the nodes each offering's node class needs now: every live
 // attempt (launching, waiting for its nodes, or running), times the task's
-// num_nodes. Pool jobs run on their pool's fixed workers and add none.
+// num_nodes. Pool jobs and pool workers add none: a pool's nodes are kept
+// by its fixed-value policy.
 func (c *Controller) Demand(ctx context.Context) (api.Demand, error) {
 	d := api.Demand{Nodes: map[string]int{}}
 	err := c.call(ctx, func() error {
