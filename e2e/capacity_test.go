@@ -63,6 +63,11 @@ type capacityCluster struct {
 	ec2   *ec2fake.Server
 	gce   *gcefake.Server
 	nomad *nomadapi.Client // one client: Nomad limits connections per client IP
+	// policies is the agent's policy dir; agent the running agent and
+	// agentLog its output.
+	policies string
+	agent    *exec.Cmd
+	agentLog string
 }
 
 // newCapacityCluster starts the controller (jobs on Nomad, placed on the
@@ -103,13 +108,9 @@ autoscaler:
 	tg := target{name: "nomad", engine: "nomad", wait: 4 * time.Minute, config: cfg,
 		needs: "the capacity loop needs a Nomad server; `make test` starts one"}
 	h := newHarness(t, tg)
-	c := &capacityCluster{h: h, nodes: nodes, ec2: ec2, gce: gce, nomad: h.nomad()}
-
 	policies := filepath.Join(h.home, "policies")
-	r := h.mustRun("autoscaler", "policies", "--out", policies)
-	if !strings.Contains(r.stdout, "wrote ") {
-		t.Fatalf("autoscaler policies: %s", r)
-	}
+	c := &capacityCluster{h: h, nodes: nodes, ec2: ec2, gce: gce, nomad: h.nomad(), policies: policies}
+	c.writePolicies()
 	leader, err := c.nomad.Status().Leader()
 	if err != nil {
 		t.Fatal(err)
@@ -172,6 +173,7 @@ target "skynomad" {
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
 	}
+	c.agent, c.agentLog = agent, log.Name()
 	t.Cleanup(func() {
 		_ = syscall.Kill(-agent.Process.Pid, syscall.SIGTERM)
 		done := make(chan struct{})
@@ -189,6 +191,48 @@ target "skynomad" {
 		os.Remove(log.Name())
 	})
 	return c
+}
+
+// writePolicies runs `skynomad autoscaler policies` into the agent's
+// policy dir (the offerings' and, the controller answering, the pools').
+func (c *capacityCluster) writePolicies() result {
+	c.h.t.Helper()
+	r := c.h.mustRun("autoscaler", "policies", "--out", c.policies)
+	if !strings.Contains(r.stdout, "wrote ") {
+		c.h.t.Fatalf("autoscaler policies: %s", r)
+	}
+	return r
+}
+
+// reloadAgent makes the agent read its policies again, as an operator
+// does after writing them: SIGHUP. It waits until the agent evaluates
+// policies (before, it would not survive a SIGHUP: it handles signals
+// last) and then until its policy dir source has reloaded.
+func (c *capacityCluster) reloadAgent() {
+	c.h.t.Helper()
+	const evaluating, reloaded = "received policy for evaluation", "file policy source ID monitor received reload signal"
+	count := func(s string) int {
+		b, err := os.ReadFile(c.agentLog)
+		if err != nil {
+			c.h.t.Fatal(err)
+		}
+		return strings.Count(string(b), s)
+	}
+	wait := func(what string, ok func() bool) {
+		deadline := time.Now().Add(30 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				c.h.t.Fatalf("the autoscaler agent: still not %s after 30s", what)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	wait("evaluating policies", func() bool { return count(evaluating) > 0 })
+	before := count(reloaded)
+	if err := c.agent.Process.Signal(syscall.SIGHUP); err != nil {
+		c.h.t.Fatal(err)
+	}
+	wait("reloaded", func() bool { return count(reloaded) > before })
 }
 
 // machines are the fake clouds' instances with this node class.

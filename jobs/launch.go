@@ -188,8 +188,13 @@ func (c *Controller) launchFailed(js *jobState, t *taskState, err error) error {
 	}
 	if isPoolJob(js) && errors.Is(err, engine.ErrNotFound) {
 		// Its worker is gone (the engine saw it first): nothing was
-		// launched; the job waits for another worker.
+		// launched; the job waits for another worker. Until the loss
+		// reaches the worker, that attempt of it looks ready: it must
+		// not be given to a job again.
 		c.jlogf(js.job.ID, "attempt %d not launched: %v; waiting for another worker", n, err)
+		if p := c.poolSet[js.job.Pool]; p != nil {
+			p.gone[t.att.WorkerJob] = t.att.WorkerAttempt
+		}
 		t.endAttempt(store.OutcomeNoCapacity, c.now(), nil)
 		t.wantLaunch = true
 		c.releaseWorker(js)

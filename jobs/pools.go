@@ -46,10 +46,20 @@ type poolState struct {
 	busy map[int64]*jobState
 	// lastSetupExit is the exit code of the last failed worker setup.
 	lastSetupExit *int
+	// gone maps a worker job to its attempt that the engine found gone
+	// when a job was launched beside it (engine.ErrNotFound) before the
+	// loss reached the worker itself: that attempt takes no job again.
+	gone map[int64]int
 }
 
 func newPoolState(rec store.Pool) *poolState {
-	return &poolState{rec: rec, workers: map[int64]*jobState{}, busy: map[int64]*jobState{}}
+	return &poolState{rec: rec, workers: map[int64]*jobState{}, busy: map[int64]*jobState{}, gone: map[int64]int{}}
+}
+
+// usable reports whether a worker may be given a job: ready, and not on
+// an attempt the engine found gone.
+func (p *poolState) usable(w *jobState) bool {
+	return workerReady(w) && p.gone[w.job.ID] != w.cur().att.Number
 }
 
 // isPoolJob reports whether js was submitted to a pool (not a worker).
@@ -130,7 +140,7 @@ func (c *Controller) releaseWorker(js *jobState) {
 // waits for one. It reports whether the job may launch now.
 func (c *Controller) poolJobNeedsWorker(js *jobState) bool {
 	if w := js.worker; w != nil {
-		if workerReady(w) {
+		if p := c.poolSet[js.job.Pool]; p != nil && p.usable(w) {
 			return true
 		}
 		c.releaseWorker(js)
@@ -181,7 +191,7 @@ func (c *Controller) freeWorker(p *poolState) *jobState {
 	}
 	var best *jobState
 	for id, w := range p.workers {
-		if p.busy[id] != nil || !workerReady(w) || w.job.Status == api.StatusCancelling {
+		if p.busy[id] != nil || !p.usable(w) || w.job.Status == api.StatusCancelling {
 			continue
 		}
 		if best == nil || better(w, best, p.rec.Version) {
@@ -208,6 +218,7 @@ func (c *Controller) reconcilePool(p *poolState) {
 			continue
 		}
 		delete(p.workers, id)
+		delete(p.gone, id)
 		if holder := p.busy[id]; holder != nil {
 			c.workerLost(p, w, holder)
 		}

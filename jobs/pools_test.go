@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -382,25 +383,39 @@ func (h *harness) restart() {
 }
 
 // TestPoolJobWhoseWorkerIsGoneAtLaunch: an engine that finds the worker
-// gone when the job launches (Nomad saw the node die first) gets the job
-// moved to another worker, without a launch retry counted.
+// gone when the job launches (Nomad saw the node die first, and has not
+// reported the worker's own loss yet) gets the job moved to another
+// worker, without a launch retry counted, and the gone worker is not given
+// to a job again (it still looks ready).
 func TestPoolJobWhoseWorkerIsGoneAtLaunch(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	h.eng.SetScript(holdWorkers)
+	var mu sync.Mutex
 	var gone engine.Ref
 	h.eng.SetLaunchHook(func(ctx context.Context, a *engine.Attempt) error {
+		mu.Lock()
+		defer mu.Unlock()
 		if a.Worker != nil && gone == (engine.Ref{}) {
 			gone = *a.Worker
+		}
+		if a.Worker != nil && *a.Worker == gone {
 			return fmt.Errorf("pool worker %s is gone: node down: %w", a.Worker, engine.ErrNotFound)
 		}
 		return nil
 	})
 	h.applyPool("p", poolFile("true", 2))
+	h.waitPool("p", "both workers ready", func(p api.Pool) bool { return p.Ready == 2 })
 	ids := h.submitPool("p", 1)
 	j := h.waitStatus(ids[0], api.StatusRunning)
 	if j.Tasks[0].Attempt != 2 || j.Recoveries != 0 {
 		t.Errorf("attempt %d, recoveries %d; want the second attempt, no recovery", j.Tasks[0].Attempt, j.Recoveries)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// The engine records the launches it accepted: the second attempt's.
+	if ls := h.launchesOf(ids[0]); len(ls) != 1 || *ls[0].Worker == gone {
+		t.Errorf("launches %v; want the second attempt's, beside another worker than the gone %v", refs(ls), gone)
 	}
 	if !strings.Contains(h.controllerLog(ids[0]), "waiting for another worker") {
 		t.Errorf("controller log:\n%s", h.controllerLog(ids[0]))
