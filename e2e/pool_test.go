@@ -356,3 +356,32 @@ func TestPoolSurvivesAControllerCrash(t *testing.T) {
 	}
 	p.run("jobs", "pool", "down", "-y", p.name)
 }
+
+// TestPoolWithAFailingSetup: a worker whose setup fails is replaced; after
+// three failures the pool is FAILED with the setup's exit code, its
+// waiting jobs end FAILED_PRECHECKS naming it, and its setup log is there.
+func TestPoolWithAFailingSetup(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, targets()[0])
+	h.mustRun("jobs", "pool", "apply", "-y", "-p", "broken", "testdata/pool-bad-setup.yaml")
+	r := h.mustRun("jobs", "launch", "-y", "-d", "-p", "broken", "testdata/hello.yaml")
+	id := jobID(t, r)
+	j := h.waitEnd(id)
+	if j.Status != api.StatusFailedPrechecks || !strings.Contains(j.FailureReason, "pool broken FAILED") ||
+		!strings.Contains(j.FailureReason, "setup failed with exit code 3 (3 tries)") {
+		t.Errorf("job %d: %s (%s), want FAILED_PRECHECKS naming the pool and the exit code", id, j.Status, j.FailureReason)
+	}
+	st := h.mustRun("jobs", "pool", "status", "broken")
+	containsInOrder(t, "pool status", st.stdout, "broken", "FAILED", "setup failed with exit code 3 (3 tries)")
+	var res api.PoolsResponse
+	if err := json.Unmarshal([]byte(h.mustRun("jobs", "pool", "status", "broken", "-o", "json").stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	logs := h.mustRun("jobs", "pool", "logs", "broken")
+	if !strings.Contains(logs.stdout, "missing dependency") {
+		t.Errorf("pool logs:\n%s", logs)
+	}
+	if r := h.run("jobs", "launch", "-y", "-p", "broken", "testdata/hello.yaml"); r.code == 0 || !strings.Contains(r.stderr, "pool broken FAILED") {
+		t.Errorf("a job for a FAILED pool:\n%s", r)
+	}
+}

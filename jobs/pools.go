@@ -340,6 +340,7 @@ func (c *Controller) failPool(p *poolState, w *jobState) {
 		reason = fmt.Sprintf("worker %d: setup failed with exit code %d (%d tries)", w.job.ID, code, t.rec.Restarts+1)
 	}
 	p.rec.State, p.rec.FailureReason, p.rec.UpdatedAt = store.PoolFailed, reason, c.now()
+	p.rec.FailedWorker = w.job.ID
 	if err := c.store.PutPool(context.WithoutCancel(c.ctx), p.rec); err != nil {
 		c.log.Error("cannot record a failed pool", "pool", p.rec.Name, "err", err)
 	}
@@ -461,7 +462,7 @@ func (c *Controller) ApplyPool(ctx context.Context, req api.PoolApplyRequest) (a
 			}
 			resp.Scaled = p.rec.Workers != size
 			p.rec.DAG, p.rec.Workers, p.rec.User, p.rec.UpdatedAt = dag, size, req.User, now
-			p.rec.State, p.rec.FailureReason = store.PoolActive, ""
+			p.rec.State, p.rec.FailureReason, p.rec.FailedWorker = store.PoolActive, "", 0
 		}
 		if err := c.store.PutPool(context.WithoutCancel(c.ctx), p.rec); err != nil {
 			return err
@@ -607,6 +608,10 @@ func (c *Controller) poolAPI(p *poolState) api.Pool {
 		if w.job.PoolVersion != p.rec.Version && aw.Status != api.WorkerStopping {
 			old = true
 		}
+	}
+	if id := p.rec.FailedWorker; id != 0 && p.rec.State == store.PoolFailed && p.workers[id] == nil {
+		// Gone, but its log says why the pool failed (jobs pool logs).
+		out.Worker = append(out.Worker, api.Worker{ID: id, Status: api.WorkerFailed, Version: p.rec.Version, SetupExitCode: p.lastSetupExit})
 	}
 	switch {
 	case p.rec.State == store.PoolDown:

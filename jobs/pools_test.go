@@ -276,6 +276,9 @@ func TestPoolFailsAfterRepeatedSetupFailures(t *testing.T) {
 	if !strings.Contains(p.FailureReason, "setup failed with exit code 3 (3 tries)") {
 		t.Errorf("failure reason %q", p.FailureReason)
 	}
+	if len(p.Worker) != 1 || p.Worker[0].Status != api.WorkerFailed || p.Worker[0].SetupExitCode == nil || *p.Worker[0].SetupExitCode != 3 {
+		t.Errorf("the failed worker is not shown with its exit code: %+v", p.Worker)
+	}
 	for _, id := range ids {
 		j := h.waitTerminal(id)
 		if j.Status != api.StatusFailedPrechecks || !strings.Contains(j.FailureReason, "pool p FAILED") {

@@ -276,6 +276,7 @@ const (
 	WorkerBusy         = "BUSY"         // running a job
 	WorkerRecovering   = "RECOVERING"   // lost or its setup failed: being replaced
 	WorkerStopping     = "STOPPING"     // rolled, scaled in or taken down
+	WorkerFailed       = "FAILED"       // its setup failed on every try: the pool FAILED
 )
 
 // PoolApplyRequest creates a pool or updates it (POST /v1/pools).

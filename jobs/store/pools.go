@@ -24,8 +24,11 @@ type Pool struct {
 	Workers       int
 	State         string
 	FailureReason string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// FailedWorker is the worker whose failure failed the pool (its log
+	// holds the setup's output).
+	FailedWorker int64
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // Pool states as stored.
@@ -42,8 +45,8 @@ func (s *Store) PutPool(ctx context.Context, p Pool) error {
 		return err
 	}
 	_, err = s.w.ExecContext(ctx, `INSERT OR REPLACE INTO pools (name, user_name, dag, version, workers, state,
-		failure_reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.Name, p.User, string(dag), p.Version, p.Workers, p.State, p.FailureReason,
+		failure_reason, failed_worker, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.Name, p.User, string(dag), p.Version, p.Workers, p.State, p.FailureReason, p.FailedWorker,
 		p.CreatedAt.UnixNano(), p.UpdatedAt.UnixNano())
 	if err != nil {
 		return fmt.Errorf("store: put pool %s: %w", p.Name, err)
@@ -62,7 +65,7 @@ func (s *Store) DeletePool(ctx context.Context, name string) error {
 // Pools returns every pool, by name.
 func (s *Store) Pools(ctx context.Context) ([]Pool, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT name, user_name, dag, version, workers, state, failure_reason,
-		created_at, updated_at FROM pools ORDER BY name`)
+		failed_worker, created_at, updated_at FROM pools ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("store: pools: %w", err)
 	}
@@ -74,7 +77,7 @@ func (s *Store) Pools(ctx context.Context) ([]Pool, error) {
 		var created, updated int64
 		var version, workers sql.NullInt64
 		if err := rows.Scan(&p.Name, &p.User, &dag, &version, &workers, &p.State, &p.FailureReason,
-			&created, &updated); err != nil {
+			&p.FailedWorker, &created, &updated); err != nil {
 			return nil, fmt.Errorf("store: pools: %w", err)
 		}
 		if err := json.Unmarshal([]byte(dag), &p.DAG); err != nil {

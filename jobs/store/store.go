@@ -193,6 +193,7 @@ CREATE TABLE pools (
 	workers        INTEGER NOT NULL,
 	state          TEXT    NOT NULL,
 	failure_reason TEXT    NOT NULL DEFAULT '',
+	failed_worker  INTEGER NOT NULL DEFAULT 0,
 	created_at     INTEGER NOT NULL,
 	updated_at     INTEGER NOT NULL
 ) WITHOUT ROWID;
