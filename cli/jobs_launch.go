@@ -19,16 +19,11 @@ const resourceRows = 5
 
 // launchOptions is `skynomad jobs launch YAML`.
 type launchOptions struct {
-	*session
-	taskFlags
-	file    string
+	taskFileOptions
 	detach  bool
 	pool    string
 	numJobs int
 	yes     bool
-
-	// Set by Complete.
-	load translator.LoadOptions
 }
 
 func newLaunchCommand(io IO) *cobra.Command {
@@ -73,17 +68,7 @@ in, as with sky jobs launch; each must exist.`,
 }
 
 func (o *launchOptions) Complete(io IO, cmd *cobra.Command, args []string) error {
-	s, err := newSession(io)
-	if err != nil {
-		return err
-	}
-	o.session = s
-	o.file = args[0]
-	o.load, err = o.loadOptions(cmd, io.Getenv, func(msg string) { o.ui.Warn("%s", msg) })
-	if err != nil {
-		return err
-	}
-	return nil
+	return o.complete(io, cmd, args[0])
 }
 
 func (o *launchOptions) Validate() error {

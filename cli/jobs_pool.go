@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,12 +40,9 @@ Autoscaler (skynomad autoscaler policies writes the pool's policy).`,
 
 // poolApplyOptions is `skynomad jobs pool apply -p NAME POOL_YAML`.
 type poolApplyOptions struct {
-	*session
-	taskFlags
+	taskFileOptions
 	name string
-	file string
 	yes  bool
-	load translator.LoadOptions
 }
 
 func newPoolApplyCommand(io IO) *cobra.Command {
@@ -80,13 +78,7 @@ until a worker is ready.`,
 }
 
 func (o *poolApplyOptions) Complete(io IO, cmd *cobra.Command, args []string) error {
-	s, err := newSession(io)
-	if err != nil {
-		return err
-	}
-	o.session, o.file = s, args[0]
-	o.load, err = o.loadOptions(cmd, io.Getenv, func(msg string) { o.ui.Warn("%s", msg) })
-	return err
+	return o.complete(io, cmd, args[0])
 }
 
 func (o *poolApplyOptions) Validate() error {
@@ -349,21 +341,14 @@ func (o *poolDownOptions) Run(ctx context.Context) error {
 			step.Fail("")
 			return err
 		}
-		remaining := 0
+		pools, remaining := 0, 0
 		for _, p := range left {
-			for _, n := range names {
-				if p.Name == n {
-					remaining += len(p.Worker)
-				}
+			if slices.Contains(names, p.Name) {
+				pools++
+				remaining += len(p.Worker)
 			}
 		}
-		gone := true
-		for _, p := range left {
-			for _, n := range names {
-				gone = gone && p.Name != n
-			}
-		}
-		if gone {
+		if pools == 0 {
 			step.Done(fmt.Sprintf("Pool(s) '%s' terminated.", list))
 			return nil
 		}

@@ -96,3 +96,25 @@ func (t *taskFlags) loadOptions(cmd *cobra.Command, getenv func(string) string, 
 	}
 	return load, nil
 }
+
+// taskFileOptions is what the commands that load a task file share: the
+// session, the task flags, the file, and the load options they make.
+type taskFileOptions struct {
+	*session
+	taskFlags
+	file string
+	// Set by complete.
+	load translator.LoadOptions
+}
+
+// complete opens the session and turns the flags into load options whose
+// warnings go to the terminal.
+func (o *taskFileOptions) complete(io IO, cmd *cobra.Command, file string) error {
+	s, err := newSession(io)
+	if err != nil {
+		return err
+	}
+	o.session, o.file = s, file
+	o.load, err = o.loadOptions(cmd, io.Getenv, func(msg string) { o.ui.Warn("%s", msg) })
+	return err
+}

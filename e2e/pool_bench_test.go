@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/skynomad/skynomad/jobs/api"
-	"github.com/skynomad/skynomad/jobs/client"
 	"github.com/skynomad/skynomad/task"
 	"github.com/skynomad/skynomad/translator"
 )
@@ -85,31 +84,11 @@ func BenchmarkPoolJobToRunning(b *testing.B) {
 					time.Sleep(2 * time.Millisecond)
 				}
 				b.StopTimer()
-				waitEnded(b, c, res.JobIDs[0], h.target.wait)
+				if j := h.waitEnd(res.JobIDs[0]); j.Status != api.StatusSucceeded {
+					b.Fatalf("job %d ended %s", j.ID, j.Status)
+				}
 				b.StartTimer()
 			}
 		})
-	}
-}
-
-// waitEnded waits until job id is finished (its worker free again).
-func waitEnded(b *testing.B, c *client.Client, id int64, timeout time.Duration) {
-	b.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		j, err := c.Job(context.Background(), id)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if j.Status.Terminal() {
-			if j.Status != api.StatusSucceeded {
-				b.Fatalf("job %d ended %s", id, j.Status)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("job %d not finished after %s", id, timeout)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/jobs/api"
 	"github.com/skynomad/skynomad/jobs/store"
@@ -55,14 +54,10 @@ func (c *Controller) advance(js *jobState) error {
 func (c *Controller) launchNext(js *jobState) error {
 	t := js.cur()
 	var worker *store.Attempt
-	var choice catalog.Choice
-	ok, err := true, error(nil)
-	if w := js.worker; w != nil {
-		worker = w.cur().att // a pool job runs where its worker is
-		choice = worker.Choice
-	} else {
-		choice, ok, err = c.nextChoice(js, t)
+	if js.worker != nil {
+		worker = js.worker.cur().att
 	}
+	choice, ok, err := c.nextChoice(js, t)
 	if err != nil {
 		return c.finish(js, api.StatusFailedPrechecks, err.Error())
 	}

@@ -233,15 +233,21 @@ func (c *Controller) reconcilePool(p *poolState) {
 		if w == nil || holder.job.Status.Terminal() {
 			continue
 		}
-		if t.att != nil && t.att.Live() && t.att.WorkerJob == id && (w.cur().att == nil || w.cur().att.Number != t.att.WorkerAttempt || !w.cur().att.Live()) {
+		wa := w.cur().att
+		if t.att != nil && t.att.Live() && t.att.WorkerJob == id && (wa == nil || !wa.Live() || wa.Number != t.att.WorkerAttempt) {
 			c.workerLost(p, w, holder)
 		}
 	}
 	switch p.rec.State {
 	case store.PoolDown, store.PoolFailed:
+		why := "pool " + p.rec.Name + " is FAILED"
+		if p.rec.State == store.PoolDown {
+			why = "pool " + p.rec.Name + " is taken down"
+		}
 		for id, w := range p.workers {
+			// A failed pool lets busy workers finish their job.
 			if p.busy[id] == nil || p.rec.State == store.PoolDown {
-				c.stopWorker(w, "pool "+p.rec.Name+" is "+map[string]string{store.PoolDown: "taken down", store.PoolFailed: "FAILED"}[p.rec.State])
+				c.stopWorker(w, why)
 			}
 		}
 		if p.rec.State == store.PoolDown && len(p.workers) == 0 {
@@ -577,9 +583,7 @@ func (c *Controller) poolAPI(p *poolState) api.Pool {
 		CreatedAt: p.rec.CreatedAt, UpdatedAt: p.rec.UpdatedAt, FailureReason: p.rec.FailureReason,
 		Resources: tk.Resources, Worker: []api.Worker{},
 	}
-	if choices, err := c.cfg.Planner.Plan(tk, catalog.Constraints{Clouds: c.cfg.Clouds}); err == nil && len(choices) > 0 {
-		out.Choice = &choices[0]
-	}
+	out.Choice = c.workerChoice(p)
 	for _, js := range c.poolJobs(p.rec.Name) {
 		if js.job.Status == api.StatusPending || js.worker == nil {
 			out.PendingJobs++
@@ -734,7 +738,7 @@ func (c *Controller) checkPoolJob(ctx context.Context, pool string, dag task.DAG
 	if dag.IsPipeline() {
 		return Invalid("a pipeline cannot be submitted to a pool; submit its tasks one by one")
 	}
-	var spec *task.Task
+	var worker *catalog.Choice
 	err := c.call(ctx, func() error {
 		p := c.poolSet[pool]
 		if p == nil || p.rec.State == store.PoolDown {
@@ -743,28 +747,38 @@ func (c *Controller) checkPoolJob(ctx context.Context, pool string, dag task.DAG
 		if p.rec.State == store.PoolFailed {
 			return Conflict("pool %s FAILED (%s); fix it with jobs pool apply -p %s POOL.yaml", pool, p.rec.FailureReason, pool)
 		}
-		tk := p.rec.DAG.Tasks[0]
-		spec = &tk
+		worker = c.workerChoice(p)
 		return nil
 	})
-	if err != nil {
+	if err != nil || worker == nil {
 		return err
 	}
-	if why := FitsWorker(dag.Tasks[0], *spec, c.cfg.Planner); why != "" {
+	if why := workerMisfit(dag.Tasks[0], worker.Offering); why != "" {
 		return Invalid("the job's resources do not fit a worker of pool %s: %s", pool, why)
 	}
 	return nil
 }
 
-// FitsWorker says why a job's resources do not fit a pool worker (the
-// first choice planner makes for the pool's task), or "" when they fit:
-// every candidate of the job must.
-func FitsWorker(job task.Task, worker task.Task, planner Planner) string {
-	choices, err := planner.Plan(worker, catalog.Constraints{})
-	if err != nil || len(choices) == 0 {
-		return "" // the pool itself is refused elsewhere
+// workerChoice is where the pool's workers run: a worker's placement, or,
+// before any worker is placed, what the optimizer chooses for the pool's
+// task (nil when nothing fits it).
+func (c *Controller) workerChoice(p *poolState) *catalog.Choice {
+	for _, w := range p.workers {
+		if a := w.cur().att; a != nil && w.job.PoolVersion == p.rec.Version {
+			ch := a.Choice
+			return &ch
+		}
 	}
-	off := choices[0].Offering
+	choices, err := c.cfg.Planner.Plan(p.rec.DAG.Tasks[0], catalog.Constraints{Clouds: c.cfg.Clouds})
+	if err != nil || len(choices) == 0 {
+		return nil
+	}
+	return &choices[0]
+}
+
+// workerMisfit says why a job's resources do not fit a pool worker of
+// offering off, or "" when they fit: every candidate of the job must.
+func workerMisfit(job task.Task, off catalog.Offering) string {
 	for i, cand := range job.Candidates {
 		if why := catalog.WorkerMisfit(cand, off); why != "" {
 			if len(job.Candidates) > 1 {

@@ -39,6 +39,9 @@ type planState struct {
 // means every choice lacked capacity (back off); an error means nothing can
 // run the task at all.
 func (c *Controller) nextChoice(js *jobState, t *taskState) (choice catalog.Choice, ok bool, err error) {
+	if w := js.worker; w != nil {
+		return w.cur().att.Choice, true, nil // a pool job runs where its worker is
+	}
 	p := &t.plan
 	for {
 		if !p.planned {
