@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/skynomad/skynomad/bucket"
 	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/jobs/api"
 	"github.com/skynomad/skynomad/task"
@@ -98,6 +99,9 @@ func (o *launchOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("planning the job: %w", err)
 	}
+	if err := filesError(o.file, o.load, &plan); err != nil {
+		return err
+	}
 	showPlan(o.ui, dag, &plan)
 	if err := plan.Infeasible(); err != nil {
 		return withExitCode(ExitFailedPrechecks, err)
@@ -154,6 +158,9 @@ func (o *launchOptions) submit(ctx context.Context, c controllerAPI, dag *task.D
 	// Followed: the commands come after the job's output, as with sky.
 	id := res.JobIDs[0]
 	o.ui.Output("Managed Job ID: %d", id)
+	if bucket.NeedsRecord(*dag) {
+		showUpload(ctx, o.ui, c, id)
+	}
 	err = followJob(ctx, o.ui, c, id)
 	usefulCommands(o.ui, jobCommands(id))
 	return err
@@ -174,12 +181,9 @@ func showPlan(u ui.UI, dag *task.DAG, plan *api.PlanResponse) {
 	}
 }
 
-// showResources prints the engine's warnings about one task and the
-// "Considered resources" table of its plan.
+// showResources prints the "Considered resources" table of one task's
+// plan.
 func showResources(u ui.UI, t task.Task, tp *api.TaskPlan) {
-	for _, w := range tp.Warnings {
-		u.Warn("task '%s': %s", t.Name, w)
-	}
 	if tp.Error != "" {
 		u.Failure("Nothing can run task '%s': %s", t.Name, tp.Error)
 		return

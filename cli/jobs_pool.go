@@ -106,6 +106,9 @@ func (o *poolApplyOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("planning the pool's workers: %w", err)
 	}
+	if err := filesError(o.file, o.load, &plan); err != nil {
+		return err
+	}
 	ps := dag.Tasks[0].Pool
 	o.ui.Output("Pool spec:")
 	if ps.Workers > 0 {

@@ -7,6 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/skynomad/skynomad/jobs/api"
+	"github.com/skynomad/skynomad/task"
 	"github.com/skynomad/skynomad/translator"
 )
 
@@ -117,4 +119,29 @@ func (o *taskFileOptions) complete(io IO, cmd *cobra.Command, file string) error
 	o.session, o.file = s, file
 	o.load, err = o.loadOptions(cmd, io.Getenv, func(msg string) { o.ui.Warn("%s", msg) })
 	return err
+}
+
+// filesError is the located error of the first problem the controller
+// found with the task file's files (the job-files bucket, bucket mounts),
+// or nil: the file is loaded again with the problems placed on the
+// fields that ask for the files.
+func filesError(file string, load translator.LoadOptions, plan *api.PlanResponse) error {
+	byTask := map[string][]translator.FilesProblem{}
+	for _, tp := range plan.Tasks {
+		for _, p := range tp.Files {
+			byTask[tp.Task] = append(byTask[tp.Task], translator.FilesProblem{Mount: p.Mount, Msg: p.Msg, Accepted: p.Accepted})
+		}
+	}
+	if len(byTask) == 0 {
+		return nil
+	}
+	load.Warn = nil // said once already
+	load.CheckFiles = func(t task.Task) []translator.FilesProblem { return byTask[t.Name] }
+	if _, err := translator.LoadFile(file, load); err != nil {
+		return err
+	}
+	for name, ps := range byTask { // a task the reload did not place
+		return fmt.Errorf("%s: task %s: %s; accepted: %s", file, name, ps[0].Msg, ps[0].Accepted)
+	}
+	return nil
 }

@@ -7,9 +7,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/skynomad/skynomad/bucket"
+	"github.com/skynomad/skynomad/bucket/node"
 	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/config"
-	"github.com/skynomad/skynomad/engine/nomad/naming"
 	"github.com/skynomad/skynomad/engine/nomad/render"
 	"github.com/skynomad/skynomad/task"
 	"github.com/skynomad/skynomad/translator"
@@ -25,6 +26,8 @@ type translateOptions struct {
 	jobID      int64
 	runnerPath string
 	taskDriver string
+	// jobsBucket is jobs.bucket of the configuration, if it reads.
+	jobsBucket string
 
 	// Set by Complete.
 	ui   ui.UI
@@ -58,8 +61,15 @@ named after its Nomad job (sky-<job id>-<task>.nomad.hcl, or .json with
   skynomad translate --out pipeline-jobspecs examples/pipeline.yaml
   nomad job run pipeline-jobspecs/sky-1-0.nomad.hcl
 
-Secrets are never printed: the jobspec reads them from the Nomad Variable
-nomad/jobs/<job id>, which the controller writes.`,
+A local workdir and local file mounts are fetched by the runner from the
+job-files bucket (jobs.bucket in the configuration, else a temporary
+bucket per job, shown as s3://skynomad-<runid>), where the controller
+uploads them under job-<runid>/ before it registers the job; bucket
+mounts are mounted (MOUNT, MOUNT_CACHED) or copied (COPY) by the runner.
+
+Secrets and the stores' credentials are never printed: the jobspec reads
+them from the Nomad Variable nomad/jobs/<job id>, which the controller
+writes.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(io, cmd, args); err != nil {
@@ -84,6 +94,11 @@ nomad/jobs/<job id>, which the controller writes.`,
 func (o *translateOptions) Complete(io IO, cmd *cobra.Command, args []string) error {
 	o.file = args[0]
 	o.ui = ui.New(io.Stdin, io.Stdout, io.Stderr)
+	if home, err := config.Home(io.Getenv); err == nil {
+		if cfg, err := config.Load(home, io.Getenv); err == nil {
+			o.jobsBucket = cfg.Jobs.Bucket
+		}
+	}
 	o.out = cmd.OutOrStdout()
 	o.now = io.now()
 	var err error
@@ -123,20 +138,19 @@ func (o *translateOptions) Run() error {
 		}
 		cat = cat.With(local)
 	}
+	store := bucket.PreviewTemp
+	if o.jobsBucket != "" {
+		store = o.jobsBucket
+	}
 	ts, err := render.Preview(dag, render.PreviewOptions{
 		JobID:     o.jobID,
 		Submitted: o.now,
 		Catalog:   cat,
 		Render:    render.Options{TaskDriver: o.taskDriver, RunnerPath: o.runnerPath},
+		Files:     func(d task.DAG, i int) (node.Files, error) { return bucket.Preview(store, d, i) },
 	})
 	if err != nil {
 		return err
-	}
-	for _, t := range ts {
-		if pending := t.Job.Meta[naming.MetaUnsupportedMounts]; pending != "" {
-			o.ui.Warn("task %d (%s): not in the jobspec yet (needs the job-files bucket): %s",
-				t.Attempt.Ref.Task, t.Attempt.Task.Name, pending)
-		}
 	}
 	if o.outDir != "" {
 		paths, err := render.WriteJobspecFiles(o.outDir, ts, o.output)

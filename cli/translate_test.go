@@ -75,15 +75,26 @@ func TestTranslatePrintsTheExamples(t *testing.T) {
 	}
 }
 
-func TestTranslateWarnsAboutPendingMounts(t *testing.T) {
+// The workdir and the bucket mount of the spot example reach the task
+// through the job-files bucket: the runner fetches and mounts them, and
+// nothing is left out of the jobspec.
+func TestTranslateDeliversWorkdirAndBuckets(t *testing.T) {
 	t.Parallel()
-	_, stderr, code := runTranslate(t, nil, "--env", "WANDB_API_KEY=k", filepath.Join(translatedExamples, "src", "train-spot.yaml"))
+	stdout, stderr, code := runTranslate(t, nil, "--env", "WANDB_API_KEY=k", filepath.Join(translatedExamples, "src", "train-spot.yaml"))
 	if code != ExitOK {
 		t.Fatalf("exit code %d, stderr:\n%s", code, stderr)
 	}
-	want := "Warning: task 0 (train-spot): not in the jobspec yet (needs the job-files bucket): workdir .; /checkpoint (MOUNT_CACHED bucket my-train-checkpoints)\n"
-	if stderr != want {
-		t.Errorf("stderr = %q, want %q", stderr, want)
+	if stderr != "" {
+		t.Errorf("stderr = %q, want no warning", stderr)
+	}
+	for _, want := range []string{`SKYNOMAD_FILES=`, `\"workdir\":\"job-<runid>/workdir\"`,
+		`\"url\":\"s3://my-train-checkpoints\",\"mode\":\"MOUNT_CACHED\",\"path\":\"/checkpoint\"`} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("jobspec lacks %s:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "unsupported_mounts") {
+		t.Error("the jobspec still lists unsupported mounts")
 	}
 }
 
@@ -254,10 +265,9 @@ func TestTranslateOut(t *testing.T) {
 			if code != ExitOK || stdout == "" {
 				t.Fatalf("exit code %d, stdout %d bytes, stderr:\n%s", code, len(stdout), stderr)
 			}
-			// (after the warnings about mounts not in the jobspec yet)
-			want := "\nWarning: this output holds 2 jobspecs, one per task; nomad job run takes one per file: --out DIR writes one file per task\n"
-			if !strings.HasSuffix(stderr, want) {
-				t.Errorf("-o %s: stderr does not end with %q:\n%s", format, want, stderr)
+			want := "Warning: this output holds 2 jobspecs, one per task; nomad job run takes one per file: --out DIR writes one file per task\n"
+			if stderr != want {
+				t.Errorf("-o %s: stderr = %q, want %q", format, stderr, want)
 			}
 		}
 		if _, stderr, _ := runTranslate(t, nil, filepath.Join(translatedExamples, "src", "hello.yaml")); stderr != "" {

@@ -112,7 +112,13 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("daemon: %s engine offerings: %w", eng.Name(), err)
 	}
+	files, filesEnv, err := buildFiles(o, p, st, eng.Name(), eng.clouds)
+	if err != nil {
+		return err
+	}
 	ctrl, err := jobs.New(jobs.Config{
+		Files:     files,
+		FilesEnv:  filesEnv,
 		Store:     st,
 		Engine:    eng.Engine,
 		Events:    events,

@@ -39,6 +39,11 @@
 //	                        (an engine's barrier: setup done on every node)
 //	SKYNOMAD_LOCK_FD        optional: inherited descriptor holding the local
 //	                        engine's liveness lock; kept away from the task
+//	SKYNOMAD_FILES          optional: the job's files (bucket/node.Files,
+//	                        JSON), fetched before setup and mounted for the
+//	                        runner's life; once fetched (a mark beside the
+//	                        workdir), a later runner of the node only mounts.
+//	                        A fetch that fails is a failed setup (exit 1)
 //
 // Set for the task (everything else passes through unchanged):
 // SKYPILOT_NODE_RANK, SKYPILOT_NODE_IPS (newline-separated),

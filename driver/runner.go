@@ -109,6 +109,12 @@ func (r *Runner) Run(ctx context.Context, phase Phase) int {
 		return res.ExitCode
 	}
 
+	mounts, failed := st.fetchFiles(ctx, phases[0])
+	if failed != nil {
+		st.writeResult(*failed)
+		return failed.ExitCode
+	}
+
 	code := 0
 	for i, ph := range phases {
 		var res Result
@@ -134,6 +140,7 @@ func (r *Runner) Run(ctx context.Context, phase Phase) int {
 	}
 	st.endGroups(r.Clock().Add(r.Config.Grace), nil)
 	st.drain()
+	st.unmount(mounts)
 	return code
 }
 

@@ -97,6 +97,30 @@ type harness struct {
 
 func newHarness(t testing.TB, tg target) *harness {
 	t.Helper()
+	return newHarnessWith(t, tg, harnessOptions{})
+}
+
+// harnessOptions add to a user's machine.
+type harnessOptions struct {
+	// env is added to the environment (and replaces what it names).
+	env []string
+	// config is added to the configuration file.
+	config string
+}
+
+// without reports whether kv names none of the variables in env.
+func without(kv string, env []string) bool {
+	name, _, _ := strings.Cut(kv, "=")
+	for _, e := range env {
+		if n, _, _ := strings.Cut(e, "="); n == name {
+			return false
+		}
+	}
+	return true
+}
+
+func newHarnessWith(t testing.TB, tg target, o harnessOptions) *harness {
+	t.Helper()
 	// A short path: unix socket paths are limited to 108 bytes.
 	home, err := os.MkdirTemp("", "sky-e2e-")
 	if err != nil {
@@ -107,11 +131,17 @@ func newHarness(t testing.TB, tg target) *harness {
 		t.Fatal(err)
 	}
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SKYNOMAD_") {
+		if !strings.HasPrefix(kv, "SKYNOMAD_") && without(kv, o.env) {
 			h.env = append(h.env, kv)
 		}
 	}
+	h.env = append(h.env, o.env...)
 	h.env = append(h.env, "SKYNOMAD_HOME="+home)
+	if o.config != "" && tg.engine != "nomad" {
+		if err := os.WriteFile(filepath.Join(home, "config.yaml"), []byte(o.config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if tg.engine == "nomad" {
 		// Every controller numbers its jobs from 1 and names their Nomad
 		// jobs sky-<id>-<task>: each test gets its own namespace.
@@ -123,6 +153,7 @@ func newHarness(t testing.TB, tg target) *harness {
 		if tg.config != "" {
 			cfg = tg.config
 		}
+		cfg += o.config
 		if err := os.WriteFile(filepath.Join(home, "config.yaml"), []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}

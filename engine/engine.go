@@ -8,7 +8,7 @@
 //
 // NewAttempt builds the Attempt an engine gets, for the controller and for
 // `skynomad translate` alike. Beside Engine sit the optional capabilities
-// (Checker, Preempter, Queuer, Warner), found by type assertion; each
+// (Checker, Preempter, Queuer), found by type assertion; each
 // implementation states its own with a compile-time check. The
 // conformance suite every engine passes is engine/enginetest.
 package engine
@@ -20,6 +20,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/skynomad/skynomad/bucket/node"
 	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/task"
 )
@@ -62,6 +63,16 @@ type Attempt struct {
 	// worker it runs on. The engine places the attempt beside that worker
 	// (on its node, in its workdir, with its HOME) and nowhere else.
 	Worker *Ref `json:"worker,omitempty"`
+	// Files is what each node fetches before setup (the runner does,
+	// bucket/node): the workdir and local file mounts uploaded to the
+	// job-files bucket, and the bucket mounts. The engine hands it to the
+	// runner in node.EnvFiles and does not copy the task's local paths
+	// itself when Files has them.
+	Files node.Files `json:"files,omitzero"`
+	// FilesEnv is the store credentials and endpoints the nodes need for
+	// Files. Like Secrets, it reaches the runner's environment but is
+	// never written into a jobspec or a log.
+	FilesEnv []task.EnvVar `json:"files_env,omitempty"`
 }
 
 // IsWorker reports whether the attempt runs a pool worker: the pool's
@@ -190,13 +201,6 @@ type Preempter interface {
 // until the attempt runs.
 type Queuer interface {
 	QueuesLaunches() bool
-}
-
-// Warner is an optional capability: name what of a task as written the
-// engine will run without (a mount it cannot deliver yet). Shown before the
-// job is submitted, so nothing the user wrote is dropped silently.
-type Warner interface {
-	Warnings(t task.Task) []string
 }
 
 // ErrNotFound means the engine knows nothing of that attempt.

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/skynomad/skynomad/bucket"
 	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/jobs/store"
@@ -69,6 +70,13 @@ type Config struct {
 	Requested func(task.Task) string
 	// Clouds restricts planning to these clouds; empty means all.
 	Clouds []string
+	// Files is the job-files bucket: a job's local workdir and file
+	// mounts are uploaded before its first launch and removed once it
+	// ends (files.go). Nil: the engine reads the local paths itself.
+	Files *bucket.Manager
+	// FilesEnv is what the nodes need to reach the stores (credentials,
+	// endpoints), handed to the engine like secrets.
+	FilesEnv []task.EnvVar
 	// Logger receives the controller's own log (default: discarded).
 	Logger *slog.Logger
 	// Clock tells the time (default time.Now).

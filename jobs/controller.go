@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/skynomad/skynomad/bucket"
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/jobs/api"
 	"github.com/skynomad/skynomad/jobs/store"
@@ -51,6 +52,11 @@ type Controller struct {
 	// readers off the loop see of them.
 	poolSet  map[string]*poolState
 	poolView atomic.Pointer[poolsView]
+	// uploads is the progress of uploads to the job-files bucket, read
+	// off the loop; readyFiles the records Start found ready, taken by
+	// the jobs it resumes (files.go).
+	uploads    uploads
+	readyFiles map[int64]*bucket.Record
 }
 
 // New checks cfg, fills its defaults and returns a controller that is not
@@ -111,6 +117,14 @@ func (c *Controller) Start(ctx context.Context) error {
 		return fmt.Errorf("jobs: resume: %w", err)
 	}
 	c.ctx, c.cancel = context.WithCancel(ctx)
+	unfinished := map[int64]bucket.Job{}
+	for _, r := range recs {
+		unfinished[r.Job.ID] = bucket.Job{ID: r.Job.ID, Submitted: r.Job.SubmittedAt, DAG: r.Job.DAG}
+	}
+	if c.readyFiles, err = c.loadFiles(c.ctx, unfinished); err != nil {
+		c.cancel()
+		return err
+	}
 	// Jobs submitted from now on are handed to the loop; those submitted
 	// before were in recs (or will be read again, which is harmless).
 	c.started.Store(true)

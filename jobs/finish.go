@@ -111,6 +111,7 @@ func (c *Controller) finishAt(js *jobState, status api.Status, reason string, no
 		return err
 	}
 	c.forget(js)
+	c.filesEnded(js)
 	return nil
 }
 

@@ -46,6 +46,10 @@ func (c *Controller) advance(js *jobState) error {
 		c.enqueue(js)
 		return nil
 	}
+	if c.needsUpload(js) {
+		c.startUpload(js) // its return advances the job
+		return nil
+	}
 	return c.launchNext(js)
 }
 

@@ -42,6 +42,7 @@ func (c *Controller) Queue(ctx context.Context, req api.QueueRequest) (api.Queue
 	}
 	for i := range out {
 		c.poolDetails(&out[i])
+		c.uploads.details(&out[i])
 	}
 	inProgress, err := c.inProgress(ctx, req.User)
 	if err != nil {
@@ -75,6 +76,7 @@ func (c *Controller) Job(ctx context.Context, id int64) (api.Job, error) {
 	if e, ok := c.view.get(id); ok {
 		j := e.api(c.now())
 		c.poolDetails(&j)
+		c.uploads.details(&j)
 		return j, nil
 	}
 	rec, err := c.get(ctx, id)

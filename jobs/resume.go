@@ -17,6 +17,8 @@ func (c *Controller) resumeAll(recs []store.Record) {
 			continue
 		}
 		js := restore(rec)
+		js.files.ready = c.readyFiles[js.job.ID]
+		delete(c.readyFiles, js.job.ID)
 		c.jobs[js.job.ID] = js
 		restored = append(restored, js)
 	}

@@ -22,7 +22,9 @@ type jobState struct {
 	runSlot    bool // counts against MaxRunning
 	backingOff bool // waiting for the retry timer after an exhausted plan
 	// worker is the pool worker a pool job holds (pools.go).
-	worker   *jobState
+	worker *jobState
+	// files is the job's upload to the job-files bucket (files.go).
+	files    filesState
 	timer    *time.Timer
 	timerGen int
 }
@@ -155,6 +157,15 @@ func (c *Controller) engineAttempt(js *jobState, t *taskState) *engine.Attempt {
 	a := engine.NewAttempt(js.job.DAG, jobInfo(&js.job), refOf(t.att), t.att.Choice)
 	if t.att.WorkerJob != 0 {
 		a.Worker = &engine.Ref{JobID: t.att.WorkerJob, Attempt: t.att.WorkerAttempt}
+	}
+	if c.cfg.Files != nil && !isPoolJob(js) {
+		f, err := c.cfg.Files.NodeFiles(js.files.ready, js.job.DAG, t.idx)
+		if err != nil {
+			// Submit checked the mounts: only a changed configuration
+			// gets here. The attempt runs without them and says why.
+			c.jlogf(js.job.ID, "file mounts left out: %v", err)
+		}
+		a.Files, a.FilesEnv = f, c.cfg.FilesEnv
 	}
 	return a
 }

@@ -34,6 +34,11 @@ func (c *Controller) Submit(ctx context.Context, req api.LaunchRequest) ([]int64
 	if dag.Tasks[0].Pool != nil && req.Pool == "" {
 		return nil, Invalid("this is a pool file (it has a pool: block): create the pool with jobs pool apply -p NAME FILE, then submit jobs to it with jobs launch --pool NAME")
 	}
+	if req.Pool == "" {
+		if err := c.checkFiles(ctx, dag); err != nil {
+			return nil, err
+		}
+	}
 	status, reason := api.StatusPending, ""
 	if req.Pool != "" {
 		if err := c.checkPoolJob(ctx, req.Pool, dag); err != nil {
@@ -152,12 +157,34 @@ func (c *Controller) Plan(ctx context.Context, dag task.DAG) (api.PlanResponse, 
 		} else {
 			tp.Choices = choices
 		}
-		if w, ok := c.eng.(engine.Warner); ok {
-			tp.Warnings = w.Warnings(tk)
-		}
 		resp.Tasks = append(resp.Tasks, tp)
 	}
+	if c.cfg.Files != nil {
+		for _, p := range c.cfg.Files.Check(ctx, dag) {
+			resp.Tasks[p.Task].Files = append(resp.Tasks[p.Task].Files,
+				api.FilesProblem{Mount: p.Mount, Msg: p.Msg, Accepted: p.Accepted})
+		}
+	}
 	return resp, nil
+}
+
+// checkFiles refuses a job whose files cannot be stored or mounted
+// (bucket.Manager.Check); nothing is submitted.
+func (c *Controller) checkFiles(ctx context.Context, dag task.DAG) error {
+	if c.cfg.Files == nil {
+		return nil
+	}
+	problems := c.cfg.Files.Check(ctx, dag)
+	if len(problems) == 0 {
+		return nil
+	}
+	p := problems[0]
+	tk := dag.Tasks[p.Task]
+	field := "workdir"
+	if p.Mount >= 0 {
+		field = "file_mounts " + tk.Mounts[p.Mount].Dest
+	}
+	return Invalid("task %d (%s): %s: %s; accepted: %s", p.Task, tk.Name, field, p.Msg, p.Accepted)
 }
 
 // normalizeDAG checks what the controller relies on and fills names and

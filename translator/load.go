@@ -45,6 +45,19 @@ type LoadOptions struct {
 	// file_mounts and pool: block are ignored with a warning; its resources
 	// must fit a worker of the pool.
 	PoolJob *PoolJob
+	// CheckFiles, when set, is asked about each task's files once its
+	// local paths are resolved (can the job-files bucket store them, do
+	// the bucket mounts' buckets exist); the first problem it names is an
+	// error placed at the task's workdir or at the file mount.
+	CheckFiles func(t task.Task) []FilesProblem
+}
+
+// FilesProblem is why a task's files cannot be had.
+type FilesProblem struct {
+	// Mount is the index of the file mount, or -1 for the workdir.
+	Mount    int
+	Msg      string
+	Accepted string
 }
 
 // PoolJob is the pool a job is submitted to.

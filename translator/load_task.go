@@ -101,6 +101,18 @@ func (d *taskDecoder) task(doc *yaml.Node, opts *LoadOptions) (*taskDoc, error) 
 	if err := d.localPaths(td, opts.LocalPaths); err != nil {
 		return nil, err
 	}
+	if opts.CheckFiles != nil {
+		for _, p := range opts.CheckFiles(td.t) {
+			where := td.workdir
+			if p.Mount >= 0 && p.Mount < len(td.mounts) {
+				where = td.mounts[p.Mount]
+			}
+			if where.val == nil && where.path == "" {
+				where = at{val: doc, path: "file_mounts"}
+			}
+			return nil, d.errorAt(unalias(where.val), where.path, "%s", p.Msg).accepting(p.Accepted)
+		}
+	}
 
 	pool := td.t.Pool != nil
 	res, err := d.resources(td.resources, opts.Overrides.resourcePairs(), pool)

@@ -37,6 +37,10 @@ type TaskState struct {
 	// host), run by the Docker CLI.
 	Container string
 	Docker    string
+	// Mounts are where the runner mounts buckets (bucket/node): swept
+	// when the task is destroyed, in case the runner was killed before it
+	// unmounted them.
+	Mounts []string
 }
 
 func (s TaskState) resultFile() string { return s.StateDir + "/result.json" }

@@ -3,6 +3,7 @@ package taskdriver
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/hashicorp/nomad/plugins/drivers"
 
+	"github.com/skynomad/skynomad/bucket/node"
 	"github.com/skynomad/skynomad/driver"
 	"github.com/skynomad/skynomad/driver/proc"
 )
@@ -203,6 +205,9 @@ func (d *Driver) launch(cfg *drivers.TaskConfig, tc *TaskConfig) (*task, error) 
 	}
 	if err != nil {
 		return nil, fmt.Errorf("starting the runner: %w", err)
+	}
+	if state.Container == "" {
+		state.Mounts = bucketMounts(env, workdir)
 	}
 	state.PID, state.StartedAt = cmd.Process.Pid, time.Now()
 	if info, err := proc.Stat(state.PID); err == nil {
@@ -400,4 +405,21 @@ func (d *Driver) cleanup(t *task) {
 	if t.state.Cgroup != "" {
 		_ = os.Remove(t.state.Cgroup)
 	}
+	if err := node.Sweep(t.state.Mounts); err != nil {
+		d.logger.Warn("cannot end a bucket mount of a task", "error", err)
+	}
+}
+
+// bucketMounts lists where the runner will mount the task's buckets.
+func bucketMounts(env []string, workdir string) []string {
+	raw := driver.LookupEnv(env, node.EnvFiles)
+	if raw == "" {
+		return nil
+	}
+	var f node.Files
+	if err := json.Unmarshal([]byte(raw), &f); err != nil {
+		return nil // the runner says so
+	}
+	paths, _ := node.MountPaths(f, node.Options{Workdir: workdir, Env: env})
+	return paths
 }

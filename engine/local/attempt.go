@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/skynomad/skynomad/bucket/node"
 	"github.com/skynomad/skynomad/driver"
 	"github.com/skynomad/skynomad/engine"
 )
@@ -39,6 +40,9 @@ type attempt struct {
 	hasSetup bool
 	// hostMounts are the mounts linked at paths of this host.
 	hostMounts []hostMount
+	// bucketMounts are where the runners mount buckets: swept when the
+	// attempt ends, in case a runner died before it unmounted.
+	bucketMounts []string
 
 	launchMu sync.Mutex // serializes Launch, and Stop against Launch
 
@@ -66,7 +70,7 @@ func (a *attempt) poke() {
 }
 
 func (e *Engine) newAttempt(ref engine.Ref, dir string, a *engine.Attempt) *attempt {
-	return &attempt{
+	at := &attempt{
 		ref:        ref,
 		dir:        dir,
 		nodes:      max(a.Task.NumNodes, 1),
@@ -75,6 +79,13 @@ func (e *Engine) newAttempt(ref engine.Ref, dir string, a *engine.Attempt) *atte
 		done:       make(chan struct{}),
 		wake:       make(chan struct{}, 1),
 	}
+	for rank := range at.nodes {
+		opts := node.Options{Workdir: filepath.Join(at.nodeDir(rank), workdirName), Home: e.cfg.Home}
+		if paths, err := node.MountPaths(at.nodeFiles(a, rank), opts); err == nil {
+			at.bucketMounts = append(at.bucketMounts, paths...)
+		}
+	}
+	return at
 }
 
 // waitLaunch waits for a Launch in progress to finish starting its nodes;
@@ -185,6 +196,9 @@ func (e *Engine) finish(a *attempt, ev engine.Event) {
 		ev.Time = e.cfg.Clock()
 	}
 	ev.Node = nodeName
+	if err := node.Sweep(a.bucketMounts); err != nil {
+		e.cfg.Logger.Warn("cannot end a bucket mount of an attempt", "attempt", a.ref, "err", err)
+	}
 	e.removeMounts(a)
 	if err := writeEvent(a.dir, ev); err != nil {
 		e.cfg.Logger.Warn("cannot record the end of an attempt", "attempt", a.ref, "err", err)

@@ -21,8 +21,9 @@ var _ engine.Checker = (*Engine)(nil)
 // whole host.
 func (e *Engine) Check(t task.Task) error {
 	for _, m := range t.Mounts {
-		if p := mountProblem(m); p != "" {
-			return engine.Infeasible("%s", p)
+		if m.LocalSource() && !m.Bucket() && !filepath.IsAbs(m.Source) {
+			return engine.Infeasible("file_mounts %s: source %q is not an absolute path (the client resolves local paths before submitting)",
+				m.Dest, m.Source)
 		}
 	}
 	if w := t.Workdir; w != nil && w.Path != "" && !filepath.IsAbs(w.Path) {

@@ -615,10 +615,12 @@ func TestLocalFileMounts(t *testing.T) {
 		t.Errorf("the existing file was changed: %q", b)
 	}
 
-	// Buckets need the job-files bucket: refused before launch.
-	bucket := task.Task{Name: "b", Run: "true", Mounts: []task.Mount{{Dest: "/ckpt", BucketName: "ckpt", Mode: task.MountModeMount}}}
-	if err := e.Check(bucket); !engine.IsInfeasible(err) || !strings.Contains(err.Error(), "cannot mount buckets") {
-		t.Errorf("Check of a bucket mount = %v, want it refused", err)
+	// Buckets reach the task through the job-files bucket (the runner
+	// mounts them, Attempt.Files): an attempt without it is refused.
+	noFiles := newTestAttempt("b", "", "true", 1)
+	noFiles.Task.Mounts = []task.Mount{{Dest: filepath.Join(host, "ckpt"), BucketName: "ckpt", Mode: task.MountModeMount}}
+	if err := e.Launch(context.Background(), noFiles); !engine.IsInfeasible(err) || !strings.Contains(err.Error(), "job-files bucket") {
+		t.Errorf("Launch of a bucket mount without the job-files bucket = %v, want an infeasible launch naming it", err)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -13,9 +12,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/skynomad/skynomad/bucket/node"
 	"github.com/skynomad/skynomad/driver"
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/engine/nomad/naming"
+	"github.com/skynomad/skynomad/internal/filecopy"
 )
 
 // Launch implements engine.Engine. It starts one runner per node, each in
@@ -141,6 +142,11 @@ func (e *Engine) prepareNode(ctx context.Context, at *engine.Attempt, a *attempt
 		if !exists(e.workerWorkdir(at)) {
 			return fmt.Errorf("pool worker %s is gone: no %s", at.Worker, e.workerWorkdir(at))
 		}
+	case at.Files.Workdir != "":
+		// The runner fetches it from the job-files bucket.
+		if err := os.Mkdir(work, 0o755); err != nil {
+			return err
+		}
 	case wd != nil && wd.Path != "":
 		if err := copyTree(wd.Path, work); err != nil {
 			return engine.Infeasible("copy workdir %s: %v", wd.Path, err)
@@ -232,6 +238,13 @@ func (e *Engine) runnerEnv(at *engine.Attempt, a *attempt, rank int) []string {
 	for _, v := range at.Secrets {
 		env = append(env, v.Name+"="+v.Value)
 	}
+	if f := a.nodeFiles(at, rank); !f.Empty() {
+		b, _ := json.Marshal(f) // cannot fail: strings and bools
+		env = append(env, node.EnvFiles+"="+string(b))
+		for _, v := range at.FilesEnv {
+			env = append(env, v.Name+"="+v.Value)
+		}
+	}
 	node := a.nodeDir(rank)
 	ips := make([]string, a.nodes)
 	for i := range ips {
@@ -312,28 +325,11 @@ func copyTree(src, dst string) error {
 			}
 			return os.Symlink(link, target)
 		case d.Type().IsRegular():
-			return copyFile(path, target, info.Mode().Perm())
+			return filecopy.Copy(path, target, info.Mode().Perm())
 		default:
 			return nil
 		}
 	})
-}
-
-func copyFile(src, dst string, perm fs.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, perm)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // gitClone clones url into dst and checks out ref, if given.

@@ -69,7 +69,7 @@ func readAttempt(dir string) (*engine.Attempt, error) {
 
 func writeAttempt(dir string, a *engine.Attempt) error {
 	rec := *a
-	rec.Secrets = nil // secrets reach the task's environment only
+	rec.Secrets, rec.FilesEnv = nil, nil // they reach the task's environment only
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return err

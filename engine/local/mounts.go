@@ -6,9 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	"github.com/skynomad/skynomad/bucket/node"
 	"github.com/skynomad/skynomad/engine"
+	"github.com/skynomad/skynomad/internal/filecopy"
 	"github.com/skynomad/skynomad/task"
 )
 
@@ -24,8 +27,11 @@ import (
 //   - DST relative: it is relative to the workdir, so the source is copied
 //     into each node's sky_workdir.
 //
-// Bucket mounts (a bucket mapping, s3://, gs://) need the job-files bucket
-// and are refused by Check.
+// With the job-files bucket (engine.Attempt.Files), the runner fetches
+// what the bucket holds (uploaded local sources, bucket mounts) into the
+// same places: mounts/<i> for a DST on this host, linked as above, or the
+// node's workdir for a relative DST. Without it, local sources are copied
+// here, and bucket mounts cannot be had.
 
 // hostMount is a mount placed at a path of this host.
 type hostMount struct {
@@ -63,16 +69,24 @@ func (a *attempt) mountCopy(i int) string {
 	return filepath.Join(a.dir, mountsDir, fmt.Sprint(i))
 }
 
+// viaFiles reports whether the runner fetches mount m from the job-files
+// bucket (a bucket mount, or a local source uploaded there).
+func viaFiles(at *engine.Attempt, m task.Mount) bool {
+	return m.Bucket() || at.Files.Store != ""
+}
+
 // mountProblem says why the local engine cannot provide m, or "".
-func mountProblem(m task.Mount) string {
+func mountProblem(at *engine.Attempt, m task.Mount) string {
 	switch {
-	case m.Bucket():
+	case m.Bucket() && !slices.ContainsFunc(at.Files.Buckets, func(b node.Bucket) bool { return b.Path == m.Dest }):
 		from := m.Source
 		if from == "" {
 			from = "bucket " + m.BucketName
 		}
-		return fmt.Sprintf("file_mounts %s: the local engine cannot mount buckets (%s); "+
-			"bucket mounts need the job-files bucket, which is not built yet", m.Dest, from)
+		return fmt.Sprintf("file_mounts %s: bucket %s: bucket mounts need the job-files bucket (the controller's), "+
+			"which this attempt was launched without", m.Dest, from)
+	case m.Bucket() || viaFiles(at, m):
+		return ""
 	case !filepath.IsAbs(m.Source):
 		return fmt.Sprintf("file_mounts %s: source %q is not an absolute path (the client resolves local paths before submitting)",
 			m.Dest, m.Source)
@@ -96,8 +110,15 @@ func (e *Engine) prepareMounts(at *engine.Attempt, a *attempt) error {
 	}
 	for _, hm := range a.hostMounts {
 		m := at.Task.Mounts[hm.index]
-		if p := mountProblem(m); p != "" {
+		if p := mountProblem(at, m); p != "" {
 			return engine.Infeasible("%s", p)
+		}
+		if viaFiles(at, m) {
+			// The runner fills mounts/<i>.
+			if err := e.link(hm.path, a.mountCopy(hm.index)); err != nil {
+				return engine.Infeasible("file_mounts %s: %v", m.Dest, err)
+			}
+			continue
 		}
 		if sameFile(hm.path, m.Source) {
 			continue // already there: the source is the destination
@@ -119,8 +140,11 @@ func (e *Engine) mountsInWorkdir(at *engine.Attempt, a *attempt, work string) er
 		if _, onHost := hostPath(m.Dest, e.cfg.Home); onHost {
 			continue
 		}
-		if p := mountProblem(m); p != "" {
+		if p := mountProblem(at, m); p != "" {
 			return engine.Infeasible("%s", p)
+		}
+		if viaFiles(at, m) {
+			continue // the runner fetches it into the workdir
 		}
 		dst := filepath.Join(work, m.Dest)
 		if !strings.HasPrefix(dst, work+string(filepath.Separator)) {
@@ -197,5 +221,38 @@ func copyPath(src, dst string) error {
 	if fi.IsDir() {
 		return copyTree(src, dst)
 	}
-	return copyFile(src, dst, fi.Mode().Perm())
+	return filecopy.Copy(src, dst, fi.Mode().Perm())
+}
+
+// nodeFiles is what the runner of node rank fetches: the attempt's Files
+// with every mount placed on this host redirected to mounts/<i> (which
+// prepareMounts linked at its DST), for rank 0 only, since the nodes share
+// this host.
+func (a *attempt) nodeFiles(at *engine.Attempt, rank int) node.Files {
+	f := at.Files
+	onHost := map[string]int{}
+	for _, hm := range a.hostMounts {
+		onHost[at.Task.Mounts[hm.index].Dest] = hm.index
+	}
+	place := func(path string) (string, bool) {
+		i, ok := onHost[path]
+		if !ok {
+			return path, true
+		}
+		return a.mountCopy(i), rank == 0
+	}
+	f.Copies, f.Buckets = nil, nil
+	for _, c := range at.Files.Copies {
+		if p, ok := place(c.Path); ok {
+			c.Path = p
+			f.Copies = append(f.Copies, c)
+		}
+	}
+	for _, b := range at.Files.Buckets {
+		if p, ok := place(b.Path); ok {
+			b.Path = p
+			f.Buckets = append(f.Buckets, b)
+		}
+	}
+	return f
 }

@@ -15,14 +15,14 @@
 // Event payloads carry neither the job nor its version, so an alloc belongs
 // to the attempt when it was created at or after the JobModifyIndex the
 // attempt was registered at (Nomad only places allocs of the current
-// version). Secrets go to the Nomad Variable nomad/jobs/<jobID>.
+// version). Secrets, and the credentials the runner needs to fetch the
+// job's files (engine.Attempt.FilesEnv), go to the Nomad Variable
+// nomad/jobs/<jobID>.
 //
 // Every name the engine shares with the renderer and the spot handler (job
 // IDs, task names, meta keys, Variable paths) is spelled once, in
 // engine/nomad/naming. Besides engine.Engine the engine is an
-// engine.Queuer (Nomad queues what it cannot place yet) and an
-// engine.Warner (what a rendered job does not deliver to the task yet:
-// render.Undelivered).
+// engine.Queuer (Nomad queues what it cannot place yet).
 //
 // # Watching
 //

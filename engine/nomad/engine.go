@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,7 +16,6 @@ import (
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/engine/nomad/naming"
 	"github.com/skynomad/skynomad/engine/nomad/render"
-	"github.com/skynomad/skynomad/task"
 )
 
 // Clock tells the time; tests pass a fake one.
@@ -266,16 +264,3 @@ func isNotFound(err error) bool {
 func (e *Engine) QueuesLaunches() bool { return true }
 
 var _ engine.Queuer = (*Engine)(nil)
-
-// Warnings names what a rendered job does not deliver to the task yet
-// (render.Undelivered: a local workdir, local file mounts, MOUNT and
-// MOUNT_CACHED buckets), all in one sentence.
-func (e *Engine) Warnings(t task.Task) []string {
-	pending := render.Undelivered(t)
-	if len(pending) == 0 {
-		return nil
-	}
-	return []string{"not delivered to the task yet (needs the job-files bucket): " + strings.Join(pending, "; ")}
-}
-
-var _ engine.Warner = (*Engine)(nil)

@@ -85,9 +85,9 @@ func (e *Engine) Launch(ctx context.Context, a *engine.Attempt) error {
 	}
 	job.Meta[naming.MetaAttempt] = strconv.Itoa(a.Ref.Attempt)
 
-	if len(a.Secrets) > 0 {
+	if len(a.Secrets)+len(a.FilesEnv) > 0 {
 		items := api.VariableItems{}
-		for _, s := range a.Secrets {
+		for _, s := range append(a.FilesEnv[:len(a.FilesEnv):len(a.FilesEnv)], a.Secrets...) {
 			items[s.Name] = s.Value
 		}
 		if _, _, err := e.client.Variables().Create(&api.Variable{Path: naming.SecretsVariable(jobID), Items: items}, wo(ctx)); err != nil {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/skynomad/skynomad/internal/mountinfo"
 )
 
 // Dir kills every process that names dir, unmounts what is mounted under
@@ -102,27 +104,11 @@ func MountsUnder(dir string) []string {
 		if len(fields) < 5 {
 			continue
 		}
-		mp := unescapeMount(fields[4])
+		mp := mountinfo.Unescape(fields[4])
 		if strings.HasPrefix(mp, dir+"/") {
 			mps = append(mps, mp)
 		}
 	}
 	slices.SortFunc(mps, func(a, b string) int { return len(b) - len(a) })
 	return mps
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 is a space).
-func unescapeMount(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }

@@ -98,8 +98,11 @@ type Job struct {
 	// worker of pool p (2/2 busy)"), as of the answer.
 	Details string `json:"details,omitempty"`
 	// Worker is the pool worker running the job (0: none).
-	Worker int64  `json:"worker,omitempty"`
-	Tasks  []Task `json:"tasks"`
+	Worker int64 `json:"worker,omitempty"`
+	// Upload is the progress of the job's files on their way to the
+	// job-files bucket, while they are (nil otherwise).
+	Upload *UploadProgress `json:"upload,omitempty"`
+	Tasks  []Task          `json:"tasks"`
 }
 
 // Task is one task of a managed job.
@@ -142,8 +145,19 @@ type TaskPlan struct {
 	Choices []catalog.Choice `json:"choices,omitempty"` // ranked; [0] is chosen
 	// Error says why nothing fits (the job would end FAILED_PRECHECKS).
 	Error string `json:"error,omitempty"`
-	// Warnings name what the engine will not honour of the task as written.
-	Warnings []string `json:"warnings,omitempty"`
+	// Files says why the task's files cannot be stored or mounted (the
+	// job would be refused).
+	Files []FilesProblem `json:"files,omitempty"`
+}
+
+// FilesProblem is why a task's files cannot be had: the job-files bucket
+// cannot store its workdir or local file mounts, or a bucket mount's
+// bucket does not exist and cannot be created.
+type FilesProblem struct {
+	// Mount is the index of the file mount, or -1 for the workdir.
+	Mount    int    `json:"mount"`
+	Msg      string `json:"msg"`
+	Accepted string `json:"accepted,omitempty"`
 }
 
 // PlanResponse holds one TaskPlan per task.
@@ -365,4 +379,12 @@ type PoolDownRequest struct {
 type PoolDownResponse struct {
 	Pools     []string `json:"pools"`
 	Cancelled []int64  `json:"cancelled,omitempty"`
+}
+
+// UploadProgress is how far a job's upload to the job-files bucket is.
+type UploadProgress struct {
+	Files      int   `json:"files"`
+	TotalFiles int   `json:"total_files"`
+	Bytes      int64 `json:"bytes"`
+	TotalBytes int64 `json:"total_bytes"`
 }

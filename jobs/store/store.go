@@ -198,6 +198,16 @@ CREATE TABLE pools (
 	updated_at     INTEGER NOT NULL
 ) WITHOUT ROWID;
 `,
+	// The job-files bucket's records when no Consul is configured
+	// (bucket.Record as JSON; version is the check-and-set version).
+	`
+CREATE TABLE bucket_records (
+	name    TEXT    PRIMARY KEY,
+	job     INTEGER NOT NULL,
+	version INTEGER NOT NULL,
+	record  TEXT    NOT NULL
+) WITHOUT ROWID;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

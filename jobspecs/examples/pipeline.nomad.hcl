@@ -4,15 +4,14 @@ job "sky-1-0" {
   priority    = 50
   datacenters = ["*"]
   meta = {
-    "sky.attempt"            = "1"
-    "sky.capacity"           = "spot"
-    "sky.job_id"             = "1"
-    "sky.job_name"           = "pipeline"
-    "sky.offering"           = "sky-aws-us-east-1-p3.16xlarge-spot"
-    "sky.pipeline"           = "true"
-    "sky.task"               = "0"
-    "sky.task_name"          = "train"
-    "sky.unsupported_mounts" = "/checkpoint (MOUNT bucket train-eval)"
+    "sky.attempt"   = "1"
+    "sky.capacity"  = "spot"
+    "sky.job_id"    = "1"
+    "sky.job_name"  = "pipeline"
+    "sky.offering"  = "sky-aws-us-east-1-p3.16xlarge-spot"
+    "sky.pipeline"  = "true"
+    "sky.task"      = "0"
+    "sky.task_name" = "train"
   }
 
   group "main" {
@@ -84,6 +83,7 @@ SKYPILOT_NUM_NODES="1"
 SKYPILOT_NUM_GPUS_PER_NODE="8"
 SKYPILOT_JOB_RANK="0"
 SKYPILOT_NUM_JOBS="1"
+SKYNOMAD_FILES="{\"buckets\":[{\"url\":\"s3://train-eval\",\"mode\":\"MOUNT\",\"path\":\"/checkpoint\"}]}"
 EOT
         change_mode     = "noop"
         left_delimiter  = "[[=skynomad:"
@@ -143,6 +143,7 @@ SKYPILOT_NUM_NODES="1"
 SKYPILOT_NUM_GPUS_PER_NODE="8"
 SKYPILOT_JOB_RANK="0"
 SKYPILOT_NUM_JOBS="1"
+SKYNOMAD_FILES="{\"buckets\":[{\"url\":\"s3://train-eval\",\"mode\":\"MOUNT\",\"path\":\"/checkpoint\"}]}"
 EOT
         change_mode     = "noop"
         left_delimiter  = "[[=skynomad:"
@@ -159,15 +160,14 @@ job "sky-1-1" {
   priority    = 50
   datacenters = ["*"]
   meta = {
-    "sky.attempt"            = "1"
-    "sky.capacity"           = "on-demand"
-    "sky.job_id"             = "1"
-    "sky.job_name"           = "pipeline"
-    "sky.offering"           = "sky-aws-us-east-1-g4dn.xlarge-on-demand"
-    "sky.pipeline"           = "true"
-    "sky.task"               = "1"
-    "sky.task_name"          = "eval"
-    "sky.unsupported_mounts" = "/checkpoint (MOUNT bucket train-eval)"
+    "sky.attempt"   = "1"
+    "sky.capacity"  = "on-demand"
+    "sky.job_id"    = "1"
+    "sky.job_name"  = "pipeline"
+    "sky.offering"  = "sky-aws-us-east-1-g4dn.xlarge-on-demand"
+    "sky.pipeline"  = "true"
+    "sky.task"      = "1"
+    "sky.task_name" = "eval"
   }
 
   group "main" {
@@ -239,6 +239,7 @@ SKYPILOT_NUM_NODES="1"
 SKYPILOT_NUM_GPUS_PER_NODE="1"
 SKYPILOT_JOB_RANK="0"
 SKYPILOT_NUM_JOBS="1"
+SKYNOMAD_FILES="{\"buckets\":[{\"url\":\"s3://train-eval\",\"mode\":\"MOUNT\",\"path\":\"/checkpoint\"}]}"
 EOT
         change_mode     = "noop"
         left_delimiter  = "[[=skynomad:"
@@ -298,6 +299,7 @@ SKYPILOT_NUM_NODES="1"
 SKYPILOT_NUM_GPUS_PER_NODE="1"
 SKYPILOT_JOB_RANK="0"
 SKYPILOT_NUM_JOBS="1"
+SKYNOMAD_FILES="{\"buckets\":[{\"url\":\"s3://train-eval\",\"mode\":\"MOUNT\",\"path\":\"/checkpoint\"}]}"
 EOT
         change_mode     = "noop"
         left_delimiter  = "[[=skynomad:"

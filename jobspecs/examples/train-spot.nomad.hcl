@@ -4,15 +4,14 @@ job "sky-1-0" {
   priority    = 50
   datacenters = ["*"]
   meta = {
-    "sky.attempt"            = "1"
-    "sky.capacity"           = "spot"
-    "sky.job_id"             = "1"
-    "sky.job_name"           = "train-spot"
-    "sky.offering"           = "sky-aws-us-east-1-p4d.24xlarge-spot"
-    "sky.pipeline"           = "false"
-    "sky.task"               = "0"
-    "sky.task_name"          = "train-spot"
-    "sky.unsupported_mounts" = "workdir .; /checkpoint (MOUNT_CACHED bucket my-train-checkpoints)"
+    "sky.attempt"   = "1"
+    "sky.capacity"  = "spot"
+    "sky.job_id"    = "1"
+    "sky.job_name"  = "train-spot"
+    "sky.offering"  = "sky-aws-us-east-1-p4d.24xlarge-spot"
+    "sky.pipeline"  = "false"
+    "sky.task"      = "0"
+    "sky.task_name" = "train-spot"
   }
 
   group "main" {
@@ -90,6 +89,7 @@ SKYPILOT_JOB_RANK="0"
 SKYPILOT_NUM_JOBS="1"
 EPOCHS="50"
 WANDB_API_KEY="your-wandb-key"
+SKYNOMAD_FILES="{\"store\":\"s3://skynomad-<runid>\",\"workdir\":\"job-<runid>/workdir\",\"buckets\":[{\"url\":\"s3://my-train-checkpoints\",\"mode\":\"MOUNT_CACHED\",\"path\":\"/checkpoint\"}]}"
 EOT
         change_mode     = "noop"
         left_delimiter  = "[[=skynomad:"
@@ -150,6 +150,7 @@ SKYPILOT_JOB_RANK="0"
 SKYPILOT_NUM_JOBS="1"
 EPOCHS="50"
 WANDB_API_KEY="your-wandb-key"
+SKYNOMAD_FILES="{\"store\":\"s3://skynomad-<runid>\",\"workdir\":\"job-<runid>/workdir\",\"buckets\":[{\"url\":\"s3://my-train-checkpoints\",\"mode\":\"MOUNT_CACHED\",\"path\":\"/checkpoint\"}]}"
 EOT
         change_mode     = "noop"
         left_delimiter  = "[[=skynomad:"

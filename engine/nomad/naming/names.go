@@ -75,9 +75,6 @@ const (
 	MetaPool = "sky.pool"
 	// MetaPoolWorker is "true" on a pool worker's job.
 	MetaPoolWorker = "sky.pool_worker"
-	// MetaUnsupportedMounts lists what the job does not deliver to the task
-	// yet ("; "-separated).
-	MetaUnsupportedMounts = "sky.unsupported_mounts"
 )
 
 // Node meta keys of the nodes skynomad places on when node classes are

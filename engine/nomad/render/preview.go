@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/skynomad/skynomad/bucket/node"
 	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/task"
@@ -24,6 +25,9 @@ type PreviewOptions struct {
 	Catalog     *catalog.Catalog
 	Constraints catalog.Constraints
 	Render      Options
+	// Files, when set, gives each task's files as its first attempt
+	// would fetch them (bucket.Preview).
+	Files func(dag task.DAG, taskIdx int) (node.Files, error)
 }
 
 // Translation is one task's first attempt, planned and rendered.
@@ -46,6 +50,11 @@ func Preview(dag *task.DAG, opts PreviewOptions) ([]Translation, error) {
 			return nil, fmt.Errorf("task %d (%s): %w", i, t.Name, err)
 		}
 		a := engine.NewAttempt(*dag, job, engine.Ref{JobID: opts.JobID, Task: i, Attempt: 1}, choices[0])
+		if opts.Files != nil {
+			if a.Files, err = opts.Files(*dag, i); err != nil {
+				return nil, fmt.Errorf("task %d (%s): %w", i, t.Name, err)
+			}
+		}
 		rendered, err := RenderJob(a, opts.Render)
 		if err != nil {
 			return nil, fmt.Errorf("task %d (%s): %w", i, t.Name, err)

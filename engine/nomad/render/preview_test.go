@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/skynomad/skynomad/bucket"
+	"github.com/skynomad/skynomad/bucket/node"
 	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/task"
 	"github.com/skynomad/skynomad/translator"
@@ -86,7 +88,8 @@ func translateExample(t *testing.T, file string) []Translation {
 	if load.Overrides.Infra == catalog.LocalCloud {
 		cat = cat.With(localOffering)
 	}
-	ts, err := Preview(dag, PreviewOptions{JobID: 1, Submitted: exampleSubmitted, Catalog: cat})
+	ts, err := Preview(dag, PreviewOptions{JobID: 1, Submitted: exampleSubmitted, Catalog: cat,
+		Files: func(d task.DAG, i int) (node.Files, error) { return bucket.Preview(bucket.PreviewTemp, d, i) }})
 	if err != nil {
 		t.Fatal(err)
 	}

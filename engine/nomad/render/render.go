@@ -12,17 +12,12 @@ import (
 
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/skynomad/skynomad/bucket/node"
 	"github.com/skynomad/skynomad/driver"
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/engine/nomad/naming"
 	"github.com/skynomad/skynomad/task"
 )
-
-// envMounts is a JSON list of {"dest","alloc_path"}: bucket contents the
-// job downloaded into the alloc dir, to be linked at dest by the runner
-// (which does not read it yet; when it does, the name belongs with the
-// runner's other variables, driver.Env*).
-const envMounts = "SKYNOMAD_MOUNTS"
 
 // Template delimiters for everything skynomad renders from user text
 // (scripts, env values). Nothing in bash or Python spells them, so user text
@@ -35,7 +30,6 @@ const (
 
 const (
 	workdirAllocPath = "sky_workdir" // under the alloc dir
-	mountsAllocPath  = "sky_mounts"  // under the alloc dir, one dir per mount
 	envFilePath      = "local/skynomad.env"
 	secretsFilePath  = "secrets/skynomad.env"
 
@@ -130,14 +124,15 @@ func (o Options) withDefaults() Options {
 //     Options.Worker says where the worker runs. Its own workdir and file
 //     mounts are not fetched: it runs in its worker's.
 //
-// Not rendered yet, pending the job-files bucket (bucket/): a local workdir,
-// local file mounts and bucket mounts in MOUNT / MOUNT_CACHED mode. They are
-// listed in meta sky.unsupported_mounts (Undelivered). Git workdirs and s3:// or gs://
-// sources copied with mode COPY are fetched by Nomad artifacts.
+// Files (the job-files bucket, bucket/node) reach the runner as the JSON
+// variable node.EnvFiles in the env file: before setup it downloads the
+// uploaded workdir and local file mounts and mounts or copies the bucket
+// mounts. A git workdir is fetched by a Nomad artifact.
 //
-// Secrets never appear in the job: the engine writes them to the Nomad
-// Variable naming.SecretsVariable(job ID) and a template renders them into
-// the tasks' environment.
+// Secrets and the stores' credentials (Attempt.FilesEnv) never appear in
+// the job: the engine writes them to the Nomad Variable
+// naming.SecretsVariable(job ID) and a template renders them into the
+// tasks' environment.
 func RenderJob(a *engine.Attempt, opts Options) (*api.Job, error) {
 	o := opts.withDefaults()
 	r := renderer{a: a, o: o}
@@ -225,11 +220,7 @@ func (r renderer) job() (*api.Job, error) {
 		}}
 	}
 
-	fetch := r.fetches()
-	if pending := r.undelivered(); len(pending) > 0 {
-		job.Meta[naming.MetaUnsupportedMounts] = strings.Join(pending, "; ")
-	}
-	env, err := r.envFile(fetch)
+	env, err := r.envFile()
 	if err != nil {
 		return nil, err
 	}
@@ -244,7 +235,7 @@ func (r renderer) job() (*api.Job, error) {
 	}
 	group.Tasks = append(group.Tasks, r.task(engine.PhaseRun, run, env))
 	// The alloc dir is shared: the first task fetches for both.
-	group.Tasks[0].Artifacts = fetch.artifacts
+	group.Tasks[0].Artifacts = r.artifacts()
 	if !worker {
 		group.Tasks[len(group.Tasks)-1].Resources.Devices = r.devices()
 	}
@@ -461,7 +452,7 @@ func (r renderer) task(phase engine.Phase, script string, env *api.Template) *ap
 		own := *env // tasks do not share what api.Job.Canonicalize mutates
 		t.Templates = append(t.Templates, &own)
 	}
-	if len(r.a.Secrets) > 0 {
+	if len(r.a.Secrets)+len(r.a.FilesEnv) > 0 {
 		t.Templates = append(t.Templates, r.secretsTemplate())
 	}
 	return t
@@ -502,14 +493,16 @@ func (r renderer) secretsTemplate() *api.Template {
 // through an env-file template rather than the task's env block: Nomad
 // interpolates ${...} in env-block values, not in template env files, so a
 // value like "a${b}" reaches the task unchanged.
-func (r renderer) envFile(f fetchPlan) (*api.Template, error) {
+func (r renderer) envFile() (*api.Template, error) {
 	vars := r.a.Env
-	if len(f.mounts) > 0 {
-		b, err := json.Marshal(f.mounts)
-		if err != nil {
-			return nil, fmt.Errorf("render mounts: %w", err)
+	if !r.a.Files.Empty() {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false) // job-<runid> stays readable
+		if err := enc.Encode(r.a.Files); err != nil {
+			return nil, fmt.Errorf("render files: %w", err)
 		}
-		vars = append(vars[:len(vars):len(vars)], task.EnvVar{Name: envMounts, Value: string(b)})
+		vars = append(vars[:len(vars):len(vars)], task.EnvVar{Name: node.EnvFiles, Value: strings.TrimSuffix(b.String(), "\n")})
 	}
 	if len(vars) == 0 {
 		return nil, nil
@@ -562,93 +555,17 @@ func escapeTemplate(text string) string {
 	return strings.ReplaceAll(text, leftDelim, leftDelim+` "`+leftDelim+`" `+rightDelim)
 }
 
-// fetchPlan is what Nomad downloads into the alloc dir before the first
-// task starts.
-type fetchPlan struct {
-	artifacts []*api.TaskArtifact
-	mounts    []allocMount
-}
-
-// allocMount tells the runner to link a downloaded bucket at its dest.
-type allocMount struct {
-	Dest      string `json:"dest"`
-	AllocPath string `json:"alloc_path"`
-}
-
-// fetches turns the workdir and the file mounts into artifacts; what it
-// cannot fetch yet, undelivered lists. A job on a pool's workers fetches
-// neither (it runs in its worker's workdir, and the worker has the
-// mounts); a job skipping setup otherwise fetches only its workdir.
-func (r renderer) fetches() fetchPlan {
-	var f fetchPlan
-	if r.a.Worker != nil {
-		return f
-	}
-	if w := r.a.Task.Workdir; w != nil && w.GitURL != "" {
-		f.artifacts = append(f.artifacts, &api.TaskArtifact{
-			GetterSource: new(gitSource(w.GitURL, w.GitRef)),
-			RelativeDest: new("../alloc/" + workdirAllocPath),
-		})
-	}
-	if r.a.SkipSetup {
-		return f
-	}
-	for _, m := range r.a.Task.Mounts {
-		src, ok := mountSource(m)
-		if !ok {
-			continue
-		}
-		dir := fmt.Sprintf("%s/%d", mountsAllocPath, len(f.mounts))
-		f.artifacts = append(f.artifacts, &api.TaskArtifact{
-			GetterSource: new(src),
-			RelativeDest: new("../alloc/" + dir),
-		})
-		f.mounts = append(f.mounts, allocMount{Dest: m.Dest, AllocPath: dir})
-	}
-	return f
-}
-
-// undelivered is what of the attempt's task its job leaves out (the
-// fetches it cannot make). A job on a pool's workers runs in its worker's
-// workdir, so a workdir of its own is left out, whatever its kind.
-func (r renderer) undelivered() []string {
-	if r.a.Worker == nil {
-		return undelivered(r.a.Task, !r.a.SkipSetup)
-	}
+// artifacts fetches a git workdir; everything else the runner fetches
+// (Files). A job on a pool's workers runs in its worker's workdir.
+func (r renderer) artifacts() []*api.TaskArtifact {
 	w := r.a.Task.Workdir
-	if w == nil {
+	if r.a.Worker != nil || w == nil || w.GitURL == "" {
 		return nil
 	}
-	from := w.Path
-	if w.GitURL != "" {
-		from = w.GitURL
-	}
-	return []string{"workdir " + from + " (a job on a pool runs in its worker's workdir)"}
-}
-
-// Undelivered lists what of t a rendered job does not deliver to the task
-// yet, pending the job-files bucket: a local workdir, local file mounts,
-// and bucket mounts Nomad cannot copy (MOUNT, MOUNT_CACHED). The job
-// records the list in meta sky.unsupported_mounts; the Nomad engine warns
-// about it before a job is submitted.
-func Undelivered(t task.Task) []string { return undelivered(t, true) }
-
-// undelivered is Undelivered, leaving the file mounts out unless
-// withMounts.
-func undelivered(t task.Task, withMounts bool) []string {
-	var out []string
-	if w := t.Workdir; w != nil && w.GitURL == "" && w.Path != "" {
-		out = append(out, "workdir "+w.Path)
-	}
-	if !withMounts {
-		return out
-	}
-	for _, m := range t.Mounts {
-		if _, ok := mountSource(m); !ok {
-			out = append(out, describeMount(m))
-		}
-	}
-	return out
+	return []*api.TaskArtifact{{
+		GetterSource: new(gitSource(w.GitURL, w.GitRef)),
+		RelativeDest: new("../alloc/" + workdirAllocPath),
+	}}
 }
 
 func gitSource(url, ref string) string {
@@ -664,45 +581,4 @@ func gitSource(url, ref string) string {
 		sep = "&"
 	}
 	return src + sep + "ref=" + ref
-}
-
-const (
-	s3Getter  = "s3::https://s3.amazonaws.com/"
-	gcsGetter = "gcs::https://www.googleapis.com/storage/v1/"
-)
-
-// Go-getter sources for bucket URLs and for a bucket dict's store.
-var (
-	schemeGetters = map[string]string{"s3://": s3Getter, "gs://": gcsGetter}
-	storeGetters  = map[string]string{"s3": s3Getter, "gcs": gcsGetter}
-)
-
-// mountSource is the artifact source of a mount Nomad can copy in COPY mode
-// (the `DST: SRC` form copies): an s3:// or gs:// source, or a named bucket
-// in S3 or GCS.
-func mountSource(m task.Mount) (string, bool) {
-	if m.Mode != "" && m.Mode != task.MountModeCopy {
-		return "", false
-	}
-	for scheme, getter := range schemeGetters {
-		if rest, ok := strings.CutPrefix(m.Source, scheme); ok {
-			return getter + rest, true
-		}
-	}
-	if getter, ok := storeGetters[m.Store]; ok && m.Source == "" && m.BucketName != "" {
-		return getter + m.BucketName, true
-	}
-	return "", false
-}
-
-func describeMount(m task.Mount) string {
-	mode := m.Mode
-	if mode == "" {
-		mode = task.MountModeCopy
-	}
-	from := m.Source
-	if from == "" {
-		from = "bucket " + m.BucketName
-	}
-	return fmt.Sprintf("%s (%s %s)", m.Dest, mode, from)
 }

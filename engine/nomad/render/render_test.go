@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/nomad/api"
 
+	"github.com/skynomad/skynomad/bucket/node"
 	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/driver"
 	"github.com/skynomad/skynomad/engine"
@@ -110,6 +111,18 @@ var attempts = []struct {
 			},
 			Choice: catalog.Choice{Offering: p4d, Spot: true},
 			Env:    []task.EnvVar{{Name: "EPOCHS", Value: "50"}},
+			// As bucket.Manager.NodeFiles gives them: the git workdir is an
+			// artifact, the rest the runner fetches.
+			Files: node.Files{
+				Store:  "s3://team-bucket/skynomad",
+				Copies: []node.Copy{{Key: "job-12-5e1f0a2b/local-file-mounts/3", Dir: true, Path: "/local-data"}},
+				Buckets: []node.Bucket{
+					{URL: "s3://datasets/imagenet", Mode: "COPY", Path: "/data"},
+					{URL: "gs://base-models", Mode: "COPY", Path: "/models"},
+					{URL: "s3://ckpts", Mode: "MOUNT_CACHED", Path: "/checkpoint"},
+				},
+			},
+			FilesEnv: []task.EnvVar{{Name: "AWS_ACCESS_KEY_ID", Value: "AKIAEXAMPLE"}, {Name: "AWS_SECRET_ACCESS_KEY", Value: "aws-very-secret-key"}},
 		},
 	},
 	{
@@ -314,12 +327,13 @@ func jsonPaths(t *testing.T, doc []byte) map[string]bool {
 	return paths
 }
 
-// TestSecretsNeverInline: secret values reach the task only through the
-// Nomad Variable; neither jobspec form contains them.
+// TestSecretsNeverInline: secret values, and the stores' credentials,
+// reach the task only through the Nomad Variable; neither jobspec form
+// contains them.
 func TestSecretsNeverInline(t *testing.T) {
 	t.Parallel()
 	for i, tc := range attempts {
-		if len(tc.a.Secrets) == 0 {
+		if len(tc.a.Secrets)+len(tc.a.FilesEnv) == 0 {
 			continue
 		}
 		t.Run(tc.name, func(t *testing.T) {
@@ -333,7 +347,7 @@ func TestSecretsNeverInline(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, s := range tc.a.Secrets {
+			for _, s := range append(tc.a.Secrets, tc.a.FilesEnv...) {
 				for form, text := range map[string][]byte{"JSON": js, "HCL": hcl} {
 					if bytes.Contains(text, []byte(s.Value)) {
 						t.Errorf("%s jobspec contains the value of secret %s", form, s.Name)

@@ -6,16 +6,15 @@ job "sky-40-0" {
   datacenters = ["dc1", "dc2"]
   node_pool   = "gpu"
   meta = {
-    "sky.attempt"            = "2"
-    "sky.capacity"           = "on-demand"
-    "sky.job_id"             = "40"
-    "sky.job_name"           = "infer"
-    "sky.offering"           = "sky-aws-us-east-1-p4d.24xlarge-on-demand"
-    "sky.pipeline"           = "false"
-    "sky.pool"               = "inference"
-    "sky.task"               = "0"
-    "sky.task_name"          = "infer"
-    "sky.unsupported_mounts" = "workdir https://github.com/example/infer.git (a job on a pool runs in its worker's workdir)"
+    "sky.attempt"   = "2"
+    "sky.capacity"  = "on-demand"
+    "sky.job_id"    = "40"
+    "sky.job_name"  = "infer"
+    "sky.offering"  = "sky-aws-us-east-1-p4d.24xlarge-on-demand"
+    "sky.pipeline"  = "false"
+    "sky.pool"      = "inference"
+    "sky.task"      = "0"
+    "sky.task_name" = "infer"
   }
 
   group "main" {

@@ -4,17 +4,16 @@ job "sky-31-0" {
   priority    = 50
   datacenters = ["*"]
   meta = {
-    "sky.attempt"            = "3"
-    "sky.capacity"           = "spot"
-    "sky.job_id"             = "31"
-    "sky.job_name"           = "inference"
-    "sky.offering"           = "sky-aws-us-east-1-p4d.24xlarge-spot"
-    "sky.pipeline"           = "false"
-    "sky.pool"               = "inference"
-    "sky.pool_worker"        = "true"
-    "sky.task"               = "0"
-    "sky.task_name"          = "inference"
-    "sky.unsupported_mounts" = "workdir ."
+    "sky.attempt"     = "3"
+    "sky.capacity"    = "spot"
+    "sky.job_id"      = "31"
+    "sky.job_name"    = "inference"
+    "sky.offering"    = "sky-aws-us-east-1-p4d.24xlarge-spot"
+    "sky.pipeline"    = "false"
+    "sky.pool"        = "inference"
+    "sky.pool_worker" = "true"
+    "sky.task"        = "0"
+    "sky.task_name"   = "inference"
   }
 
   group "main" {

@@ -3,15 +3,14 @@ job "sky-12-0" {
   priority    = 65
   datacenters = ["*"]
   meta = {
-    "sky.attempt"            = "3"
-    "sky.capacity"           = "spot"
-    "sky.job_id"             = "12"
-    "sky.job_name"           = "train"
-    "sky.offering"           = "sky-aws-us-east-1-p4d.24xlarge-spot"
-    "sky.pipeline"           = "false"
-    "sky.task"               = "0"
-    "sky.task_name"          = "train"
-    "sky.unsupported_mounts" = "/checkpoint (MOUNT_CACHED bucket ckpts); /local-data (COPY ./data)"
+    "sky.attempt"   = "3"
+    "sky.capacity"  = "spot"
+    "sky.job_id"    = "12"
+    "sky.job_name"  = "train"
+    "sky.offering"  = "sky-aws-us-east-1-p4d.24xlarge-spot"
+    "sky.pipeline"  = "false"
+    "sky.task"      = "0"
+    "sky.task_name" = "train"
   }
 
   group "main" {
@@ -75,16 +74,6 @@ job "sky-12-0" {
         destination = "../alloc/sky_workdir"
       }
 
-      artifact {
-        source      = "s3::https://s3.amazonaws.com/datasets/imagenet"
-        destination = "../alloc/sky_mounts/0"
-      }
-
-      artifact {
-        source      = "gcs::https://www.googleapis.com/storage/v1/base-models"
-        destination = "../alloc/sky_mounts/1"
-      }
-
       template {
         destination     = "local/setup.sh"
         data            = <<EOT
@@ -100,12 +89,19 @@ EOT
         destination     = "local/skynomad.env"
         data            = <<EOT
 EPOCHS="50"
-SKYNOMAD_MOUNTS="[{\"dest\":\"/data\",\"alloc_path\":\"sky_mounts/0\"},{\"dest\":\"/models\",\"alloc_path\":\"sky_mounts/1\"}]"
+SKYNOMAD_FILES="{\"store\":\"s3://team-bucket/skynomad\",\"copies\":[{\"key\":\"job-12-5e1f0a2b/local-file-mounts/3\",\"dir\":true,\"path\":\"/local-data\"}],\"buckets\":[{\"url\":\"s3://datasets/imagenet\",\"mode\":\"COPY\",\"path\":\"/data\"},{\"url\":\"gs://base-models\",\"mode\":\"COPY\",\"path\":\"/models\"},{\"url\":\"s3://ckpts\",\"mode\":\"MOUNT_CACHED\",\"path\":\"/checkpoint\"}]}"
 EOT
         change_mode     = "noop"
         left_delimiter  = "[[=skynomad:"
         right_delimiter = ":skynomad=]]"
         env             = true
+      }
+
+      template {
+        destination = "secrets/skynomad.env"
+        data        = "{{ with nomadVar \"nomad/jobs/sky-12-0\" }}{{ range .Tuples }}{{ .K }}={{ .V | printf \"%q\" }}\n{{ end }}{{ end }}"
+        change_mode = "noop"
+        env         = true
       }
     }
 
@@ -153,12 +149,19 @@ EOT
         destination     = "local/skynomad.env"
         data            = <<EOT
 EPOCHS="50"
-SKYNOMAD_MOUNTS="[{\"dest\":\"/data\",\"alloc_path\":\"sky_mounts/0\"},{\"dest\":\"/models\",\"alloc_path\":\"sky_mounts/1\"}]"
+SKYNOMAD_FILES="{\"store\":\"s3://team-bucket/skynomad\",\"copies\":[{\"key\":\"job-12-5e1f0a2b/local-file-mounts/3\",\"dir\":true,\"path\":\"/local-data\"}],\"buckets\":[{\"url\":\"s3://datasets/imagenet\",\"mode\":\"COPY\",\"path\":\"/data\"},{\"url\":\"gs://base-models\",\"mode\":\"COPY\",\"path\":\"/models\"},{\"url\":\"s3://ckpts\",\"mode\":\"MOUNT_CACHED\",\"path\":\"/checkpoint\"}]}"
 EOT
         change_mode     = "noop"
         left_delimiter  = "[[=skynomad:"
         right_delimiter = ":skynomad=]]"
         env             = true
+      }
+
+      template {
+        destination = "secrets/skynomad.env"
+        data        = "{{ with nomadVar \"nomad/jobs/sky-12-0\" }}{{ range .Tuples }}{{ .K }}={{ .V | printf \"%q\" }}\n{{ end }}{{ end }}"
+        change_mode = "noop"
+        env         = true
       }
     }
   }
