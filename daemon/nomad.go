@@ -28,12 +28,17 @@ func buildNomad(ctx context.Context, o Options, st *store.Store, sink engine.Sin
 	if err != nil {
 		return nil, fmt.Errorf("daemon: nomad client: %w", err)
 	}
+	logClient, err := nomad.NewLogClient()
+	if err != nil {
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
 	offerings, err := nomadOfferings(o.Config.Infra)
 	if err != nil {
 		return nil, err
 	}
 	eng, err := nomad.New(nomad.Config{
-		Client: client,
+		Client:    client,
+		LogClient: logClient,
 		Render: render.Options{
 			TaskDriver:  o.Config.Nomad.TaskDriver,
 			RunnerPath:  o.Config.Nomad.RunnerPath,

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/nomad/plugins"
 	"github.com/hashicorp/nomad/plugins/base"
+	"golang.org/x/sys/unix"
 
 	"github.com/skynomad/skynomad/driver"
 	"github.com/skynomad/skynomad/driver/nomadpeers"
@@ -35,7 +36,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "skypilot:", err)
 		os.Exit(1)
 	}
-	go exitWithParent()
+	exitWithParent()
 	plugins.Serve(func(log hclog.Logger) interface{} { return taskdriver.New(log, self) })
 }
 
@@ -55,14 +56,24 @@ func (l lossy) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// exitWithParent ends the plugin when the Nomad client that started it is
-// gone (a kill -9 leaves plugins behind): the client starts a new one and
-// re-attaches the tasks, which run in sessions of their own.
+// exitWithParent ends the plugin the moment the Nomad client that started
+// it is gone (a kill -9 leaves plugins behind): the client, started again,
+// starts a new one and re-attaches the tasks, which run in sessions of
+// their own. At once, not at the next poll: a client back within the poll
+// re-attached to the dying plugin and lost its tasks ("plugin is shut
+// down").
 func exitWithParent() {
 	parent := os.Getppid()
-	for range time.Tick(time.Second) {
-		if os.Getppid() != parent {
-			os.Exit(0)
-		}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
+		go func() { // no way to know at once: look every 100 ms
+			for range time.Tick(100 * time.Millisecond) {
+				if os.Getppid() != parent {
+					os.Exit(0)
+				}
+			}
+		}()
+	}
+	if os.Getppid() != parent {
+		os.Exit(0) // gone before the signal was asked for
 	}
 }

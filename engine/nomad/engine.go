@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"slices"
 	"strconv"
 	"sync"
@@ -39,6 +41,13 @@ type Config struct {
 	// NOMAD_ADDR, NOMAD_TOKEN, NOMAD_NAMESPACE, NOMAD_REGION, NOMAD_CACERT,
 	// NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY and NOMAD_SKIP_VERIFY.
 	Client *api.Client
+	// LogClient reads the tasks' logs from the client nodes. Nomad's API
+	// client makes a new HTTP transport for each call it sends to a node,
+	// whose keep-alive connection then lingers for 90 s: a few log reads
+	// a second and the node's agent refuses this address (429: at most
+	// 100 connections per address). Nil: Client, or, when Client is nil
+	// too, NewLogClient.
+	LogClient *api.Client
 	// Render configures how attempts become Nomad jobs (render.RenderJob):
 	// runner path, datacenters, node pool, kill timeout.
 	Render render.Options
@@ -74,6 +83,14 @@ func (c *Config) setDefaults() error {
 			return fmt.Errorf("nomad: client: %w", err)
 		}
 		c.Client = cl
+		if c.LogClient == nil {
+			if c.LogClient, err = NewLogClient(); err != nil {
+				return err
+			}
+		}
+	}
+	if c.LogClient == nil {
+		c.LogClient = c.Client
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -264,3 +281,20 @@ func isNotFound(err error) bool {
 func (e *Engine) QueuesLaunches() bool { return true }
 
 var _ engine.Queuer = (*Engine)(nil)
+
+// NewLogClient is a client from api.DefaultConfig() that keeps no
+// connection alive (Config.LogClient says why).
+func NewLogClient() (*api.Client, error) {
+	conf := api.DefaultConfig()
+	conf.HttpClient = &http.Client{Transport: &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 10 * time.Second,
+		DisableKeepAlives:   true,
+	}}
+	cl, err := api.NewClient(conf)
+	if err != nil {
+		return nil, fmt.Errorf("nomad: log client: %w", err)
+	}
+	return cl, nil
+}

@@ -143,7 +143,7 @@ func (e *Engine) copyLog(ctx context.Context, v *allocView, task, stream string,
 	alloc := &api.Allocation{ID: v.ID, NodeID: v.NodeID}
 	cancel := make(chan struct{})
 	defer close(cancel)
-	frames, errs := e.client.AllocFS().Logs(alloc, follow, task, stream, "start", offset, cancel, qo(ctx))
+	frames, errs := e.cfg.LogClient.AllocFS().Logs(alloc, follow, task, stream, "start", offset, cancel, qo(ctx))
 	var n int64
 	if frames == nil {
 		err := <-errs
