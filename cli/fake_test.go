@@ -110,6 +110,15 @@ func (f *fakeController) DownPool(ctx context.Context, req api.PoolDownRequest) 
 	return api.PoolDownResponse{Pools: req.Names}, nil
 }
 
+// Health says the fake runs on no named host: the CLI sends it no files.
+func (f *fakeController) Health(ctx context.Context) (api.Health, error) {
+	return api.Health{Engine: "fake"}, nil
+}
+
+func (f *fakeController) StageFiles(ctx context.Context, archive io.Reader) (api.StagedFiles, error) {
+	return api.StagedFiles{}, errors.New("the fake controller takes no files")
+}
+
 func (f *fakeController) Plan(ctx context.Context, dag task.DAG) (api.PlanResponse, error) {
 	return f.plan, nil
 }

@@ -146,6 +146,11 @@ func (o *launchOptions) submit(ctx context.Context, c controllerAPI, dag *task.D
 	if err := confirm(o.ui, o.yes, fmt.Sprintf("Launching %s. Proceed?", what)); err != nil {
 		return err
 	}
+	if o.pool == "" { // a pool's job runs in its worker's workdir
+		if err := stageFiles(ctx, o.ui, c, dag); err != nil {
+			return err
+		}
+	}
 	res, err := c.Launch(ctx, api.LaunchRequest{DAG: *dag, User: o.user(), Pool: o.pool, NumJobs: o.numJobs})
 	if err != nil {
 		return fmt.Errorf("submitting the job: %w", err)

@@ -125,6 +125,9 @@ func (o *poolApplyOptions) Run(ctx context.Context) error {
 	if err := confirm(o.ui, o.yes, fmt.Sprintf("Applying config to pool '%s'. Proceed?", o.name)); err != nil {
 		return err
 	}
+	if err := stageFiles(ctx, o.ui, c, dag); err != nil {
+		return err
+	}
 	res, err := c.ApplyPool(ctx, api.PoolApplyRequest{Name: o.name, DAG: *dag, User: o.user()})
 	if err != nil {
 		return fmt.Errorf("applying pool %s: %w", o.name, err)

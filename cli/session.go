@@ -29,6 +29,8 @@ type controllerAPI interface {
 	ApplyPool(ctx context.Context, req api.PoolApplyRequest) (api.PoolApplyResponse, error)
 	Pools(ctx context.Context, names []string) ([]api.Pool, error)
 	DownPool(ctx context.Context, req api.PoolDownRequest) (api.PoolDownResponse, error)
+	Health(ctx context.Context) (api.Health, error)
+	StageFiles(ctx context.Context, archive io.Reader) (api.StagedFiles, error)
 }
 
 var _ controllerAPI = (*client.Client)(nil)

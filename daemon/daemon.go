@@ -117,18 +117,19 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	ctrl, err := jobs.New(jobs.Config{
-		Files:     files,
-		FilesEnv:  filesEnv,
-		Store:     st,
-		Engine:    eng.Engine,
-		Events:    events,
-		Planner:   catalog.New(offerings),
-		Requested: catalog.Requested,
-		Clouds:    eng.clouds,
-		Logger:    log,
-		Clock:     o.Clock,
-		LogDir:    filepath.Join(p.Home, "logs"),
-		Version:   o.Version,
+		Files:      files,
+		FilesEnv:   filesEnv,
+		StagingDir: filepath.Join(p.Home, "staging"),
+		Store:      st,
+		Engine:     eng.Engine,
+		Events:     events,
+		Planner:    catalog.New(offerings),
+		Requested:  catalog.Requested,
+		Clouds:     eng.clouds,
+		Logger:     log,
+		Clock:      o.Clock,
+		LogDir:     filepath.Join(p.Home, "logs"),
+		Version:    o.Version,
 
 		MaxLaunchRetries: o.Config.Jobs.LaunchRetries,
 	})
@@ -151,7 +152,8 @@ func Run(ctx context.Context, o Options) error {
 	} else if token == "" {
 		log.Warn("serving on TCP without a token: anyone who reaches the port controls the jobs")
 	}
-	err = server.New(server.Config{Backend: ctrl, Token: token, Logger: log}).Serve(ctx, ln)
+	host, _ := os.Hostname()
+	err = server.New(server.Config{Backend: ctrl, Token: token, Logger: log, Host: host}).Serve(ctx, ln)
 	log.Info("controller stopping", "reason", context.Cause(ctx))
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err

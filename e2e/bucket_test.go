@@ -382,3 +382,49 @@ func TestFilesProblemsAreLocated(t *testing.T) {
 		})
 	}
 }
+
+// A controller on another host cannot read the paths a task names: `jobs
+// launch` sends the job's local files to it, the job runs with them even
+// once the project is gone from the user's machine, and the controller's
+// copy goes once they are in the job-files bucket. The controller runs
+// here under another host name (its own UTS namespace).
+func TestFilesSentToAControllerElsewhere(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		realagent.Unavailable(t, "a controller under another host name needs unshare (util-linux)")
+	}
+	t.Parallel()
+	h := newHarness(t, localTarget())
+	start := exec.Command("unshare", "--uts", "sh", "-c", `hostname skynomad-elsewhere && exec "$0" controller --detach`, skynomad)
+	start.Env = h.env
+	if out, err := start.CombinedOutput(); err != nil {
+		t.Fatalf("starting the controller under another host name: %v\n%s", err, out)
+	}
+	proj := project(t, map[string]string{
+		"train.sh":  "#!/bin/bash\necho \"trained on $(cat data/in.txt)\"\n",
+		"in.txt":    "the staged copy",
+		"task.yaml": "name: elsewhere\nworkdir: .\nfile_mounts:\n  data/in.txt: ./in.txt\nrun: ./train.sh\n",
+	})
+	r := h.runIn(proj, "jobs", "launch", "-y", "-d", "task.yaml")
+	if r.code != 0 || !strings.Contains(r.stdout+r.stderr, "Sending the job's local files to the controller on skynomad-elsewhere") {
+		t.Fatalf("launch: want the files sent to the controller:\n%s", r)
+	}
+	id := jobID(t, r)
+	if err := os.RemoveAll(proj); err != nil {
+		t.Fatal(err)
+	}
+	j := h.waitEnd(id)
+	logs := h.mustRun("jobs", "logs", "--no-follow", strconv.FormatInt(id, 10)).stdout
+	if j.Status != api.StatusSucceeded || !strings.Contains(logs, "trained on the staged copy") {
+		t.Fatalf("job ended %s, want SUCCEEDED with its files:\n%s\n%s", j.Status, dump(j), logs)
+	}
+	staging := filepath.Join(h.home, "staging")
+	for deadline := time.Now().Add(h.target.wait); ; time.Sleep(100 * time.Millisecond) {
+		left, _ := os.ReadDir(staging)
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the controller still keeps the job's copy in %s: %v", staging, left)
+		}
+	}
+}

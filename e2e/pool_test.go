@@ -363,9 +363,14 @@ func TestPoolSurvivesAControllerCrash(t *testing.T) {
 func TestPoolWithAFailingSetup(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, targets()[0])
-	h.mustRun("jobs", "pool", "apply", "-y", "-p", "broken", "testdata/pool-bad-setup.yaml")
+	fail := filepath.Join(h.work, "go")
+	h.mustRun("jobs", "pool", "apply", "-y", "-p", "broken", "--env", "GO="+fail, "testdata/pool-bad-setup.yaml")
 	r := h.mustRun("jobs", "launch", "-y", "-d", "-p", "broken", "testdata/hello.yaml")
 	id := jobID(t, r)
+	// The job waits for the pool; now its setup may fail.
+	if err := os.WriteFile(fail, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	j := h.waitEnd(id)
 	if j.Status != api.StatusFailedPrechecks || !strings.Contains(j.FailureReason, "pool broken FAILED") ||
 		!strings.Contains(j.FailureReason, "setup failed with exit code 3 (3 tries)") {

@@ -77,6 +77,9 @@ type Config struct {
 	// FilesEnv is what the nodes need to reach the stores (credentials,
 	// endpoints), handed to the engine like secrets.
 	FilesEnv []task.EnvVar
+	// StagingDir keeps the local files a CLI on another host sends
+	// (bucket/stage) until its job has uploaded them; empty refuses them.
+	StagingDir string
 	// Logger receives the controller's own log (default: discarded).
 	Logger *slog.Logger
 	// Clock tells the time (default time.Now).

@@ -125,6 +125,7 @@ func (c *Controller) Start(ctx context.Context) error {
 		c.cancel()
 		return err
 	}
+	c.sweepStaged(unfinished, c.readyFiles)
 	// Jobs submitted from now on are handed to the loop; those submitted
 	// before were in recs (or will be read again, which is harmless).
 	c.started.Store(true)

@@ -2,13 +2,18 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/skynomad/skynomad/bucket"
+	"github.com/skynomad/skynomad/bucket/stage"
 	"github.com/skynomad/skynomad/internal/units"
 	"github.com/skynomad/skynomad/jobs/api"
+	"github.com/skynomad/skynomad/task"
 )
 
 // The job-files bucket (Config.Files, package bucket), from the loop's
@@ -98,6 +103,7 @@ func (c *Controller) onUploaded(job bucket.Job, rec bucket.Record, err error) {
 		}
 		js.files.ready = &rec
 		c.jlogf(job.ID, "files ready in the job-files bucket: %s/%s (%d files, %s)", rec.Store, rec.Name, rec.Files, units.Bytes(rec.Bytes))
+		c.unstage(js.job.DAG) // the bucket has them now
 		return c.advance(js)
 	})
 }
@@ -112,6 +118,7 @@ func (c *Controller) filesEnded(js *jobState) {
 		js.files.cancel() // onUploaded cleans
 		return
 	}
+	c.unstage(js.job.DAG)
 	c.cleanFiles(js.job.ID, c.cfg.Files.Name(c.filesJob(js)))
 }
 
@@ -153,4 +160,84 @@ func (c *Controller) loadFiles(ctx context.Context, unfinished map[int64]bucket.
 		}
 	}
 	return ready, nil
+}
+
+// StageFiles keeps a copy of one local path a CLI on another host sent
+// (bucket/stage) and says where: the job it submits next names the copy.
+func (c *Controller) StageFiles(ctx context.Context, archive io.Reader) (api.StagedFiles, error) {
+	if c.cfg.StagingDir == "" {
+		return api.StagedFiles{}, Unsupported("this controller takes no files: it reads the paths a job names")
+	}
+	p, err := stage.Unpack(archive, c.cfg.StagingDir)
+	if err != nil {
+		return api.StagedFiles{}, Invalid("%v", err)
+	}
+	return api.StagedFiles{Path: p}, nil
+}
+
+// stagedDirs lists the stage directories dag's local paths are in.
+func (c *Controller) stagedDirs(dag task.DAG) []string {
+	if c.cfg.StagingDir == "" {
+		return nil
+	}
+	var out []string
+	add := func(p string) {
+		if dir, ok := stage.Owns(c.cfg.StagingDir, p); ok {
+			out = append(out, dir)
+		}
+	}
+	for _, t := range dag.Tasks {
+		if t.Workdir != nil {
+			add(t.Workdir.Path)
+		}
+		for _, m := range t.Mounts {
+			if m.LocalSource() {
+				add(m.Source)
+			}
+		}
+	}
+	return out
+}
+
+// unstage removes the staged copies of dag's local paths, in the
+// background.
+func (c *Controller) unstage(dag task.DAG) {
+	dirs := c.stagedDirs(dag)
+	if len(dirs) == 0 {
+		return
+	}
+	c.goCall(func(context.Context) error {
+		var errs []error
+		for _, d := range dirs {
+			errs = append(errs, os.RemoveAll(d))
+		}
+		return errors.Join(errs...)
+	}, func(err error) {
+		if err != nil {
+			c.log.Warn("cannot remove staged files", "err", err)
+		}
+	})
+}
+
+// stageKeep is how long a staged copy no unfinished job names is kept: a
+// CLI sends the files before it submits the job.
+const stageKeep = time.Hour
+
+// sweepStaged removes, at start, staged copies that no unfinished job
+// still needs.
+func (c *Controller) sweepStaged(unfinished map[int64]bucket.Job, ready map[int64]*bucket.Record) {
+	if c.cfg.StagingDir == "" {
+		return
+	}
+	keep := map[string]bool{}
+	for id, j := range unfinished {
+		if ready[id] == nil {
+			for _, d := range c.stagedDirs(j.DAG) {
+				keep[d] = true
+			}
+		}
+	}
+	if err := stage.Sweep(c.cfg.StagingDir, stageKeep, func(dir string) bool { return keep[dir] }); err != nil {
+		c.log.Warn("cannot remove staged files", "err", err)
+	}
 }

@@ -243,6 +243,9 @@ type Error struct {
 type Health struct {
 	Engine  string `json:"engine"`
 	Version string `json:"version"`
+	// Host is the controller's host name: a CLI on another host sends a
+	// job's local files (POST /v1/files) instead of naming its paths.
+	Host string `json:"host,omitempty"`
 	// LoopLatency is how long the controller's loop took to answer this
 	// request: how long requests and engine events wait (seconds in JSON).
 	LoopLatency Duration `json:"loop_latency"`
@@ -387,4 +390,10 @@ type UploadProgress struct {
 	TotalFiles int   `json:"total_files"`
 	Bytes      int64 `json:"bytes"`
 	TotalBytes int64 `json:"total_bytes"`
+}
+
+// StagedFiles is the answer of POST /v1/files (a gzipped tar of one local
+// path, bucket/stage): where the controller keeps the copy.
+type StagedFiles struct {
+	Path string `json:"path"`
 }

@@ -121,6 +121,30 @@ func (c *Client) Demand(ctx context.Context) (api.Demand, error) {
 	return d, c.do(ctx, http.MethodGet, "/v1/demand", nil, &d)
 }
 
+// StageFiles sends a gzipped tar of one local path (bucket/stage.Pack) to
+// the controller, which keeps a copy and says where.
+func (c *Client) StageFiles(ctx context.Context, archive io.Reader) (api.StagedFiles, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/v1/files", archive)
+	if err != nil {
+		return api.StagedFiles{}, err
+	}
+	req.Header.Set("Content-Type", "application/gzip")
+	req.Header.Set("Accept", contentJSON)
+	resp, err := c.send(req)
+	if err != nil {
+		return api.StagedFiles{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return api.StagedFiles{}, readError(resp)
+	}
+	var out api.StagedFiles
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return api.StagedFiles{}, fmt.Errorf("reading the controller's answer to POST /v1/files: %w", err)
+	}
+	return out, nil
+}
+
 // Plan asks what the optimizer would choose for each task.
 func (c *Client) Plan(ctx context.Context, dag task.DAG) (api.PlanResponse, error) {
 	var resp api.PlanResponse

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/skynomad/skynomad/bucket/stage"
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/jobs"
 	"github.com/skynomad/skynomad/jobs/api"
@@ -26,6 +27,16 @@ import (
 type backend struct {
 	mu   sync.Mutex
 	seen []string
+	// staging receives the files StageFiles is sent (unset: refused).
+	staging string
+}
+
+func (b *backend) StageFiles(ctx context.Context, archive io.Reader) (api.StagedFiles, error) {
+	if b.staging == "" {
+		return api.StagedFiles{}, jobs.Unsupported("no files here")
+	}
+	p, err := stage.Unpack(archive, b.staging)
+	return api.StagedFiles{Path: p}, err
 }
 
 func (b *backend) note(s string) {
@@ -331,5 +342,51 @@ func TestPoolCalls(t *testing.T) {
 	want := []string{"apply p", "pools a b,c", "pools ", "down p"}
 	if strings.Join(b.seen, "|") != strings.Join(want, "|") {
 		t.Errorf("controller saw %q, want %q", b.seen, want)
+	}
+}
+
+// A job's local tree sent to a controller on another host arrives whole,
+// with its file modes and without what .skyignore leaves out.
+func TestStageFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b := &backend{staging: filepath.Join(dir, "staging")}
+	serveUnix(t, dir, b)
+	c, err := New("unix://"+SocketPath(dir), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(dir, "project")
+	os.MkdirAll(filepath.Join(src, "sub"), 0o755)
+	os.WriteFile(filepath.Join(src, "train.sh"), []byte("echo hi\n"), 0o755)
+	os.WriteFile(filepath.Join(src, "sub", "data.csv"), []byte("a,b\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "big.bin"), []byte("skip me"), 0o644)
+	os.WriteFile(filepath.Join(src, ".skyignore"), []byte("*.bin\n"), 0o644)
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(stage.Pack(pw, src)) }()
+	res, err := c.StageFiles(context.Background(), pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(res.Path, b.staging+string(filepath.Separator)) {
+		t.Fatalf("staged at %s, want under %s", res.Path, b.staging)
+	}
+	if fi, err := os.Stat(filepath.Join(res.Path, "train.sh")); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("train.sh staged as %v (%v), want mode 0755", fi, err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(res.Path, "sub", "data.csv")); string(got) != "a,b\n" {
+		t.Errorf("sub/data.csv staged as %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(res.Path, "big.bin")); err == nil {
+		t.Error("a file .skyignore leaves out was sent")
+	}
+	// A controller that takes no files says so.
+	refusing := t.TempDir()
+	serveUnix(t, refusing, &backend{})
+	c2, _ := New("unix://"+SocketPath(refusing), "")
+	pr2, pw2 := io.Pipe()
+	go func() { pw2.CloseWithError(stage.Pack(pw2, src)) }()
+	if _, err := c2.StageFiles(context.Background(), pr2); err == nil || !strings.Contains(err.Error(), "no files here") {
+		t.Errorf("StageFiles to a controller that takes none = %v", err)
 	}
 }

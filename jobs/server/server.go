@@ -36,6 +36,7 @@ type Backend interface {
 	LoopLatency(ctx context.Context) (time.Duration, error)
 	Demand(ctx context.Context) (api.Demand, error)
 	ApplyPool(ctx context.Context, req api.PoolApplyRequest) (api.PoolApplyResponse, error)
+	StageFiles(ctx context.Context, archive io.Reader) (api.StagedFiles, error)
 	DownPool(ctx context.Context, req api.PoolDownRequest) (api.PoolDownResponse, error)
 	Pools(ctx context.Context, names []string) ([]api.Pool, error)
 }
@@ -61,6 +62,8 @@ type Config struct {
 	// every endpoint but /v1/health.
 	Token  string
 	Logger *slog.Logger
+	// Host is the controller's host name, reported by /v1/health.
+	Host string
 }
 
 // Server is the controller's HTTP API.
@@ -89,6 +92,7 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("POST /v1/pools", s.auth(s.applyPool))
 	s.mux.HandleFunc("GET /v1/pools", s.auth(s.pools))
 	s.mux.HandleFunc("POST /v1/pools/down", s.auth(s.downPool))
+	s.mux.HandleFunc("POST /v1/files", s.auth(s.stageFiles))
 	return s
 }
 
@@ -147,7 +151,7 @@ func (s *Server) demand(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	h := api.Health{Engine: s.cfg.Backend.EngineName(), Version: s.cfg.Backend.Version()}
+	h := api.Health{Engine: s.cfg.Backend.EngineName(), Version: s.cfg.Backend.Version(), Host: s.cfg.Host}
 	lag, err := s.cfg.Backend.LoopLatency(r.Context())
 	if err != nil {
 		s.fail(w, err)
@@ -155,6 +159,15 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	}
 	h.LoopLatency = api.Duration(lag)
 	s.reply(w, r, h)
+}
+
+// maxStaged caps what one POST /v1/files sends (a workdir or a file
+// mount, compressed).
+const maxStaged = 64 << 30
+
+func (s *Server) stageFiles(w http.ResponseWriter, r *http.Request) {
+	resp, err := s.cfg.Backend.StageFiles(r.Context(), http.MaxBytesReader(w, r.Body, maxStaged))
+	s.answer(w, r, resp, err)
 }
 
 func (s *Server) plan(w http.ResponseWriter, r *http.Request) {

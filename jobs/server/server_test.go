@@ -45,6 +45,10 @@ func (b *fakeBackend) ApplyPool(ctx context.Context, req api.PoolApplyRequest) (
 	}
 	return api.PoolApplyResponse{Pool: api.Pool{Name: req.Name, Workers: 2, Version: 1}, Created: true}, nil
 }
+func (b *fakeBackend) StageFiles(ctx context.Context, archive io.Reader) (api.StagedFiles, error) {
+	return api.StagedFiles{}, jobs.Unsupported("no files here")
+}
+
 func (b *fakeBackend) Pools(ctx context.Context, names []string) ([]api.Pool, error) {
 	var out []api.Pool
 	for _, n := range names {
