@@ -74,6 +74,9 @@ func (e *Engine) Launch(ctx context.Context, a *engine.Attempt) error {
 	}
 
 	job, err := render.RenderJob(a, opts)
+	if engine.IsInfeasible(err) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("nomad: render %s: %w", a.Ref, err)
 	}

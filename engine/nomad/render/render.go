@@ -148,6 +148,10 @@ func RenderJob(a *engine.Attempt, opts Options) (*api.Job, error) {
 	case a.Worker != nil && o.TaskDriver != driver.PluginName && a.Task.Resources.DockerImage() != "":
 		return nil, fmt.Errorf("render %s on pool %s: a job in an image runs in its worker's directory only under the %s task driver, not %s",
 			a.Ref, a.Pool, driver.PluginName, o.TaskDriver)
+	case !a.Files.Empty() && o.TaskDriver != driver.PluginName && a.Task.Resources.DockerImage() != "":
+		// Nothing in the image would fetch them: refused, not dropped.
+		return nil, engine.Infeasible("a task in an image (%s) gets its workdir, file mounts and buckets only under the %s task driver "+
+			"(its runner fetches them inside the image); under %s nothing would fetch them", a.Task.Resources.ImageID, driver.PluginName, o.TaskDriver)
 	}
 	return r.job()
 }

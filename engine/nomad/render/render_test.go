@@ -418,6 +418,26 @@ func TestEnvControlCharacterIsRefused(t *testing.T) {
 	}
 }
 
+// A task in an image under raw_exec has no runner to fetch its files:
+// its job is refused as infeasible rather than run without them; under
+// the skypilot driver the runner in the image fetches them.
+func TestFilesInAnImageNeedTheTaskDriver(t *testing.T) {
+	t.Parallel()
+	a := engine.Attempt{
+		Task: task.Task{Name: "t", Run: "ls", Workdir: &task.Workdir{Path: "/home/u/proj"},
+			Resources: task.Resources{ImageID: "docker:python:3.12"}},
+		Choice: catalog.Choice{Offering: localOffering},
+		Files:  node.Files{Store: "s3://b/jobs", Workdir: "job-1-ab/workdir"},
+	}
+	_, err := RenderJob(&a, Options{TaskDriver: "raw_exec", RunnerPath: "/usr/local/bin/skynomad"})
+	if !engine.IsInfeasible(err) || !strings.Contains(err.Error(), "only under the skypilot task driver") {
+		t.Fatalf("RenderJob under raw_exec = %v, want an infeasible job naming the task driver", err)
+	}
+	if _, err := RenderJob(&a, Options{TaskDriver: "skypilot"}); err != nil {
+		t.Fatalf("RenderJob under the skypilot driver: %v", err)
+	}
+}
+
 // TestScriptsRenderUnchanged: setup and run scripts reach local/*.sh as
 // written, whatever template syntax they contain.
 func TestScriptsRenderUnchanged(t *testing.T) {
