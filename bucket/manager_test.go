@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -261,5 +262,55 @@ func TestNonPersistentBucketGoesWithTheJob(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "named", "keep")); err != nil {
 		t.Errorf("the persistent bucket went too: %v", err)
+	}
+}
+
+// {name: x, source: ./dir} fills bucket x with the directory before the
+// job, and the node mounts bucket x; the bucket outlives the job.
+func TestNamedBucketWithALocalSource(t *testing.T) {
+	root := t.TempDir()
+	var put atomic.Int64
+	m := newManager(t, root, "ctl", &memRecords{}, &put)
+	src := sourceTree(t, map[string]string{"weights.bin": "w"})
+	dag := task.DAG{Name: "j", Tasks: []task.Task{{Name: "j", Mounts: []task.Mount{
+		{Dest: "/models", BucketName: "models", Source: src, Mode: task.MountModeMount}}}}}
+	job := Job{ID: 4, Submitted: time.Unix(1700000004, 0), DAG: dag}
+	ctx := context.Background()
+	if ps := m.Check(ctx, dag); len(ps) != 0 {
+		t.Fatalf("Check: %+v", ps)
+	}
+	rec, err := m.Upload(ctx, job, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucketDir := filepath.Join(root, "named", "models")
+	if b, err := os.ReadFile(filepath.Join(bucketDir, "weights.bin")); err != nil || string(b) != "w" {
+		t.Fatalf("bucket models holds %q (%v), want the source's weights.bin", b, err)
+	}
+	f, err := m.NodeFiles(&rec, dag, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Buckets) != 1 || f.Buckets[0].URL != "file://"+bucketDir || f.Buckets[0].Path != "/models" || f.Workdir != "" {
+		t.Errorf("node files %+v, want bucket models mounted at /models", f)
+	}
+	if err := m.Clean(ctx, rec.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(bucketDir, "weights.bin")); err != nil {
+		t.Errorf("the job's cleanup emptied the named bucket: %v", err)
+	}
+}
+
+// A store skynomad does not carry is refused on the mount, before
+// anything is submitted.
+func TestUnsupportedStoreIsAProblem(t *testing.T) {
+	var put atomic.Int64
+	m := newManager(t, t.TempDir(), "ctl", &memRecords{}, &put)
+	dag := task.DAG{Name: "j", Tasks: []task.Task{{Name: "j", Mounts: []task.Mount{
+		{Dest: "/data", BucketName: "d", Store: "azure", Mode: task.MountModeMount}}}}}
+	ps := m.Check(context.Background(), dag)
+	if len(ps) != 1 || ps[0].Mount != 0 || !strings.Contains(ps[0].Msg, "store azure is not supported") {
+		t.Errorf("Check = %+v, want the mount refused naming its store", ps)
 	}
 }
