@@ -96,12 +96,12 @@ func (m *Manager) Name(j Job) string {
 // NeedsRecord reports whether a job has files to upload or buckets to
 // drop with it: only such jobs have a record.
 func NeedsRecord(dag task.DAG) bool {
+	if len(dag.LocalPaths()) > 0 {
+		return true
+	}
 	for _, t := range dag.Tasks {
-		if t.Workdir != nil && t.Workdir.Path != "" {
-			return true
-		}
 		for _, mt := range t.Mounts {
-			if mt.LocalSource() || mt.BucketName != "" && mt.Persistent != nil && !*mt.Persistent {
+			if mt.BucketName != "" && mt.Persistent != nil && !*mt.Persistent {
 				return true
 			}
 		}

@@ -21,7 +21,7 @@ func stageFiles(ctx context.Context, u ui.UI, c controllerAPI, dag *task.DAG) er
 		return err
 	}
 	here, _ := os.Hostname()
-	paths := localPaths(dag)
+	paths := dag.LocalPaths()
 	if h.Host == "" || h.Host == here || len(paths) == 0 {
 		return nil
 	}
@@ -40,23 +40,6 @@ func stageFiles(ctx context.Context, u ui.UI, c controllerAPI, dag *task.DAG) er
 	}
 	step.Done(fmt.Sprintf("Sent %d local path(s) to the controller on %s", len(staged), h.Host))
 	return nil
-}
-
-// localPaths points at the job's local paths.
-func localPaths(dag *task.DAG) []*string {
-	var out []*string
-	for i := range dag.Tasks {
-		t := &dag.Tasks[i]
-		if t.Workdir != nil && t.Workdir.Path != "" {
-			out = append(out, &t.Workdir.Path)
-		}
-		for j := range t.Mounts {
-			if t.Mounts[j].LocalSource() {
-				out = append(out, &t.Mounts[j].Source)
-			}
-		}
-	}
-	return out
 }
 
 // sendPath packs p on the fly and sends it; it returns the copy's path on

@@ -34,7 +34,7 @@ func showUpload(ctx context.Context, u ui.UI, c controllerAPI, id int64) {
 				step = u.Step("Uploading the job's files to the job-files bucket")
 			}
 			p := *j.Upload
-			if q := percent(p) / 25; u.Interactive() || q != quarter {
+			if q := p.Percent() / 25; u.Interactive() || q != quarter {
 				quarter = q
 				step.Update(uploadBar(p))
 			}
@@ -59,17 +59,10 @@ func showUpload(ctx context.Context, u ui.UI, c controllerAPI, id int64) {
 	}
 }
 
-func percent(p api.UploadProgress) int {
-	if p.TotalBytes <= 0 {
-		return 0
-	}
-	return int(p.Bytes * 100 / p.TotalBytes)
-}
-
 // uploadBar reads "[#######.............]  35%  3500/10000 files  70.0/200.0 MB".
 func uploadBar(p api.UploadProgress) string {
 	const width = 20
-	pct := percent(p)
+	pct := p.Percent()
 	filled := pct * width / 100
 	return fmt.Sprintf("[%s%s] %3d%%  %d/%d files  %.1f/%.1f MB",
 		strings.Repeat("#", filled), strings.Repeat(".", width-filled), pct,

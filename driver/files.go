@@ -77,7 +77,7 @@ func (st *run) fetchFiles(ctx context.Context, first Phase) (*node.Mounts, *Resu
 func mountsOnly(f node.Files) node.Files {
 	out := node.Files{Store: f.Store}
 	for _, b := range f.Buckets {
-		if b.Mode != "COPY" {
+		if b.Mode != node.ModeCopy {
 			out.Buckets = append(out.Buckets, b)
 		}
 	}

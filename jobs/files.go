@@ -53,12 +53,8 @@ func (u *uploads) details(j *api.Job) {
 	}
 	p := v.(*api.UploadProgress)
 	j.Upload = p
-	pct := 0
-	if p.TotalBytes > 0 {
-		pct = int(p.Bytes * 100 / p.TotalBytes)
-	}
 	j.Details = fmt.Sprintf("uploading files to the job-files bucket: %d%% (%d/%d files, %s/%s)",
-		pct, p.Files, p.TotalFiles, units.Bytes(p.Bytes), units.Bytes(p.TotalBytes))
+		p.Percent(), p.Files, p.TotalFiles, units.Bytes(p.Bytes), units.Bytes(p.TotalBytes))
 }
 
 func (c *Controller) filesJob(js *jobState) bucket.Job {
@@ -181,19 +177,9 @@ func (c *Controller) stagedDirs(dag task.DAG) []string {
 		return nil
 	}
 	var out []string
-	add := func(p string) {
-		if dir, ok := stage.Owns(c.cfg.StagingDir, p); ok {
+	for _, p := range dag.LocalPaths() {
+		if dir, ok := stage.Owns(c.cfg.StagingDir, *p); ok {
 			out = append(out, dir)
-		}
-	}
-	for _, t := range dag.Tasks {
-		if t.Workdir != nil {
-			add(t.Workdir.Path)
-		}
-		for _, m := range t.Mounts {
-			if m.LocalSource() {
-				add(m.Source)
-			}
 		}
 	}
 	return out

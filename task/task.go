@@ -21,6 +21,24 @@ type DAG struct {
 // or it has several tasks.
 func (d DAG) IsPipeline() bool { return d.Pipeline || len(d.Tasks) > 1 }
 
+// LocalPaths points at the paths on the submitting machine the DAG's
+// tasks name: each local workdir and each local file_mounts source.
+func (d *DAG) LocalPaths() []*string {
+	var out []*string
+	for i := range d.Tasks {
+		t := &d.Tasks[i]
+		if t.Workdir != nil && t.Workdir.Path != "" {
+			out = append(out, &t.Workdir.Path)
+		}
+		for j := range t.Mounts {
+			if t.Mounts[j].LocalSource() {
+				out = append(out, &t.Mounts[j].Source)
+			}
+		}
+	}
+	return out
+}
+
 // Task is one SkyPilot task, normalized.
 type Task struct {
 	Name     string    `json:"name"`

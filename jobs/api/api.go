@@ -392,6 +392,14 @@ type UploadProgress struct {
 	TotalBytes int64 `json:"total_bytes"`
 }
 
+// Percent is how much of the bytes are uploaded, 0 to 100.
+func (p UploadProgress) Percent() int {
+	if p.TotalBytes <= 0 {
+		return 0
+	}
+	return int(p.Bytes * 100 / p.TotalBytes)
+}
+
 // StagedFiles is the answer of POST /v1/files (a gzipped tar of one local
 // path, bucket/stage): where the controller keeps the copy.
 type StagedFiles struct {
