@@ -5,7 +5,7 @@ PKGS      ?= ./...
 FUZZTIME  ?= 60s
 BENCHTIME ?= 1x
 
-.PHONY: help build plugin test race e2e fuzz bench lint tools clean
+.PHONY: help build plugin test race e2e fuzz bench lint tools clean catalog-data
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -59,6 +59,13 @@ bench: tools plugin ## print the speed and memory figures (Nomad ones on the rea
 	$(GO) test -run='^$$' -bench=. -benchmem ./translator ./catalog ./driver/taskdriver
 	$(GO) test -run='^$$' -bench=Upload -benchtime=1x -benchmem ./bucket
 	$(AGENTS) $(GO) test -run='^$$' -bench=. -benchtime=$(BENCHTIME) -benchmem -timeout 30m -p 1 ./jobs/... ./autoscaler-plugin/... ./e2e/
+
+# CATALOG_PARTS holds rows of SkyPilot's catalogs/v7/<cloud>/vms.csv,
+# verbatim and without header, in <cloud>-*.csv files.
+CATALOG_PARTS ?= /tmp/catalog-parts
+
+catalog-data: ## rebuild the embedded catalog (catalog/data/v7/*/vms.csv.gz) from the part files in $(CATALOG_PARTS)
+	$(GO) run ./catalog/internal/mkcatalog -parts $(CATALOG_PARTS) -out catalog/data
 
 bin/testreport: e2e/testreport/*.go internal/realagent/*.go
 	$(GO) build -o $@ ./e2e/testreport

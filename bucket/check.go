@@ -50,6 +50,27 @@ func (m *Manager) Check(ctx context.Context, dag task.DAG) []Problem {
 	return out
 }
 
+// PreviewProblems are the problems of a task's bucket mounts that need
+// no store to find (an unsupported store, a bad bucket URL), as Check
+// reports them: for `skynomad translate`, which reaches no store.
+func PreviewProblems(store string, t task.Task) []Problem {
+	m := &Manager{cfg: Config{Bucket: store, LocalBuckets: "~/.skynomad/buckets"}}
+	var out []Problem
+	for i, mt := range t.Mounts {
+		if !mt.Bucket() {
+			continue
+		}
+		raw, err := m.bucketURL(mt)
+		if err == nil {
+			_, err = ParseURL(raw)
+		}
+		if err != nil {
+			out = append(out, Problem{Mount: i, Msg: err.Error(), Accepted: bucketAccepted})
+		}
+	}
+	return out
+}
+
 const (
 	filesBucketAccepted = "jobs.bucket in ~/.skynomad/config.yaml naming a bucket that exists and that these credentials may write (s3://bucket/prefix, gs://bucket/prefix, file:///dir), or no jobs.bucket for a temporary bucket per job"
 	bucketAccepted      = "an existing bucket these credentials may read (s3://name, gs://name), or {name, store: s3|gcs} for a bucket that exists or may be created"

@@ -139,9 +139,19 @@ func (m *Manager) plan(name string, dag task.DAG) ([]Unit, []string, error) {
 				// into bucket x, which is then mounted.
 				u, err := m.bucketURL(mt)
 				if err != nil {
-					return nil, nil, err
+					return nil, nil, fmt.Errorf("file_mounts %s: %w", mt.Dest, err)
 				}
 				units = append(units, Unit{Store: u, Source: mt.Source, Dest: mt.Dest, Dir: true})
+			case len(mt.Sources) > 0:
+				// {name: x, source: [a, b/]}: each path goes to bucket
+				// x's root under its base name, as SkyPilot uploads a list.
+				u, err := m.bucketURL(mt)
+				if err != nil {
+					return nil, nil, fmt.Errorf("file_mounts %s: %w", mt.Dest, err)
+				}
+				for _, src := range mt.Sources {
+					units = append(units, Unit{Store: u, Key: src.Name, Source: src.Path, Dest: mt.Dest})
+				}
 			case mt.LocalSource():
 				units = append(units, Unit{Key: k.mount(i), Source: mt.Source, Dest: mt.Dest})
 			}
@@ -151,7 +161,7 @@ func (m *Manager) plan(name string, dag task.DAG) ([]Unit, []string, error) {
 			if mt.Bucket() && named && mt.Persistent != nil && !*mt.Persistent {
 				u, err := m.bucketURL(mt)
 				if err != nil {
-					return nil, nil, err
+					return nil, nil, fmt.Errorf("file_mounts %s: %w", mt.Dest, err)
 				}
 				drop = append(drop, u)
 			}
@@ -273,7 +283,7 @@ func (m *Manager) upload(ctx context.Context, rec Record, progress func(Progress
 			if _, err := target.Ensure(ctx, true); err != nil {
 				return rec, err
 			}
-			key, modesKey = "", ""
+			modesKey = "" // the bucket is the user's: no mode list in it
 		} else {
 			modesKey = modesKeyOf(rec.Name, un.Key)
 		}
@@ -470,7 +480,7 @@ func (m *Manager) NodeFiles(rec *Record, dag task.DAG, taskIdx int) (node.Files,
 		}
 		u, err := m.bucketURL(mt)
 		if err != nil {
-			return node.Files{}, err
+			return node.Files{}, fmt.Errorf("file_mounts %s: %w", mt.Dest, err)
 		}
 		mode := mt.Mode
 		if mode == "" {
@@ -501,13 +511,13 @@ func (m *Manager) bucketURL(mt task.Mount) (string, error) {
 		return strings.TrimSuffix(mt.Source, "/"), nil
 	}
 	if mt.BucketName == "" {
-		return "", fmt.Errorf("file_mounts %s: a bucket mount with a local source needs a name", mt.Dest)
+		return "", errors.New("a bucket mount with a local source needs a name")
 	}
 	scheme := m.defaultScheme()
 	if mt.Store != "" {
 		s, ok := storeSchemes[mt.Store]
 		if !ok {
-			return "", fmt.Errorf("file_mounts %s: store %s is not supported here (accepted: %s)", mt.Dest, mt.Store, Stores)
+			return "", fmt.Errorf("store %s is not supported here: skynomad mounts %s", mt.Store, Stores)
 		}
 		scheme = s
 	}

@@ -314,3 +314,44 @@ func TestUnsupportedStoreIsAProblem(t *testing.T) {
 		t.Errorf("Check = %+v, want the mount refused naming its store", ps)
 	}
 }
+
+// A `source:` list uploads each path to the bucket's root under its base
+// name, a file as one object and a directory as a tree, as SkyPilot does.
+func TestNamedBucketWithASourceList(t *testing.T) {
+	root := t.TempDir()
+	var put atomic.Int64
+	m := newManager(t, root, "ctl", &memRecords{}, &put)
+	dir := sourceTree(t, map[string]string{"a.txt": "a", "b.txt": "b"})
+	file := filepath.Join(sourceTree(t, map[string]string{"config.yaml": "c"}), "config.yaml")
+	dag := task.DAG{Name: "j", Tasks: []task.Task{{Name: "j", Mounts: []task.Mount{{
+		Dest: "/inputs", BucketName: "inputs", Mode: task.MountModeCopy,
+		Sources: []task.ListedSource{{Path: dir, Name: "data"}, {Path: file, Name: "config.yaml"}},
+	}}}}}
+	ctx := context.Background()
+	if ps := m.Check(ctx, dag); len(ps) != 0 {
+		t.Fatalf("Check: %+v", ps)
+	}
+	if !NeedsRecord(dag) {
+		t.Fatal("a source list needs a record: it is uploaded")
+	}
+	rec, err := m.Upload(ctx, Job{ID: 5, Submitted: time.Unix(1700000005, 0), DAG: dag}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucketDir := filepath.Join(root, "named", "inputs")
+	for rel, want := range map[string]string{"data/a.txt": "a", "data/b.txt": "b", "config.yaml": "c"} {
+		if b, err := os.ReadFile(filepath.Join(bucketDir, rel)); err != nil || string(b) != want {
+			t.Errorf("bucket inputs holds %q at %s (%v), want %q", b, rel, err, want)
+		}
+	}
+	if rec.Files != 3 {
+		t.Errorf("record counts %d files, want 3", rec.Files)
+	}
+	f, err := m.NodeFiles(&rec, dag, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Buckets) != 1 || f.Buckets[0].Path != "/inputs" || f.Buckets[0].Mode != string(task.MountModeCopy) || len(f.Copies) != 0 {
+		t.Errorf("node files %+v, want bucket inputs copied to /inputs", f)
+	}
+}

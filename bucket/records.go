@@ -58,8 +58,9 @@ type Unit struct {
 	// job-<runid>/local-file-mounts/<i>).
 	Key string `json:"key"`
 	// Store is set for a local source synced into a named bucket mount
-	// (`{name, source: ./dir}`): that bucket's URL, Key "" its root. It
-	// outlives the job unless the bucket is in Drop.
+	// (`{name, source: ./dir}`): that bucket's URL, Key "" its root (a
+	// path of a `source:` list: its base name). It outlives the job
+	// unless the bucket is in Drop.
 	Store string `json:"store,omitempty"`
 	// Source is the local path it was read from.
 	Source string `json:"source"`

@@ -2,10 +2,11 @@ package bucket
 
 import (
 	"fmt"
-	"net"
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/skynomad/skynomad/internal/bucketname"
 )
 
 // URL is a store root: file:///abs/dir, s3://bucket[/prefix] or
@@ -67,50 +68,8 @@ func parseBucketURL(s, scheme, rest string) (URL, error) {
 	return URL{Scheme: scheme, Bucket: name, Prefix: prefix}, nil
 }
 
-// checkBucketName applies the S3 or GCS naming rules: 3 to 63 characters
-// (GCS: up to 222 when dotted, 63 between dots) of lowercase letters,
-// digits, dots and hyphens (GCS also underscores), starting and ending
-// with a letter or a digit, no "..", not an IP address.
-func checkBucketName(scheme, name string) error {
-	bad := func(why string) error {
-		return fmt.Errorf("bad bucket name %q: %s (names are 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit)", name, why)
-	}
-	maxLen := 63
-	if scheme == "gs" && strings.Contains(name, ".") {
-		maxLen = 222
-	}
-	if len(name) < 3 || len(name) > maxLen {
-		return bad(fmt.Sprintf("%d characters", len(name)))
-	}
-	for _, c := range name {
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '.', c == '-':
-		case c == '_' && scheme == "gs":
-		case c >= 'A' && c <= 'Z':
-			return bad("uppercase letters")
-		default:
-			return bad(fmt.Sprintf("the character %q", c))
-		}
-	}
-	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
-	if !alnum(name[0]) || !alnum(name[len(name)-1]) {
-		return bad("it must start and end with a letter or a digit")
-	}
-	if strings.Contains(name, "..") {
-		return bad(`".."`)
-	}
-	if scheme == "gs" {
-		for part := range strings.SplitSeq(name, ".") {
-			if len(part) > 63 {
-				return bad("a dot-separated part is longer than 63 characters")
-			}
-		}
-	}
-	if net.ParseIP(name) != nil {
-		return bad("it is an IP address")
-	}
-	return nil
-}
+// checkBucketName applies the S3 or GCS naming rules.
+func checkBucketName(scheme, name string) error { return bucketname.Check(scheme, name) }
 
 // String returns the URL in the form ParseURL reads.
 func (u URL) String() string {

@@ -335,7 +335,7 @@ func TestPlanNoFitReasons(t *testing.T) {
 		{
 			name: "unknown accelerator",
 			task: single(task.Resources{Accelerators: gpus("B200", 8)}),
-			want: []string{"no offering has 8x B200", "the catalog has no B200 (GPUs: A100, H100, L4)"},
+			want: []string{"no offering has 8x B200", "the catalog has no B200 (accelerators: A100, H100, L4)"},
 		},
 		{
 			name: "unknown region",

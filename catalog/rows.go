@@ -21,19 +21,21 @@ type Row struct {
 }
 
 // Rows turns ranked choices (as returned by Plan for t) into table rows:
-// one row per cloud, region, instance type and capacity, the best-ranked one,
+// one row per cloud, region, instance type (with its accelerator) and
+// capacity, the best-ranked one,
 // in rank order, so the chosen row comes first. max > 0 caps the number of
 // rows.
 func Rows(choices []Choice, t task.Task, max int) []Row {
 	type key struct {
-		cloud, region, instance string
-		spot                    bool
+		cloud, region, instance, gpu string
+		count                        float64
+		spot                         bool
 	}
 	seen := map[key]bool{}
 	var rows []Row
 	for i, c := range choices {
 		o := c.Offering
-		k := key{o.Cloud, o.Region, o.InstanceType, c.Spot}
+		k := key{o.Cloud, o.Region, o.InstanceType, o.GPU, o.GPUCount, c.Spot}
 		if seen[k] {
 			continue
 		}

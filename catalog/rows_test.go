@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/skynomad/skynomad/task"
 )
@@ -50,10 +51,10 @@ func TestRowsGolden(t *testing.T) {
 		cons Constraints
 		max  int
 	}{
-		{"hello on aws (the seed's table)", Default(), single(task.Resources{}), Constraints{Clouds: []string{"aws"}}, 0},
+		{"hello on aws (the seed's table)", Default(), single(task.Resources{}), Constraints{Clouds: []string{"aws"}}, 8},
 		{"hello on aws and gcp", Default(), single(task.Resources{}), Constraints{}, 5},
 		{"cpu-batch: 2 nodes, spot", Default(), cpuBatch, Constraints{}, 4},
-		{"train-spot: A100:8 spot", Default(), single(task.Resources{Accelerators: gpus("A100", 8), UseSpot: true}), Constraints{}, 0},
+		{"train-spot: A100:8 spot", Default(), single(task.Resources{Accelerators: gpus("A100", 8), UseSpot: true}), Constraints{}, 8},
 		{"any-of: H100 or A100-80GB, spot or on-demand", Default(), anyOf, Constraints{}, 6},
 		{"pipeline train: V100:8 spot or on-demand", Default(), v100, Constraints{}, 4},
 		{"local host", New(testOfferings()).With(testLocal(2, 7.75)), single(task.Resources{CPUs: qty(2, true)}), Constraints{}, 3},
@@ -87,7 +88,8 @@ func TestRowsGolden(t *testing.T) {
 }
 
 // The seed documentation shows these tables; the embedded catalog must
-// reproduce their chosen rows.
+// reproduce their chosen rows. Their costs come from an older catalog
+// (5.38 for the H100, 5.75 in the embedded one): costs are not compared.
 func TestRowsMatchSeedTables(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -117,7 +119,7 @@ func TestRowsMatchSeedTables(t *testing.T) {
 				t.Fatal(err)
 			}
 			rows := Rows(choices, tc.task, 1)
-			if diff := cmp.Diff([]Row{tc.want}, rows); diff != "" {
+			if diff := cmp.Diff([]Row{tc.want}, rows, cmpopts.IgnoreFields(Row{}, "Cost")); diff != "" {
 				t.Errorf("first row (-want +got):\n%s", diff)
 			}
 		})

@@ -1,9 +1,16 @@
 package catalog
 
-import "github.com/skynomad/skynomad/task"
+import (
+	"strconv"
+	"strings"
+
+	"github.com/skynomad/skynomad/task"
+)
 
 // Offering is one instance type in one region of one cloud, with its prices.
-// Cloud "local" is this host (see Local).
+// On GCP an offering is a machine type with an accelerator when the
+// accelerator is attached to it (N1 GPU hosts, TPU VMs). Cloud "local" is
+// this host (see Local).
 type Offering struct {
 	Cloud        string   `json:"cloud"`
 	Region       string   `json:"region"`
@@ -15,8 +22,22 @@ type Offering struct {
 	GPU      string  `json:"gpu,omitempty"`
 	GPUCount float64 `json:"gpu_count,omitempty"`
 	// Hourly prices in USD per instance; SpotPrice 0 means no spot offering.
+	// SpotPrice is the lowest of ZoneSpotPrices.
 	OnDemandPrice float64 `json:"on_demand_price"`
 	SpotPrice     float64 `json:"spot_price,omitempty"`
+	// ZoneSpotPrices is each zone's spot price; a zone of Zones missing
+	// here has no spot capacity. Shared with the catalog: read only.
+	ZoneSpotPrices map[string]float64 `json:"zone_spot_prices,omitempty"`
+	// TPU marks a Cloud TPU VM: InstanceType is TPU-VM and GPU names the
+	// slice (tpu-v6e-8). TPU VMs are started through GCP's TPU API.
+	TPU bool `json:"tpu,omitempty"`
+}
+
+// AttachedAccelerator reports whether the offering's accelerator is not
+// part of its machine type: a GPU attached to a GCP N1 host, or a TPU VM.
+// Launching it takes more than the machine type.
+func (o Offering) AttachedAccelerator() bool {
+	return o.Cloud == GCP && o.GPU != "" && (o.TPU || !isGCPAcceleratorHost(o.InstanceType))
 }
 
 // Choice is one feasible placement for a task: an offering, spot or not,
@@ -28,6 +49,10 @@ type Choice struct {
 	Candidate int `json:"candidate"`
 	// HourlyCost is the price of all the task's nodes for one hour.
 	HourlyCost float64 `json:"hourly_cost"`
+	// Members is set for a job group: one choice per task, all in one
+	// location (CoLocate). The fields above repeat the first task's,
+	// except HourlyCost, which is the whole group's.
+	Members []Choice `json:"members,omitempty"`
 }
 
 // Capacity is "spot" or "on-demand", as used in node meta sky.capacity.
@@ -39,9 +64,15 @@ func (c Choice) Capacity() string {
 }
 
 // NodeClass is the Nomad node class of this offering:
-// sky-<cloud>-<region>-<instance>-<capacity>.
+// sky-<cloud>-<region>-<instance>-<capacity>, with the accelerator after
+// the instance when it is attached (sky-gcp-us-central1-n1-highmem-8-V100x1-spot).
 func (c Choice) NodeClass() string {
-	return "sky-" + c.Offering.Cloud + "-" + c.Offering.Region + "-" + c.Offering.InstanceType + "-" + c.Capacity()
+	o := c.Offering
+	instance := o.InstanceType
+	if o.AttachedAccelerator() {
+		instance += "-" + strings.ReplaceAll(o.GPU, " ", "_") + "x" + formatNumber(o.GPUCount)
+	}
+	return "sky-" + o.Cloud + "-" + o.Region + "-" + instance + "-" + c.Capacity()
 }
 
 // Constraints narrow a plan beyond what the task asks: the engine's enabled
@@ -53,4 +84,9 @@ type Constraints struct {
 	Blocked []task.Infra `json:"blocked,omitempty"`
 	// Prefer, when set, ranks choices in this location first (FAILOVER).
 	Prefer *task.Infra `json:"prefer,omitempty"`
+}
+
+// formatNumber writes v without trailing zeros ("8", "0.384", "5.38327").
+func formatNumber(v float64) string {
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }

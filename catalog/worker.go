@@ -15,7 +15,7 @@ import (
 // names them. A request that names nothing fits every worker.
 func WorkerMisfit(r task.Resources, o Offering) string {
 	var why []string
-	if !inInfra(o, r.Infra) {
+	if !inInfra(&o, r.Infra) {
 		why = append(why, fmt.Sprintf("infra %s (the worker is in %s)", infraPath(r.Infra), infraPath(task.Infra{Cloud: o.Cloud, Region: o.Region})))
 	}
 	if r.InstanceType != "" && r.InstanceType != o.InstanceType {

@@ -44,6 +44,8 @@ type policiesOptions struct {
 
 	ui   ui.UI
 	opts policy.Options
+	// cat is the catalog the controller plans on (default: the embedded one).
+	cat *catalog.Catalog
 	// controller names the controller asked for the pools, for messages.
 	controller string
 	// listPools asks it for every pool; nil with --pools=none.
@@ -101,6 +103,7 @@ func (o *policiesOptions) Complete() error {
 	if err != nil {
 		return err
 	}
+	o.cat = catalog.Load(config.PathsOf(home).Catalogs)
 	a := cfg.Autoscaler
 	o.opts = policy.Options{
 		Infra: a.Infra, InstanceTypes: a.InstanceTypes, Capacity: a.Capacity, MaxNodes: a.MaxNodes,
@@ -137,7 +140,10 @@ func (o *policiesOptions) Validate() error {
 }
 
 func (o *policiesOptions) Run(ctx context.Context) error {
-	offs := policy.Offerings(catalog.Default(), o.opts)
+	if o.cat == nil {
+		o.cat = catalog.Default()
+	}
+	offs := policy.Offerings(o.cat, o.opts)
 	if len(offs) == 0 {
 		return fmt.Errorf("no AWS or GCP offering matches autoscaler.infra %v, instance_types %v and capacity %v in config.yaml",
 			o.opts.Infra, o.opts.InstanceTypes, o.opts.Capacity)

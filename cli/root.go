@@ -92,6 +92,7 @@ func NewRootCommand(io IO) *cobra.Command {
 		newDriverCommand(io),
 		newInterruptCommand(io),
 		newAutoscalerCommand(io),
+		newCatalogCommand(io),
 	)
 	return root
 }

@@ -140,8 +140,8 @@ func filesError(file string, load translator.LoadOptions, plan *api.PlanResponse
 	if _, err := translator.LoadFile(file, load); err != nil {
 		return err
 	}
-	for name, ps := range byTask { // a task the reload did not place
-		return fmt.Errorf("%s: task %s: %s; accepted: %s", file, name, ps[0].Msg, ps[0].Accepted)
+	for name, ps := range byTask { // a task the reload did not place: at the file's top
+		return &translator.Error{File: file, Line: 1, Col: 1, Field: "task " + name, Msg: ps[0].Msg, Accepted: ps[0].Accepted}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/skynomad/skynomad/autoscaler-plugin/policy"
 	"github.com/skynomad/skynomad/bucket"
 	"github.com/skynomad/skynomad/bucket/node"
 	"github.com/skynomad/skynomad/catalog"
@@ -28,9 +29,12 @@ type translateOptions struct {
 	taskDriver string
 	// jobsBucket is jobs.bucket of the configuration, if it reads.
 	jobsBucket string
+	// volumeType is nomad.volume_type of the configuration, if it reads.
+	volumeType string
 
 	// Set by Complete.
 	ui   ui.UI
+	cat  *catalog.Catalog
 	out  io.Writer
 	now  time.Time
 	load translator.LoadOptions
@@ -43,8 +47,9 @@ func newTranslateCommand(io IO) *cobra.Command {
 		Short: "Print the Nomad jobspec skynomad would run for a SkyPilot task YAML",
 		Long: `Print the Nomad jobspec of each task of a SkyPilot task YAML, as the
 controller would register it for the first attempt: placed on the cheapest
-offering of the embedded catalog, with the SKYPILOT_* environment of job
---job-id. Nothing is submitted.
+offering of the catalog (the copy "skynomad catalog update" downloaded,
+else the embedded one) that the capacity plugin can start, with the
+SKYPILOT_* environment of job --job-id. Nothing is submitted.
 
 -o hcl prints a jobspec after a "# task N: name" comment; -o json prints
 a {"Job": ...} document, the body of POST /v1/jobs and of "nomad job run
@@ -97,11 +102,15 @@ func (o *translateOptions) Complete(io IO, cmd *cobra.Command, args []string) er
 	if home, err := config.Home(io.Getenv); err == nil {
 		if cfg, err := config.Load(home, io.Getenv); err == nil {
 			o.jobsBucket = cfg.Jobs.Bucket
+			o.volumeType = cfg.Nomad.VolumeType
 		}
 	}
 	o.out = cmd.OutOrStdout()
 	o.now = io.now()
 	var err error
+	// The offerings a controller on the Nomad engine plans on: what the
+	// capacity plugin cannot start is refused, saying so.
+	o.cat = homeCatalog(io).Refusing(policy.Unstartable)
 	o.load, err = o.loadOptions(cmd, io.Getenv, func(msg string) { o.ui.Warn("%s", msg) })
 	if err != nil {
 		return err
@@ -126,11 +135,24 @@ func (o *translateOptions) Validate() error {
 }
 
 func (o *translateOptions) Run() error {
+	store := bucket.PreviewTemp
+	if o.jobsBucket != "" {
+		store = o.jobsBucket
+	}
+	// What a controller would refuse of the bucket mounts without
+	// reaching a store is refused here too, at the mount.
+	o.load.CheckFiles = func(t task.Task) []translator.FilesProblem {
+		var out []translator.FilesProblem
+		for _, p := range bucket.PreviewProblems(store, t) {
+			out = append(out, translator.FilesProblem{Mount: p.Mount, Msg: p.Msg, Accepted: p.Accepted})
+		}
+		return out
+	}
 	dag, err := translator.LoadFile(o.file, o.load)
 	if err != nil {
 		return err
 	}
-	cat := catalog.Default()
+	cat := o.cat
 	if wantsThisHost(dag) {
 		local, err := catalog.Local()
 		if err != nil {
@@ -138,15 +160,11 @@ func (o *translateOptions) Run() error {
 		}
 		cat = cat.With(local)
 	}
-	store := bucket.PreviewTemp
-	if o.jobsBucket != "" {
-		store = o.jobsBucket
-	}
 	ts, err := render.Preview(dag, render.PreviewOptions{
 		JobID:     o.jobID,
 		Submitted: o.now,
 		Catalog:   cat,
-		Render:    render.Options{TaskDriver: o.taskDriver, RunnerPath: o.runnerPath},
+		Render:    render.Options{TaskDriver: o.taskDriver, RunnerPath: o.runnerPath, VolumeType: o.volumeType},
 		Files:     func(d task.DAG, i int) (node.Files, error) { return bucket.Preview(store, d, i) },
 	})
 	if err != nil {

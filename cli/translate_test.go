@@ -21,10 +21,17 @@ const translatedExamples = "../jobspecs/examples"
 func runTranslate(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
+	// A home of its own: no downloaded catalog, no config.yaml.
+	home := t.TempDir()
 	io := IO{
 		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut,
-		Getenv: func(k string) string { return env[k] },
-		Now:    func() time.Time { return time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) },
+		Getenv: func(k string) string {
+			if v, ok := env[k]; ok || k != "SKYNOMAD_HOME" {
+				return v
+			}
+			return home
+		},
+		Now: func() time.Time { return time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC) },
 	}
 	code = Main(context.Background(), io, append([]string{"translate"}, args...))
 	// A local workdir is resolved against the directory the command runs
@@ -326,6 +333,44 @@ func TestReadmeTranslateCommands(t *testing.T) {
 			}
 			if _, stderr, code := runTranslate(t, nil, args...); code != ExitOK {
 				t.Errorf("bin/skynomad translate %s: exit code %d:\n%s", cmd, code, stderr)
+			}
+		})
+	}
+}
+
+// TestTranslateRefusesWhatCannotStart: a TPU (which the capacity plugin
+// does not start) and half a T4 (which no instance type has) are refused,
+// saying why; L4:1 (with its g2 machine) and T4:2 (on an N1 machine) are
+// placed on GCP.
+func TestTranslateRefusesWhatCannotStart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tests := []struct {
+		name, accel, want string
+		code              int
+	}{
+		{"tpu", "tpu-v6e-8", "tpu-v6e-8 is a Cloud TPU VM, which skynomad-target (the capacity plugin) does not start yet", ExitError},
+		{"half-t4", "T4:0.5", "no offering has 0.5x T4; a fractional count needs an instance type that has that fraction of a T4, as SkyPilot plans it, and none does: use one of T4:1", ExitError},
+		{"l4-gcp", "L4:1", "", ExitOK},
+		{"t4x2-gcp", "T4:2", "", ExitOK}, // on an N1 machine: node class sky-gcp-<region>-n1-highmem-8-T4x2-<capacity>
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(dir, tc.name+".yaml")
+			yaml := "resources:\n  infra: gcp\n  accelerators: " + tc.accel + "\nrun: nvidia-smi\n"
+			if tc.name == "half-t4" {
+				yaml = strings.Replace(yaml, "infra: gcp", "infra: '*'", 1)
+			}
+			if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			stdout, stderr, code := runTranslate(t, nil, path)
+			if code != tc.code || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit code %d, stderr:\n%s\nwant code %d and %q", code, stderr, tc.code, tc.want)
+			}
+			if tc.code == ExitOK && !strings.Contains(stdout, `"sky.offering"  = "sky-gcp-`) {
+				t.Errorf("%s not placed on GCP:\n%s", tc.accel, stdout)
 			}
 		})
 	}

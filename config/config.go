@@ -24,6 +24,7 @@ const (
 	EnvHome            = "SKYNOMAD_HOME"
 	EnvControllerAddr  = "SKYNOMAD_CONTROLLER_ADDR"
 	EnvControllerToken = "SKYNOMAD_CONTROLLER_TOKEN"
+	EnvCatalogURL      = "SKYNOMAD_CATALOG_URL"
 )
 
 // Config is <home>/config.yaml after overrides and defaults.
@@ -41,6 +42,14 @@ type Config struct {
 	// Autoscaler says which offerings `skynomad autoscaler policies`
 	// writes a Nomad Autoscaler policy for, and how they scale.
 	Autoscaler Autoscaler `yaml:"autoscaler"`
+	Catalog    Catalog    `yaml:"catalog"`
+}
+
+// Catalog says where SkyPilot's catalog is downloaded from.
+type Catalog struct {
+	// URL is the base a cloud's file is read from, <url>/v7/<cloud>/vms.csv;
+	// empty means SkyPilot's (catalog.DefaultBaseURL).
+	URL string `yaml:"url"`
 }
 
 // Autoscaler configures the policies of the offerings the Nomad
@@ -103,6 +112,10 @@ type Nomad struct {
 	Datacenters []string `yaml:"datacenters"`
 	// NodePool the task jobs run in; empty is Nomad's default pool.
 	NodePool string `yaml:"node_pool"`
+	// VolumeType is the Nomad volume a task's named volume
+	// (`volumes: {/path: name}`) is: "host", a client's host_volume of
+	// that name, or "csi", a CSI volume registered under it.
+	VolumeType string `yaml:"volume_type"`
 	// PlacementTimeout is how long an attempt may wait for a node before the
 	// controller moves to the next candidate.
 	PlacementTimeout Duration `yaml:"placement_timeout"`
@@ -132,6 +145,7 @@ func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(),
 const (
 	DefaultEngine           = "local"
 	DefaultTaskDriver       = "skypilot"
+	DefaultVolumeType       = "host"
 	DefaultRunnerPath       = "/usr/local/bin/skynomad"
 	DefaultPlacementTimeout = 5 * time.Minute
 	DefaultKeepAttempts     = 20
@@ -144,6 +158,9 @@ const (
 
 // taskDrivers lists the accepted nomad.task_driver values.
 var taskDrivers = []string{"skypilot", "raw_exec"}
+
+// volumeTypes lists the accepted nomad.volume_type values.
+var volumeTypes = []string{"host", "csi"}
 
 // capacities lists the accepted autoscaler.capacity values.
 var capacities = []string{"spot", "on-demand"}
@@ -158,6 +175,9 @@ func (c *Config) setDefaults(p Paths) {
 	}
 	if c.Nomad.TaskDriver == "" {
 		c.Nomad.TaskDriver = DefaultTaskDriver
+	}
+	if c.Nomad.VolumeType == "" {
+		c.Nomad.VolumeType = DefaultVolumeType
 	}
 	if c.Nomad.RunnerPath == "" {
 		c.Nomad.RunnerPath = DefaultRunnerPath
@@ -225,20 +245,24 @@ type Paths struct {
 	Log string
 	// Local is where the local engine keeps its sandboxes.
 	Local string
+	// Catalogs holds the downloaded copies of SkyPilot's catalog
+	// (v7/<cloud>/vms.csv).
+	Catalogs string
 }
 
 // PathsOf lays out the files of home.
 func PathsOf(home string) Paths {
 	j := func(name string) string { return filepath.Join(home, name) }
 	return Paths{
-		Home:   home,
-		Config: j("config.yaml"),
-		Socket: j("controller.sock"),
-		State:  j("state.db"),
-		Lock:   j("controller.lock"),
-		PID:    j("controller.pid"),
-		Log:    j("controller.log"),
-		Local:  j("local"),
+		Home:     home,
+		Config:   j("config.yaml"),
+		Socket:   j("controller.sock"),
+		State:    j("state.db"),
+		Lock:     j("controller.lock"),
+		PID:      j("controller.pid"),
+		Log:      j("controller.log"),
+		Local:    j("local"),
+		Catalogs: j("catalogs"),
 	}
 }
 
@@ -264,6 +288,10 @@ func Load(home string, getenv func(string) string) (*Config, error) {
 	}
 	if v := getenv(EnvControllerToken); v != "" {
 		c.Controller.Token = v
+	}
+	if v := getenv(EnvCatalogURL); v != "" {
+		c.Catalog.URL = v
+		delete(pos, "catalog.url")
 	}
 	c.setDefaults(p)
 	if err := c.validate(p.Config, pos); err != nil {
@@ -448,6 +476,11 @@ func (c *Config) validate(file string, pos positions) error {
 		e.Accepted = strings.Join(taskDrivers, ", ")
 		return e
 	}
+	if !slices.Contains(volumeTypes, c.Nomad.VolumeType) {
+		e := bad("nomad.volume_type", "%q is not a Nomad volume type skynomad renders", c.Nomad.VolumeType)
+		e.Accepted = strings.Join(volumeTypes, ", ")
+		return e
+	}
 	if c.Jobs.LaunchRetries < 0 {
 		e := bad("jobs.launch_retries", "%d is negative", c.Jobs.LaunchRetries)
 		e.Accepted = "0 (retry forever) or a number of tries"
@@ -478,6 +511,14 @@ func (c *Config) validate(file string, pos positions) error {
 		e.Accepted = "the most nodes one offering may have (default 8)"
 		return e
 	}
+	if u := c.Catalog.URL; u != "" && !validBaseURL(u) {
+		e := bad("catalog.url", "%q is not an http(s) URL", u)
+		e.Accepted = "a base URL such as https://raw.githubusercontent.com/skypilot-org/skypilot-catalog/master/catalogs (a cloud's file is <url>/v7/<cloud>/vms.csv)"
+		if _, ok := pos["catalog.url"]; !ok {
+			e.Key = "catalog.url (" + EnvCatalogURL + ")"
+		}
+		return e
+	}
 	if b := c.Jobs.Bucket; b != "" && !validBucket(b) {
 		return bad("jobs.bucket", "%q is not s3://bucket[/prefix], gs://bucket[/prefix], file:///dir or an absolute directory", b)
 	}
@@ -490,6 +531,11 @@ func validAddress(a string) bool {
 		return false
 	}
 	return u.Scheme == "unix" && u.Path != "" || (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+func validBaseURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 func validBucket(b string) bool {

@@ -48,6 +48,7 @@ func TestLoad(t *testing.T) {
 				TaskDriver:       "skypilot",
 				RunnerPath:       "/usr/local/bin/skynomad",
 				Datacenters:      []string{"*"},
+				VolumeType:       "host",
 				PlacementTimeout: Duration(5 * time.Minute),
 			},
 			Autoscaler: Autoscaler{
@@ -88,6 +89,7 @@ nomad:
   runner_path: /opt/skynomad
   datacenters: [dc1, dc2]
   node_pool: gpu
+  volume_type: csi
   placement_timeout: 90s
 autoscaler:
   infra: [aws/us-east-1]
@@ -109,6 +111,7 @@ autoscaler:
 					RunnerPath:       "/opt/skynomad",
 					Datacenters:      []string{"dc1", "dc2"},
 					NodePool:         "gpu",
+					VolumeType:       "csi",
 					PlacementTimeout: Duration(90 * time.Second),
 				},
 				Autoscaler: Autoscaler{
@@ -127,8 +130,8 @@ autoscaler:
 		{
 			name:      "unknown top-level key",
 			file:      ptr("engine: local\nengnie: nomad\n"),
-			wantErr:   "/h/config.yaml:2:1: engnie: unknown key; accepted: autoscaler, controller, engine, infra, jobs, local, nomad",
-			wantHints: []string{"accepted: autoscaler, controller, engine, infra, jobs, local, nomad"},
+			wantErr:   "/h/config.yaml:2:1: engnie: unknown key; accepted: autoscaler, catalog, controller, engine, infra, jobs, local, nomad",
+			wantHints: []string{"accepted: autoscaler, catalog, controller, engine, infra, jobs, local, nomad"},
 		},
 		{
 			name:      "unknown nested key",
@@ -156,6 +159,12 @@ autoscaler:
 			file:      ptr("nomad:\n  task_driver: docker\n"),
 			wantErr:   `/h/config.yaml:2:16: nomad.task_driver: "docker" is not a task driver skynomad renders; accepted: skypilot, raw_exec`,
 			wantHints: []string{"accepted: skypilot, raw_exec"},
+		},
+		{
+			name:      "unknown volume type",
+			file:      ptr("nomad:\n  volume_type: nfs\n"),
+			wantErr:   `/h/config.yaml:2:16: nomad.volume_type: "nfs" is not a Nomad volume type skynomad renders; accepted: host, csi`,
+			wantHints: []string{"accepted: host, csi"},
 		},
 		{
 			name:      "bad autoscaler capacity",
@@ -244,7 +253,7 @@ func TestPathsOf(t *testing.T) {
 	got := PathsOf("/h")
 	want := Paths{
 		Home: "/h", Config: "/h/config.yaml", Socket: "/h/controller.sock", State: "/h/state.db",
-		Lock: "/h/controller.lock", PID: "/h/controller.pid", Log: "/h/controller.log", Local: "/h/local",
+		Lock: "/h/controller.lock", PID: "/h/controller.pid", Log: "/h/controller.log", Local: "/h/local", Catalogs: "/h/catalogs",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("PathsOf (-want +got):\n%s", diff)

@@ -123,7 +123,7 @@ func Run(ctx context.Context, o Options) error {
 		Store:      st,
 		Engine:     eng.Engine,
 		Events:     events,
-		Planner:    catalog.New(offerings),
+		Planner:    planner(offerings, eng.refuse),
 		Requested:  catalog.Requested,
 		Clouds:     eng.clouds,
 		Logger:     log,
@@ -183,5 +183,17 @@ type builtEngine struct {
 	engine.Engine
 	// clouds limits planning (Nomad: the enabled infra).
 	clouds []string
+	// refuse says why the engine cannot start an offering (Nomad: what
+	// the capacity plugin does not start), or is nil.
+	refuse func(catalog.Offering) string
 	close  func()
+}
+
+// planner is the optimizer over the engine's offerings.
+func planner(offerings []catalog.Offering, refuse func(catalog.Offering) string) *catalog.Catalog {
+	cat := catalog.New(offerings)
+	if refuse != nil {
+		cat = cat.Refusing(refuse)
+	}
+	return cat
 }

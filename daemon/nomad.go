@@ -3,13 +3,16 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
 	"time"
 
 	nomadapi "github.com/hashicorp/nomad/api"
 
+	"github.com/skynomad/skynomad/autoscaler-plugin/policy"
 	"github.com/skynomad/skynomad/catalog"
+	"github.com/skynomad/skynomad/config"
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/engine/nomad"
 	"github.com/skynomad/skynomad/engine/nomad/render"
@@ -32,8 +35,13 @@ func buildNomad(ctx context.Context, o Options, st *store.Store, sink engine.Sin
 	if err != nil {
 		return nil, fmt.Errorf("daemon: %w", err)
 	}
-	offerings, err := nomadOfferings(o.Config.Infra)
+	// Plan on the home's catalog as it is now; a stale one is refreshed
+	// in the background for the next start.
+	cache := catalog.Cache{Dir: config.PathsOf(o.Home).Catalogs, BaseURL: o.Config.Catalog.URL, Now: o.Clock}
+	waitRefresh := refreshCatalog(ctx, cache, o.Logger)
+	offerings, err := nomadOfferings(cache.Catalog(), o.Config.Infra)
 	if err != nil {
+		waitRefresh()
 		return nil, err
 	}
 	eng, err := nomad.New(nomad.Config{
@@ -44,6 +52,7 @@ func buildNomad(ctx context.Context, o Options, st *store.Store, sink engine.Sin
 			RunnerPath:  o.Config.Nomad.RunnerPath,
 			Datacenters: o.Config.Nomad.Datacenters,
 			NodePool:    o.Config.Nomad.NodePool,
+			VolumeType:  o.Config.Nomad.VolumeType,
 		},
 		Sink:             sink,
 		Logger:           o.Logger.With("engine", "nomad"),
@@ -56,16 +65,40 @@ func buildNomad(ctx context.Context, o Options, st *store.Store, sink engine.Sin
 		return nil, err
 	}
 	if err := eng.Start(ctx); err != nil {
+		waitRefresh()
 		return nil, fmt.Errorf("daemon: nomad engine: %w", err)
 	}
-	return &builtEngine{Engine: eng, clouds: o.Config.Infra, close: func() { eng.Close() }}, nil
+	return &builtEngine{Engine: eng, clouds: o.Config.Infra, refuse: policy.Unstartable,
+		close: func() { eng.Close(); waitRefresh() }}, nil
+}
+
+// catalogRefreshTimeout bounds the refresh of a stale catalog at start.
+const catalogRefreshTimeout = 30 * time.Second
+
+// refreshCatalog refreshes the cache's stale copies in the background,
+// logging what it did; the returned func waits for it.
+func refreshCatalog(ctx context.Context, cache catalog.Cache, log *slog.Logger) (wait func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx, cancel := context.WithTimeout(ctx, catalogRefreshTimeout)
+		defer cancel()
+		for _, r := range cache.RefreshStale(ctx) {
+			if r.Err != nil {
+				log.Warn("catalog refresh failed", "cloud", r.Cloud, "err", r.Err, "using", r.Using.String())
+				continue
+			}
+			log.Info("catalog refreshed; used from the next start", "cloud", r.Cloud, "offerings", r.Offerings, "path", r.Using.Path)
+		}
+	}()
+	return func() { <-done }
 }
 
 // nomadOfferings lists the catalog's offerings of the enabled clouds (all
 // of them when infra is empty), plus this host's shape for `local`.
-func nomadOfferings(infra []string) ([]catalog.Offering, error) {
+func nomadOfferings(cat *catalog.Catalog, infra []string) ([]catalog.Offering, error) {
 	var out []catalog.Offering
-	for _, o := range catalog.Default().Offerings() {
+	for _, o := range cat.Offerings() {
 		if len(infra) == 0 || slices.Contains(infra, o.Cloud) {
 			out = append(out, o)
 		}

@@ -26,6 +26,10 @@ const (
 	EnvLockFD           = "SKYNOMAD_LOCK_FD"
 	EnvRunGate          = "SKYNOMAD_RUN_GATE"
 	EnvDiscoveryTimeout = "SKYNOMAD_DISCOVERY_TIMEOUT"
+	// EnvGroup names the job group the node's task belongs to; EnvHosts
+	// lists its nodes' names ("IP NAME" lines) when the engine knows them.
+	EnvGroup = "SKYNOMAD_GROUP"
+	EnvHosts = "SKYNOMAD_HOSTS"
 
 	// Nomad's own task variables the runner falls back on.
 	EnvNomadAllocID    = "NOMAD_ALLOC_ID"
@@ -96,6 +100,10 @@ type Config struct {
 	RunGate string
 	// DiscoveryTimeout bounds the wait for peers in Nomad discovery.
 	DiscoveryTimeout time.Duration
+	// Group is the job group of the node's task ("" outside one); Hosts
+	// its nodes' names, found through Peers when empty.
+	Group string
+	Hosts []HostEntry
 }
 
 // ConfigFromEnv reads a Config from an environment ("NAME=value" entries;
@@ -117,11 +125,15 @@ func ConfigFromEnv(env []string) (Config, error) {
 		RunGate:          get(EnvRunGate),
 		LockFD:           -1,
 		DiscoveryTimeout: DefaultDiscoveryTimeout,
+		Group:            get(EnvGroup),
 	}
 	if c.TaskName == "" {
 		c.TaskName = defaultTaskName
 	}
 	var err error
+	if c.Hosts, err = ParseHosts(get(EnvHosts)); err != nil {
+		return Config{}, err
+	}
 	if v := get(EnvNumNodes); v != "" {
 		if c.NumNodes, err = strconv.Atoi(v); err != nil || c.NumNodes < 1 {
 			return Config{}, fmt.Errorf("%s=%q: want a positive integer", EnvNumNodes, v)

@@ -54,13 +54,17 @@ type Runner struct {
 // run is the state of one Run call.
 type run struct {
 	*Runner
-	ips     []string
-	groups  []int // user process groups, in start order
-	copiers sync.WaitGroup
-	pipes   []*os.File // read ends, closed if output does not drain
-	writers []*PrefixWriter
-	stdout  io.Writer
-	stderr  io.Writer
+	ips []string
+	// namespace starts a phase's bash so that it sees the job group's
+	// hostnames in /etc/hosts (nil outside a job group).
+	namespace []string
+	hostsPath string
+	groups    []int // user process groups, in start order
+	copiers   sync.WaitGroup
+	pipes     []*os.File // read ends, closed if output does not drain
+	writers   []*PrefixWriter
+	stdout    io.Writer
+	stderr    io.Writer
 }
 
 // Run executes phase (setup, run or all) and returns the runner's exit
@@ -109,6 +113,12 @@ func (r *Runner) Run(ctx context.Context, phase Phase) int {
 		return res.ExitCode
 	}
 
+	if failed := st.prepareHosts(ctx, phases[0]); failed != nil {
+		st.writeResult(*failed)
+		return failed.ExitCode
+	}
+	defer st.removeHosts()
+
 	mounts, failed := st.fetchFiles(ctx, phases[0])
 	if failed != nil {
 		st.writeResult(*failed)
@@ -152,11 +162,7 @@ func (st *run) nodeIPs(ctx context.Context) ([]string, error) {
 	if st.Peers == nil {
 		return localIPs(n), nil
 	}
-	timeout := st.Config.DiscoveryTimeout
-	if timeout <= 0 {
-		timeout = DefaultDiscoveryTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(ctx, st.discoveryTimeout())
 	defer cancel()
 	ips, err := st.Peers.NodeIPs(ctx, n)
 	if err == nil && len(ips) != n {
@@ -260,7 +266,11 @@ func (st *run) runPhase(ctx context.Context, ph Phase) Result {
 		outW.Close()
 		return st.startFailed(ph, err)
 	}
-	cmd := exec.Command("/bin/bash", script)
+	argv := []string{"/bin/bash", script}
+	if st.namespace != nil {
+		argv = append(append([]string{}, st.namespace...), script)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = st.Config.Workdir
 	cmd.Env = st.env(ph)
 	cmd.Stdout, cmd.Stderr = outW, errW

@@ -27,6 +27,27 @@ const (
 	ConfigWorkerAlloc = "worker_alloc"
 )
 
+// Docker run options of a task in an image (config.docker.run_options),
+// named as Nomad's docker driver names them.
+const (
+	ConfigShmSize     = "shm_size" // bytes
+	ConfigIPCMode     = "ipc_mode"
+	ConfigPIDMode     = "pid_mode"
+	ConfigNetworkMode = "network_mode"
+	ConfigPrivileged  = "privileged"
+	ConfigInit        = "init"
+	ConfigCapAdd      = "cap_add"
+	ConfigCapDrop     = "cap_drop"
+	// ConfigDevices lists {host_path, container_path, cgroup_permissions}.
+	ConfigDevices     = "devices"
+	ConfigGPUs        = "gpus" // docker run --gpus (the skypilot driver only)
+	ConfigRuntime     = "runtime"
+	ConfigVolumes     = "volumes" // HOST:CONTAINER[:ro] bind mounts
+	ConfigUlimit      = "ulimit"  // name → soft[:hard]
+	ConfigSysctl      = "sysctl"
+	ConfigSecurityOpt = "security_opt"
+)
+
 // WorkerGone starts the task-driver plugin's error when the worker alloc a
 // task names (ConfigWorkerAlloc) is not on its node: the worker ended, so
 // the task was not started. The Nomad engine reads the task's Driver

@@ -21,6 +21,13 @@ import (
 //     which ran setup already: SkipSetup. A pool's worker (a task with a
 //     pool: block) runs setup. The controller sets Attempt.Worker.
 func NewAttempt(dag task.DAG, job task.JobInfo, ref Ref, choice catalog.Choice) *Attempt {
+	if dag.IsGroup() {
+		return newGroupAttempt(dag, job, ref, choice)
+	}
+	return newTaskAttempt(dag, job, ref, choice)
+}
+
+func newTaskAttempt(dag task.DAG, job task.JobInfo, ref Ref, choice catalog.Choice) *Attempt {
 	t := dag.Tasks[ref.Task]
 	if choice.Candidate >= 0 && choice.Candidate < len(t.Candidates) {
 		t.Resources = t.Candidates[choice.Candidate]
@@ -42,4 +49,29 @@ func NewAttempt(dag task.DAG, job task.JobInfo, ref Ref, choice catalog.Choice) 
 		Pool:      job.Pool,
 		SkipSetup: job.Pool != "" && t.Pool == nil,
 	}
+}
+
+// newGroupAttempt builds a job group's attempt: one Member per task, each
+// built as a single task's attempt on its own choice (choice.Members).
+func newGroupAttempt(dag task.DAG, job task.JobInfo, ref Ref, choice catalog.Choice) *Attempt {
+	var first *Attempt
+	members := make([]Member, len(dag.Tasks))
+	for i, t := range dag.Tasks {
+		ch := choice
+		if i < len(choice.Members) {
+			ch = choice.Members[i]
+		}
+		a := newTaskAttempt(dag, job, Ref{JobID: ref.JobID, Task: i, Attempt: ref.Attempt}, ch)
+		members[i] = Member{
+			Task: a.Task, Choice: ch, Env: a.Env, Secrets: a.Secrets,
+			Primary:          dag.Group.Primary(t.Name),
+			TerminationDelay: dag.Group.TerminationDelay.For(t.Name),
+		}
+		if i == 0 {
+			first = a
+		}
+	}
+	first.Ref, first.Choice = ref, choice
+	first.Group, first.Members = dag.Name, members
+	return first
 }

@@ -73,6 +73,39 @@ type Attempt struct {
 	// Files. Like Secrets, it reaches the runner's environment but is
 	// never written into a jobspec or a log.
 	FilesEnv []task.EnvVar `json:"files_env,omitempty"`
+	// Group is the job group's name when the attempt runs a job group:
+	// Members, one per task, start together, each member's nodes answer
+	// to task.Hostname(Group, member, rank), and the attempt ends as
+	// Members' Primary flags say (GroupOutcome). Task, Choice, Env,
+	// Secrets and Files above repeat the first member's.
+	Group   string   `json:"group,omitempty"`
+	Members []Member `json:"members,omitempty"`
+}
+
+// Member is one task of a job group's attempt.
+type Member struct {
+	Task    task.Task      `json:"task"`
+	Choice  catalog.Choice `json:"choice"`
+	Env     []task.EnvVar  `json:"env"`
+	Secrets []task.EnvVar  `json:"secrets,omitempty"`
+	Files   node.Files     `json:"files,omitzero"`
+	// Primary members' ends end the group; the others (auxiliary) are
+	// stopped TerminationDelay after the last primary member succeeded.
+	Primary          bool          `json:"primary,omitempty"`
+	TerminationDelay time.Duration `json:"termination_delay,omitempty"`
+}
+
+// Nodes is how many nodes the attempt runs: its task's, or every
+// member's for a job group.
+func (a *Attempt) Nodes() int {
+	if len(a.Members) == 0 {
+		return max(a.Task.NumNodes, 1)
+	}
+	n := 0
+	for _, m := range a.Members {
+		n += max(m.Task.NumNodes, 1)
+	}
+	return n
 }
 
 // IsWorker reports whether the attempt runs a pool worker: the pool's

@@ -383,6 +383,9 @@ func (c *Controller) schedule() {
 // and wakes anyone following the job.
 func (c *Controller) save(js *jobState, tasks []*taskState, atts ...*store.Attempt) error {
 	ch := store.Change{Job: &js.job}
+	if js.group() {
+		tasks = js.tasks // a job group's tasks move together
+	}
 	for _, t := range tasks {
 		ch.Tasks = append(ch.Tasks, t.rec)
 	}

@@ -80,6 +80,9 @@ func (c *Controller) finishAt(js *jobState, status api.Status, reason string, no
 	}
 	changed := []*taskState{t}
 	for _, later := range js.tasks[t.idx+1:] {
+		if js.group() {
+			break // they followed the group's task (setStatus)
+		}
 		if !later.rec.Status.Terminal() {
 			if err := c.setStatus(js, later, api.StatusCancelled); err != nil {
 				return err

@@ -210,7 +210,7 @@ func (c *Controller) onExited(js *jobState, t *taskState, ev engine.Event, when 
 // taskSucceeded moves a pipeline to its next task, or ends the job; the
 // task ended at now.
 func (c *Controller) taskSucceeded(js *jobState, t *taskState, now time.Time) error {
-	if t.idx+1 >= len(js.tasks) {
+	if t.idx+1 >= len(js.tasks) || js.group() {
 		return c.finishAt(js, api.StatusSucceeded, "", now)
 	}
 	if err := c.setStatus(js, t, api.StatusSucceeded); err != nil {

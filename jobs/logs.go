@@ -34,7 +34,12 @@ func (c *Controller) Logs(ctx context.Context, jobID int64, taskIndex *int, opts
 			idxs = append(idxs, i)
 		}
 	}
-	headers := taskIndex == nil && len(rec.Tasks) > 1
+	if rec.Job.DAG.IsGroup() {
+		// A job group runs as one attempt of task 0: its log holds every
+		// task's lines, each prefixed with its task's name.
+		idxs = []int{0}
+	}
+	headers := taskIndex == nil && len(idxs) > 1
 	pr, pw := io.Pipe()
 	go func() {
 		var err error

@@ -738,6 +738,9 @@ func (c *Controller) checkPoolJob(ctx context.Context, pool string, dag task.DAG
 	if dag.IsPipeline() {
 		return Invalid("a pipeline cannot be submitted to a pool; submit its tasks one by one")
 	}
+	if dag.IsGroup() {
+		return Invalid("a job group cannot be submitted to a pool: its tasks start together on nodes of their own")
+	}
 	var worker *catalog.Choice
 	err := c.call(ctx, func() error {
 		p := c.poolSet[pool]

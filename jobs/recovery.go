@@ -52,7 +52,7 @@ func (c *Controller) nextChoice(js *jobState, t *taskState) (choice catalog.Choi
 			case planPrefer:
 				cons.Prefer = p.prefer
 			}
-			choices, err := c.cfg.Planner.Plan(js.dagTask(t.idx), cons)
+			choices, err := c.plan(js, t, cons)
 			if err == nil && len(choices) == 0 {
 				err = errors.New("no offering fits the task")
 			}
@@ -75,6 +75,24 @@ func (c *Controller) nextChoice(js *jobState, t *taskState) (choice catalog.Choi
 		}
 		return catalog.Choice{}, false, nil
 	}
+}
+
+// plan ranks the placements of the task, or of every task of a job group
+// in one location.
+func (c *Controller) plan(js *jobState, t *taskState, cons catalog.Constraints) ([]catalog.Choice, error) {
+	if !js.group() {
+		return c.cfg.Planner.Plan(js.dagTask(t.idx), cons)
+	}
+	names := make([]string, len(js.job.DAG.Tasks))
+	perTask := make([][]catalog.Choice, len(js.job.DAG.Tasks))
+	for i, tk := range js.job.DAG.Tasks {
+		choices, err := c.cfg.Planner.Plan(tk, cons)
+		if err != nil {
+			return nil, fmt.Errorf("task %s: %w", tk.Name, err)
+		}
+		names[i], perTask[i] = tk.Name, choices
+	}
+	return catalog.CoLocate(names, perTask)
 }
 
 // openPlan drops any recovery constraint: the next plan goes anywhere.

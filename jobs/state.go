@@ -124,8 +124,21 @@ func (c *Controller) setStatus(js *jobState, t *taskState, to api.Status) error 
 	if t.idx == js.job.CurrentTask {
 		js.job.Status = to
 	}
+	if js.group() && t.idx == js.job.CurrentTask {
+		// A job group runs as one attempt: its tasks share its status.
+		for _, o := range js.tasks {
+			if o != t && !o.rec.Status.Terminal() {
+				o.rec.Status = to
+				o.rec.StartedAt, o.rec.EndedAt = t.rec.StartedAt, t.rec.EndedAt
+			}
+		}
+	}
 	return nil
 }
+
+// group reports whether the job is a job group: all its tasks run in one
+// attempt of task 0, which carries the group's status.
+func (js *jobState) group() bool { return js.job.DAG.IsGroup() }
 
 // restore builds the loop state of a job from its stored record.
 func restore(rec store.Record) *jobState {
@@ -166,6 +179,14 @@ func (c *Controller) engineAttempt(js *jobState, t *taskState) *engine.Attempt {
 			c.jlogf(js.job.ID, "file mounts left out: %v", err)
 		}
 		a.Files, a.FilesEnv = f, c.cfg.FilesEnv
+		for i := range a.Members {
+			if a.Members[i].Files, err = c.cfg.Files.NodeFiles(js.files.ready, js.job.DAG, i); err != nil {
+				c.jlogf(js.job.ID, "file mounts of task %d left out: %v", i, err)
+			}
+		}
+		if len(a.Members) > 0 {
+			a.Files = a.Members[0].Files
+		}
 	}
 	return a
 }

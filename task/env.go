@@ -24,11 +24,12 @@ type JobInfo struct {
 
 // TaskIDs returns SKYPILOT_TASK_ID of every task:
 // sky-managed-<YYYY-MM-DD-HH-MM-SS-ffffff>_<name>_<jobid>-<taskidx>, where
-// name is the job name for a single task and <pipeline>_<task> in a pipeline.
+// name is the job name for a single task and <pipeline>_<task> in a pipeline
+// or a job group.
 func (d DAG) TaskIDs(j JobInfo) []string {
 	// Python's %f is microseconds; Go layouts want a dot before fractions.
 	ts := j.Submitted.Format("2006-01-02-15-04-05") + fmt.Sprintf("-%06d", j.Submitted.Nanosecond()/1000)
-	pipeline := d.IsPipeline()
+	pipeline := d.IsPipeline() || d.IsGroup()
 	ids := make([]string, len(d.Tasks))
 	for i, t := range d.Tasks {
 		name := j.Name
@@ -54,6 +55,9 @@ func (d DAG) AttemptEnv(j JobInfo, idx, gpusPerNode int) []EnvVar {
 		{Name: "SKYPILOT_NUM_GPUS_PER_NODE", Value: strconv.Itoa(gpusPerNode)},
 		{Name: "SKYPILOT_JOB_RANK", Value: strconv.Itoa(j.Rank)},
 		{Name: "SKYPILOT_NUM_JOBS", Value: strconv.Itoa(max(j.NumJobs, 1))},
+	}
+	if d.IsGroup() {
+		env = append(env, EnvVar{Name: "SKYPILOT_JOBGROUP_NAME", Value: d.Name})
 	}
 	return append(env, t.Envs...)
 }

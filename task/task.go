@@ -3,7 +3,12 @@
 // controller, the optimizer and the engines read it. It does no I/O.
 package task
 
-import "strings"
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
 
 // DAG is what one `jobs launch` submits: one task, or a pipeline of tasks run
 // in order. A pool file loads as a DAG with one task whose Pool is set.
@@ -15,11 +20,55 @@ type DAG struct {
 	Tasks    []Task `json:"tasks"`
 	// SourceFile is the path the DAG was loaded from, for messages.
 	SourceFile string `json:"source_file,omitempty"`
+	// Group is set for a job group (`execution: parallel`): the tasks
+	// start together and reach each other by hostname.
+	Group *Group `json:"group,omitempty"`
 }
 
 // IsPipeline reports whether the DAG runs as a pipeline: the file named one,
-// or it has several tasks.
-func (d DAG) IsPipeline() bool { return d.Pipeline || len(d.Tasks) > 1 }
+// or it has several tasks. A job group holds several tasks too but is
+// not a pipeline.
+func (d DAG) IsPipeline() bool { return d.Group == nil && (d.Pipeline || len(d.Tasks) > 1) }
+
+// IsGroup reports whether the DAG is a job group.
+func (d DAG) IsGroup() bool { return d.Group != nil }
+
+// Group is a job group's header: which tasks drive its end, and how long
+// the others get once they are told to stop.
+type Group struct {
+	// PrimaryTasks name the tasks whose end ends the group; empty means
+	// every task is primary.
+	PrimaryTasks []string `json:"primary_tasks,omitempty"`
+	// TerminationDelay is how long auxiliary tasks keep running once
+	// every primary task has ended: Default, or PerTask[name].
+	TerminationDelay Delays `json:"termination_delay,omitzero"`
+}
+
+// Delays is a default delay with per-task exceptions.
+type Delays struct {
+	Default time.Duration            `json:"default,omitempty"`
+	PerTask map[string]time.Duration `json:"per_task,omitempty"`
+}
+
+// For returns the delay of the named task.
+func (d Delays) For(name string) time.Duration {
+	if v, ok := d.PerTask[name]; ok {
+		return v
+	}
+	return d.Default
+}
+
+// Primary reports whether the named task is one of the group's primary
+// tasks.
+func (g *Group) Primary(name string) bool {
+	return len(g.PrimaryTasks) == 0 || slices.Contains(g.PrimaryTasks, name)
+}
+
+// Hostname is the name a group member's node answers to:
+// <task>-<rank>.<group>.
+func Hostname(group, task string, rank int) string {
+	return task + "-" + strconv.Itoa(rank) + "." + group
+}
 
 // LocalPaths points at the paths on the submitting machine the DAG's
 // tasks name: each local workdir and each local file_mounts source.
@@ -31,8 +80,12 @@ func (d *DAG) LocalPaths() []*string {
 			out = append(out, &t.Workdir.Path)
 		}
 		for j := range t.Mounts {
-			if t.Mounts[j].LocalSource() {
-				out = append(out, &t.Mounts[j].Source)
+			m := &t.Mounts[j]
+			if m.LocalSource() {
+				out = append(out, &m.Source)
+			}
+			for k := range m.Sources {
+				out = append(out, &m.Sources[k].Path)
 			}
 		}
 	}
@@ -50,6 +103,10 @@ type Task struct {
 	Secrets  []EnvVar  `json:"secrets,omitempty"`
 	Mounts   []Mount   `json:"file_mounts,omitempty"`
 	Pool     *PoolSpec `json:"pool,omitempty"`
+	// Volumes are the task's `volumes:` (and `volume_mounts:`).
+	Volumes []Volume `json:"volumes,omitempty"`
+	// Docker holds `config.docker.run_options`, read; nil when unset.
+	Docker *DockerOptions `json:"docker,omitempty"`
 
 	// Resources is the task's `resources:` block without any_of/ordered.
 	Resources Resources `json:"resources"`
@@ -91,11 +148,23 @@ type Mount struct {
 	// Source is a local path or an s3:// / gs:// URL (`DST: SRC` form, or the
 	// bucket dict's `source`).
 	Source string `json:"source,omitempty"`
+	// Sources is the bucket dict's `source` when it lists local paths:
+	// each is uploaded to the bucket's root under its Name (Source is
+	// then empty).
+	Sources []ListedSource `json:"sources,omitempty"`
 	// Bucket fields (dict form).
 	BucketName string    `json:"bucket_name,omitempty"`
 	Store      string    `json:"store,omitempty"`
 	Mode       MountMode `json:"mode,omitempty"`
 	Persistent *bool     `json:"persistent,omitempty"`
+}
+
+// ListedSource is one local path of a bucket's `source:` list.
+type ListedSource struct {
+	Path string `json:"path"`
+	// Name is the path's base name, its key under the bucket's root; it
+	// stays when the path is staged elsewhere.
+	Name string `json:"name"`
 }
 
 // PoolSpec is the `pool:` block of a pool file.
@@ -151,6 +220,14 @@ type Resources struct {
 	Priority      int               `json:"priority,omitempty"`
 	Autostop      string            `json:"autostop,omitempty"`
 	JobRecovery   JobRecovery       `json:"job_recovery"`
+
+	// AutostopDown is autostop's `down: true` (tear down, not stop).
+	AutostopDown bool `json:"autostop_down,omitempty"`
+	// AcceleratorArgs is `resources.accelerator_args`; nil when unset.
+	AcceleratorArgs *AcceleratorArgs `json:"accelerator_args,omitempty"`
+	// CloudLabels are `config.<cloud>.labels`: cloud → labels for the
+	// instances of that cloud (see LabelsOn).
+	CloudLabels map[string]map[string]string `json:"cloud_labels,omitempty"`
 }
 
 // Recovery strategies.

@@ -136,12 +136,14 @@ func (d *taskDecoder) dag(docs []*yaml.Node, opts *LoadOptions) (*task.DAG, erro
 		return nil, err
 	}
 	dag := &task.DAG{Pipeline: len(docs) > 1}
-	header, isHeader, err := d.header(docs[0])
+	header, err := d.header(docs[0])
 	if err != nil {
 		return nil, err
 	}
-	if isHeader {
-		dag.Name = header
+	if header != nil {
+		dag.Name = header.name
+		dag.Group = header.group
+		dag.Pipeline = dag.Pipeline && header.group == nil
 		docs = docs[1:]
 	}
 	if len(docs) > 1 {
@@ -150,16 +152,31 @@ func (d *taskDecoder) dag(docs []*yaml.Node, opts *LoadOptions) (*task.DAG, erro
 		}
 	}
 	named := make([]bool, 0, len(docs))
+	tds := make([]taskDoc, 0, len(docs))
 	for _, doc := range docs {
 		td, err := d.task(doc, opts)
 		if err != nil {
 			return nil, err
 		}
-		if td.t.Pool != nil && dag.Pipeline {
+		if td.t.Pool != nil && dag.Pipeline && dag.Group == nil {
 			return nil, d.errorAt(td.poolKey, "pool", "a pool file must hold a single task, not a pipeline")
 		}
 		named = append(named, td.t.Name != "")
 		dag.Tasks = append(dag.Tasks, td.t)
+		tds = append(tds, *td)
+	}
+	if dag.Group != nil {
+		if len(tds) == 0 {
+			return nil, d.errorAt(header.doc, "", "job group %s has no task", header.name).
+				accepting("one document per task after this header, separated by ---")
+		}
+		if err := d.checkGroup(header, docs, tds); err != nil {
+			return nil, err
+		}
+		if opts.Overrides.Name != "" {
+			dag.Name = opts.Overrides.Name
+		}
+		return dag, nil
 	}
 	if len(dag.Tasks) == 0 {
 		// A header alone still makes one (empty) task, as in SkyPilot.
@@ -168,40 +185,6 @@ func (d *taskDecoder) dag(docs []*yaml.Node, opts *LoadOptions) (*task.DAG, erro
 	}
 	d.nameTasks(dag, named, opts.Overrides.Name)
 	return dag, nil
-}
-
-// header reports whether doc is a pipeline header (only `name`, and
-// optionally `execution: serial`) and returns the pipeline's name.
-func (d *taskDecoder) header(doc *yaml.Node) (string, bool, error) {
-	ps, err := d.pairs(doc, "")
-	if err != nil {
-		return "", false, err
-	}
-	var name, execution *kv
-	for i := range ps {
-		switch ps[i].name {
-		case "name":
-			name = &ps[i]
-		case "execution":
-			execution = &ps[i]
-		default:
-			return "", false, nil
-		}
-	}
-	if name == nil {
-		return "", false, nil
-	}
-	if execution != nil {
-		mode, err := d.enum(execution.val, execution.path, []string{"serial", "parallel"})
-		if err != nil {
-			return "", false, err
-		}
-		if mode == "parallel" {
-			return "", false, d.errorAt(execution.val, execution.path, "parallel job groups are not supported by skynomad yet").accepting("serial")
-		}
-	}
-	n, err := d.name(name.val, name.path)
-	return n, true, err
 }
 
 // namePattern is SkyPilot's task and pipeline name pattern.

@@ -11,14 +11,25 @@ import (
 	"github.com/skynomad/skynomad/task"
 )
 
-// gpuNames are the accelerator models accepted besides TPUs; a name is
-// matched in any case and stored as spelled here.
+// gpuNames are the accelerator models accepted besides TPUs: SkyPilot's
+// names (its catalogs' AcceleratorName, common/accelerators.csv), those of
+// AWS and GCP among them. A name is matched in any case and stored as
+// spelled here, the spelling the catalog compares with.
 var gpuNames = []string{
 	"A10", "A10G", "A100", "A100-80GB", "A40", "B100", "B200", "GB200",
-	"H100", "H100-MEGA", "H200", "K80", "L4", "L40", "L40S", "M60", "MI300X",
+	"H100", "H100-MEGA", "H200", "K520", "K80", "L4", "L40", "L40S", "M60", "MI300X",
 	"P100", "P4", "P40", "RTX3090", "RTX4090", "RTX6000", "RTXA4000", "RTXA5000", "RTXA6000",
 	"T4", "T4g", "V100", "V100-32GB",
 	"Inferentia", "Inferentia2", "Trainium", "Trainium2",
+	"Gaudi HL-205", "Radeon Pro V520", "Virtex UltraScale (VU9P)",
+}
+
+// acceleratorAliases are other names of an accelerator, in any case.
+// SkyPilot's catalogs call the 40 GB A100 "A100" (common/metadata.csv:
+// A100, 40 GB) and the 80 GB one "A100-80GB"; task files also write
+// A100-40GB.
+var acceleratorAliases = map[string]string{
+	"a100-40gb": "A100",
 }
 
 // tpuName matches Cloud TPU slices: tpu-<version>-<cores>.
@@ -31,6 +42,9 @@ const acceleratorForms = "NAME or NAME:COUNT (e.g. A100, A100:8, A100:0.5), a ma
 
 // canonicalAccelerator returns the accepted spelling of name.
 func canonicalAccelerator(name string) (string, bool) {
+	if canon, ok := acceleratorAliases[strings.ToLower(name)]; ok {
+		return canon, true
+	}
 	for _, g := range gpuNames {
 		if strings.EqualFold(g, name) {
 			return g, true

@@ -18,6 +18,8 @@ import (
 type taskDecoder struct {
 	file string
 	warn func(string)
+	// warned holds the nodes warned about by warnOnce.
+	warned map[*yaml.Node]bool
 }
 
 // warnAt reports a located warning.
@@ -25,6 +27,19 @@ func (d *taskDecoder) warnAt(n *yaml.Node, path, format string, args ...any) {
 	if d.warn != nil {
 		d.warn(d.errorAt(n, path, format, args...).Error())
 	}
+}
+
+// warnOnce is warnAt for a field decoded several times (a resources key
+// is decoded once per candidate): one warning per place in the file.
+func (d *taskDecoder) warnOnce(n *yaml.Node, path, format string, args ...any) {
+	if d.warned[n] {
+		return
+	}
+	if d.warned == nil {
+		d.warned = map[*yaml.Node]bool{}
+	}
+	d.warned[n] = true
+	d.warnAt(n, path, format, args...)
 }
 
 // kv is one key of a mapping.

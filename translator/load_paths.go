@@ -38,7 +38,8 @@ func (lp *LocalPaths) resolve(p string) string {
 }
 
 // localPaths resolves and checks the task's local workdir and local mount
-// sources. Errors are located at the value as written (or at the flag).
+// sources. Errors are located at the value as written (or at the flag)
+// and say what its variables held.
 func (d *taskDecoder) localPaths(td *taskDoc, lp *LocalPaths) error {
 	if lp == nil {
 		return nil
@@ -46,25 +47,46 @@ func (d *taskDecoder) localPaths(td *taskDoc, lp *LocalPaths) error {
 	if w := td.t.Workdir; w != nil && w.Path != "" {
 		abs := lp.resolve(w.Path)
 		if err := d.checkPath(lp, abs, true); err != nil {
-			return d.errorAt(unalias(td.workdir.val), td.workdir.path, "%s %s", w.Path, err.Error()).
+			return d.errorAt(unalias(td.workdir.val), td.workdir.path, "%s %s", writtenAs(td.files.workdir.expandedPath, w.Path), err.Error()).
 				accepting("an existing local directory (relative to where the command runs), or {url, ref} for a git repository")
 		}
 		w.Path = abs
 	}
 	for i := range td.t.Mounts {
-		m := &td.t.Mounts[i]
-		if !m.LocalSource() {
-			continue
+		m, md := &td.t.Mounts[i], &td.files.mounts[i]
+		if m.LocalSource() {
+			abs := lp.resolve(m.Source)
+			if err := d.checkPath(lp, abs, false); err != nil {
+				at := td.mounts[i]
+				return d.errorAt(unalias(at.val), at.path, "source %s %s", writtenAs(md.expandedSource, m.Source), err.Error()).
+					accepting("an existing local file or directory (relative to where the command runs), or a bucket URL (s3://, gs://, ...)")
+			}
+			m.Source = abs
 		}
-		abs := lp.resolve(m.Source)
-		if err := d.checkPath(lp, abs, false); err != nil {
-			at := td.mounts[i]
-			return d.errorAt(unalias(at.val), at.path, "source %s %s", m.Source, err.Error()).
-				accepting("an existing local file or directory (relative to where the command runs), or a bucket URL (s3://, gs://, ...)")
+		for k := range m.Sources {
+			src := &m.Sources[k]
+			abs := lp.resolve(src.Path)
+			if err := d.checkPath(lp, abs, false); err != nil {
+				t := md.sources[k]
+				return d.errorAt(t.node, t.path, "%s %s", writtenAs(md.expandedSources[k], src.Path), err.Error()).
+					accepting("an existing local file or directory (relative to where the command runs)")
+			}
+			if src.Name == "." || src.Name == ".." || src.Name == "~" {
+				src.Name = filepath.Base(abs)
+			}
+			src.Path = abs
 		}
-		m.Source = abs
 	}
 	return nil
+}
+
+// writtenAs is a value as written and what its variables held, or the
+// value itself when it was not written in the file (a flag).
+func writtenAs(e expanded, value string) string {
+	if e.written == "" {
+		return value
+	}
+	return e.written + e.note()
 }
 
 // checkPath says what is wrong with a local path, or nil.

@@ -101,7 +101,7 @@ func TestLocalPathErrors(t *testing.T) {
 		{"missing mount source", "run: ls\nfile_mounts:\n  /x: ./missing.txt\n", Overrides{},
 			"task.yaml:3:7: file_mounts./x: source ./missing.txt does not exist (looked for " + filepath.Join(proj, "missing.txt") + "); " +
 				"accepted: an existing local file or directory (relative to where the command runs), or a bucket URL (s3://, gs://, ...)"},
-		{"missing bucket source dir", "run: ls\nfile_mounts:\n  /x:\n    name: b\n    source: ~/gone\n", Overrides{},
+		{"missing bucket source dir", "run: ls\nfile_mounts:\n  /x:\n    name: bkt\n    source: ~/gone\n", Overrides{},
 			"task.yaml:4:5: file_mounts./x: source ~/gone does not exist (looked for " + filepath.Join(home, "gone") + "); " +
 				"accepted: an existing local file or directory (relative to where the command runs), or a bucket URL (s3://, gs://, ...)"},
 		{"missing --workdir", "run: ls\n", Overrides{Workdir: "./nope"},

@@ -57,7 +57,7 @@ var resourceFields = fieldTable[resDoc]{
 	{"job_recovery", decodeJobRecovery},
 	{"any_of", nil},
 	{"ordered", nil},
-	unsupportedField[resDoc]("accelerator_args"),
+	{"accelerator_args", decodeAcceleratorArgs},
 	unsupportedField[resDoc]("volumes"),
 }
 
@@ -112,6 +112,9 @@ func (d *taskDecoder) resources(n *yaml.Node, cli []kv, pool bool) (resourcesOut
 		if err := d.checkAccelerators(rd, group, merged); err != nil {
 			return resourcesOut{}, err
 		}
+		if err := d.checkAcceleratorArgs(rd, merged); err != nil {
+			return resourcesOut{}, err
+		}
 		accelList = accelList || rd.accelList && len(rd.Accelerators) > 1
 		recovery = append(recovery, rd.JobRecovery)
 		recoveryAt = append(recoveryAt, findPair(entry, "job_recovery"))
@@ -130,6 +133,9 @@ func (d *taskDecoder) resources(n *yaml.Node, cli []kv, pool bool) (resourcesOut
 func (d *taskDecoder) resourceLayer(n *yaml.Node, path string) ([]kv, error) {
 	ps, err := d.pairs(n, path)
 	if err != nil {
+		return nil, err
+	}
+	if err := d.foldRenamedResourceKeys(ps); err != nil {
 		return nil, err
 	}
 	var accel *kv

@@ -24,6 +24,10 @@ type taskDoc struct {
 	// about the local paths they name.
 	workdir at
 	mounts  []at
+	// files are the workdir and file mounts before $VAR substitution.
+	files filesDecl
+	// config is the task's `config:`, applied once resources are known.
+	config *taskConfig
 }
 
 // varDecl is one envs/secrets entry as written.
@@ -57,18 +61,16 @@ var taskFields = fieldTable[taskDoc]{
 		return err
 	}},
 	{"pool", decodePool},
-	{"config", func(d *taskDecoder, p kv, _ *taskDoc) error {
-		if isEmptyNode(p.val) {
-			return nil
-		}
-		return d.errorAt(p.key, p.path, "field config is not supported by skynomad yet")
-	}},
+	{"config", decodeConfig},
 	unsupportedField[taskDoc]("service"),
-	unsupportedField[taskDoc]("event_callback"),
-	unsupportedField[taskDoc]("volumes"),
-	unsupportedField[taskDoc]("volume_mounts"),
-	unsupportedField[taskDoc]("inputs"),
-	unsupportedField[taskDoc]("outputs"),
+	{"event_callback", decodeEventCallback},
+	{"api_server_access", decodeAPIServerAccess},
+	{"managed_secrets", decodeManagedSecrets},
+	{"experimental", decodeExperimental},
+	{"volumes", decodeVolumes},
+	{"volume_mounts", decodeVolumeMounts},
+	{"inputs", decodeDataEstimate},
+	{"outputs", decodeDataEstimate},
 }
 
 // emptyTask is the task of a file that holds only a pipeline header.
@@ -87,9 +89,6 @@ func (d *taskDecoder) task(doc *yaml.Node, opts *LoadOptions) (*taskDoc, error) 
 	if err := d.taskOverrides(opts.Overrides, td); err != nil {
 		return nil, err
 	}
-	if opts.PoolJob != nil {
-		d.poolJob(td, opts.PoolJob)
-	}
 	var err error
 	if td.t.Envs, err = d.resolveVars(td.envs, opts.Env, "--env"); err != nil {
 		return nil, err
@@ -97,7 +96,12 @@ func (d *taskDecoder) task(doc *yaml.Node, opts *LoadOptions) (*taskDoc, error) 
 	if td.t.Secrets, err = d.resolveVars(td.secrets, opts.Secrets, "--secret"); err != nil {
 		return nil, err
 	}
-	substituteVars(&td.t)
+	if err := d.expandFiles(td); err != nil {
+		return nil, err
+	}
+	if opts.PoolJob != nil {
+		d.poolJob(td, opts.PoolJob)
+	}
 	if err := d.localPaths(td, opts.LocalPaths); err != nil {
 		return nil, err
 	}
@@ -120,6 +124,7 @@ func (d *taskDecoder) task(doc *yaml.Node, opts *LoadOptions) (*taskDoc, error) 
 		return nil, err
 	}
 	td.t.Resources, td.t.Candidates, td.t.Ordered = res.base, res.candidates, res.ordered
+	d.applyConfig(td)
 	if pj := opts.PoolJob; pj != nil && pj.Misfit != nil {
 		for i, cand := range td.t.Candidates {
 			if why := pj.Misfit(cand); why != "" {
@@ -219,120 +224,6 @@ func (d *taskDecoder) resolveVars(decls []varDecl, overrides []task.EnvVar, flag
 		out = append(out, v.EnvVar)
 	}
 	return out, nil
-}
-
-// varRef matches $NAME and ${NAME}.
-var varRef = regexp.MustCompile(`\$(?:\{([a-zA-Z_][a-zA-Z0-9_]*)\}|([a-zA-Z_][a-zA-Z0-9_]*))`)
-
-// substituteVars replaces $VAR and ${VAR} from envs and secrets (secrets
-// win) in file_mounts and workdir. Unknown variables are left as written;
-// setup and run are left to the shell.
-func substituteVars(t *task.Task) {
-	if len(t.Envs)+len(t.Secrets) == 0 {
-		return
-	}
-	vals := make(map[string]string, len(t.Envs)+len(t.Secrets))
-	for _, v := range append(append([]task.EnvVar(nil), t.Envs...), t.Secrets...) {
-		vals[v.Name] = v.Value
-	}
-	sub := func(s string) string {
-		return varRef.ReplaceAllStringFunc(s, func(ref string) string {
-			m := varRef.FindStringSubmatch(ref)
-			name := m[1] + m[2]
-			if v, ok := vals[name]; ok {
-				return v
-			}
-			return ref
-		})
-	}
-	if w := t.Workdir; w != nil {
-		w.Path, w.GitURL, w.GitRef = sub(w.Path), sub(w.GitURL), sub(w.GitRef)
-	}
-	for i := range t.Mounts {
-		m := &t.Mounts[i]
-		m.Dest, m.Source, m.BucketName, m.Store = sub(m.Dest), sub(m.Source), sub(m.BucketName), sub(m.Store)
-	}
-}
-
-// workdirFields are the keys of a git workdir.
-var workdirFields = fieldTable[task.Workdir]{
-	stringField("url", func(w *task.Workdir, s string) { w.GitURL = s }),
-	stringField("ref", func(w *task.Workdir, s string) { w.GitRef = s }),
-}
-
-// decodeWorkdir reads `workdir: PATH` or `workdir: {url, ref}`.
-func decodeWorkdir(d *taskDecoder, p kv, td *taskDoc) error {
-	n, path := p.val, p.path
-	td.t.Workdir = nil
-	td.workdir = at{val: n, path: path}
-	if unalias(n) != nil && unalias(n).Kind == yaml.MappingNode {
-		var w task.Workdir
-		if err := decodeMapping(d, n, path, workdirFields, &w); err != nil {
-			return err
-		}
-		if w.GitURL == "" {
-			return d.errorAt(unalias(n), path+".url", "a git workdir needs a url")
-		}
-		td.t.Workdir = &w
-		return nil
-	}
-	dir, err := d.str(n, path)
-	if err == nil && dir != "" {
-		td.t.Workdir = &task.Workdir{Path: dir}
-	}
-	return err
-}
-
-// Bucket stores and mount modes accepted in file_mounts.
-var (
-	bucketStores = []string{"s3", "gcs", "azure", "r2", "ibm", "oci", "nebius"}
-	mountModes   = []string{string(task.MountModeMount), string(task.MountModeCopy), string(task.MountModeMountCached)}
-)
-
-// bucketFields are the keys of a bucket file mount.
-var bucketFields = fieldTable[task.Mount]{
-	stringField("name", func(m *task.Mount, s string) { m.BucketName = s }),
-	stringField("source", func(m *task.Mount, s string) { m.Source = s }),
-	enumField("store", bucketStores, func(m *task.Mount, s string) { m.Store = s }),
-	enumField("mode", mountModes, func(m *task.Mount, s string) { m.Mode = task.MountMode(s) }),
-	boolField("persistent", func(m *task.Mount, b bool) { m.Persistent = &b }),
-}
-
-// decodeMounts reads `file_mounts: {DST: SRC | {bucket}}`.
-func decodeMounts(d *taskDecoder, p kv, td *taskDoc) error {
-	n, path := p.val, p.path
-	td.t.Mounts, td.mounts = nil, nil
-	if isNullNode(n) {
-		return nil
-	}
-	ps, err := d.pairs(n, path)
-	if err != nil {
-		return err
-	}
-	for _, p := range ps {
-		if p.name == "" {
-			return d.errorAt(p.key, p.path, "a file mount needs a destination path")
-		}
-		m := task.Mount{Dest: p.name}
-		if v := unalias(p.val); v != nil && v.Kind == yaml.MappingNode {
-			if err := decodeMapping(d, v, p.path, bucketFields, &m); err != nil {
-				return err
-			}
-			if m.BucketName == "" && m.Source == "" {
-				return d.errorAt(v, p.path, "a bucket mount needs a name or a source")
-			}
-			if m.Mode == "" {
-				m.Mode = task.MountModeMount
-			}
-		} else if m.Source, err = d.str(p.val, p.path); err != nil {
-			return err
-		} else if m.Source == "" {
-			return d.errorAt(unalias(p.val), p.path, "a file mount needs a source (a local path, a bucket URL or a bucket mapping)")
-		}
-		td.t.Mounts = append(td.t.Mounts, m)
-		td.mounts = append(td.mounts, at{val: p.val, path: p.path})
-	}
-	return nil
 }
 
 // poolFields are the keys of `pool:`.

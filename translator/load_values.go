@@ -6,6 +6,7 @@ package translator
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -166,21 +167,59 @@ func decodeImageID(d *taskDecoder, p kv, r *resDoc) error {
 	return nil
 }
 
-// decodeAutostop keeps autostop as text: "true", "false", "10", "1h".
+// decodeAutostop reads autostop as SkyPilot does: a boolean, idle minutes,
+// a duration ("10m", "1h") or {idle_minutes, down, wait_for, hook,
+// hook_timeout}. It is kept, as text, but has no effect on a managed job,
+// whose nodes end with the job: a warning says so.
 func decodeAutostop(d *taskDecoder, p kv, r *resDoc) error {
 	n, path := p.val, p.path
-	_, sc, err := d.scalarAt(n, path, "a boolean, minutes or a duration")
-	switch {
-	case err != nil:
-		return err
-	case sc.kind == nullKind:
-		r.Autostop = ""
-	case sc.kind == boolKind:
-		r.Autostop = fmt.Sprint(sc.b)
-	default:
-		r.Autostop = sc.raw
+	r.Autostop, r.AutostopDown = "", false
+	if isNullNode(n) {
+		return nil
 	}
+	if m := unalias(n); m.Kind == yaml.MappingNode {
+		var as autostopDoc
+		if err := decodeMapping(d, m, path, autostopFields, &as); err != nil {
+			return err
+		}
+		r.Autostop, r.AutostopDown = "true", as.down
+		if as.idleMinutes != nil {
+			r.Autostop = fmt.Sprint(*as.idleMinutes)
+		}
+	} else {
+		s, sc, err := d.scalarAt(n, path, "a boolean, minutes or a duration")
+		if err != nil {
+			return err
+		}
+		switch {
+		case sc.kind == boolKind:
+			r.Autostop = fmt.Sprint(sc.b)
+		case sc.kind == intKind || autostopTime.MatchString(sc.raw):
+			r.Autostop = sc.raw
+		default:
+			return d.errorAt(s, path, "%s is not an autostop setting", describeNode(s)).
+				accepting("true, false, idle minutes (10), a duration (10m, 2h, 1d, 1w), or {idle_minutes: 10, down: true}")
+		}
+	}
+	d.warnOnce(p.key, path, "has no effect on a managed job, whose nodes end with the job; ignored")
 	return nil
+}
+
+// autostopTime is SkyPilot's TIME_PATTERN: a number and an optional unit.
+var autostopTime = regexp.MustCompile(`^[0-9]+[mhdwMHDW]?$`)
+
+// autostopDoc is autostop's mapping form.
+type autostopDoc struct {
+	idleMinutes *int
+	down        bool
+}
+
+var autostopFields = fieldTable[autostopDoc]{
+	intField("idle_minutes", 0, math.MaxInt32, func(a *autostopDoc, v int) { a.idleMinutes = &v }),
+	boolField("down", func(a *autostopDoc, b bool) { a.down = b }),
+	enumField("wait_for", []string{"jobs_and_ssh", "jobs", "none"}, func(*autostopDoc, string) {}),
+	stringField("hook", func(*autostopDoc, string) {}),
+	intField("hook_timeout", 1, math.MaxInt32, func(*autostopDoc, int) {}),
 }
 
 // Job recovery.

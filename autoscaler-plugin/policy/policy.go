@@ -58,11 +58,24 @@ var provisioned = []string{"aws", "gcp"}
 // Provisioned reports whether skynomad-target launches nodes on cloud.
 func Provisioned(cloud string) bool { return slices.Contains(provisioned, cloud) }
 
+// Unstartable says why the controller must not plan on an offering that
+// skynomad-target provisions, or returns "": it starts EC2 instance types
+// and GCE machine types, not Cloud TPU VMs (GCP's TPU API). A catalog
+// Refusing it says so when a plan would choose a TPU.
+func Unstartable(o catalog.Offering) string {
+	if !Provisioned(o.Cloud) || !o.TPU {
+		return ""
+	}
+	return fmt.Sprintf("%s is a Cloud TPU VM, which skynomad-target (the capacity plugin) does not start yet: it starts EC2 instances and GCE machine types, and TPU VMs are created through GCP's TPU API; ask for a GPU, or run this task with SkyPilot", o.GPU)
+}
+
 // Offerings lists the offerings o selects from the catalog, by node class.
+// Those with an attached accelerator (TPU VMs, GPUs attached to a GCP N1
+// machine) are left out: skynomad-target starts the machine type alone.
 func Offerings(cat *catalog.Catalog, o Options) []cloud.Offering {
 	var out []cloud.Offering
 	for _, off := range cat.Offerings() {
-		if !Provisioned(off.Cloud) || !inInfra(o.Infra, off) ||
+		if !Provisioned(off.Cloud) || off.AttachedAccelerator() || !inInfra(o.Infra, off) ||
 			len(o.InstanceTypes) > 0 && !slices.Contains(o.InstanceTypes, off.InstanceType) {
 			continue
 		}

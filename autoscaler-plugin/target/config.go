@@ -152,12 +152,15 @@ func firstZones(cloudName, region string) []string {
 	return []string{region + sep + "a", region + sep + "b", region + sep + "c"}
 }
 
-// catalogZones are the zones the catalog lists for the offering.
+// catalogZones are the zones the catalog lists for the offering. AWS
+// offerings list zone IDs (use1-az1), which RunInstances does not take:
+// none then.
 func catalogZones(cat *catalog.Catalog, o cloud.Offering) []string {
-	for _, off := range cat.Offerings() {
-		if off.Cloud == o.Cloud && off.Region == o.Region && off.InstanceType == o.InstanceType {
-			return off.Zones
-		}
+	if o.Cloud == catalog.AWS {
+		return nil
+	}
+	if off, ok := cat.Find(o.Cloud, o.Region, o.InstanceType); ok {
+		return off.Zones
 	}
 	return nil
 }

@@ -251,9 +251,20 @@ func (p *Plugin) Scale(action sdk.ScalingAction, config map[string]string) error
 
 func (p *Plugin) scaleOut(ctx context.Context, o *offering, pol *policy, n int) error {
 	class := pol.class
-	launched, err := o.provider.Launch(ctx, cloud.LaunchRequest{
-		Offering: pol.offering, NodeClass: class, Count: n, Zones: pol.zones, Bootstrap: pol.bootstrap, Tags: pol.tags,
-	})
+	waiting, err := waitingJobs(ctx, p.nomad.Jobs(), pol)
+	if err != nil {
+		// The instances matter more than their labels.
+		p.log.Warn("cannot read the jobs waiting for nodes; launching without their labels", "node_class", class, "error", err)
+	}
+	var launched []cloud.Instance
+	for _, req := range launchPlan(pol, n, waiting) {
+		var got []cloud.Instance
+		got, err = o.provider.Launch(ctx, req)
+		launched = append(launched, got...)
+		if err != nil {
+			break
+		}
+	}
 	ids := make([]string, len(launched))
 	for i, in := range launched {
 		ids[i] = in.ID

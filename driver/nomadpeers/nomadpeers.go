@@ -18,6 +18,8 @@ import (
 	"github.com/hashicorp/nomad/api"
 
 	"github.com/skynomad/skynomad/driver"
+	"github.com/skynomad/skynomad/engine/nomad/naming"
+	"github.com/skynomad/skynomad/task"
 )
 
 // nomadAllocs is the part of the Nomad API that peer discovery uses.
@@ -45,28 +47,45 @@ func NewNomadPeers(client *api.Client, allocID string, log *slog.Logger) *NomadP
 // NodeIPs implements PeerFinder. It polls until every index is placed or
 // ctx ends.
 func (p *NomadPeers) NodeIPs(ctx context.Context, numNodes int) ([]string, error) {
+	var ips []string
+	err := p.watch(ctx, fmt.Sprintf("%d nodes", numNodes), func(self *api.Allocation, stubs []*api.AllocationListStub, cache map[string]string) (bool, error) {
+		peers := pickPeers(stubs, self.TaskGroup, *self.Job.Version, numNodes)
+		if peers == nil {
+			return false, nil
+		}
+		var err error
+		ips, err = p.addresses(ctx, peers, cache)
+		return true, err
+	})
+	return ips, err
+}
+
+// watch reads the runner's own allocation, then lists its job's
+// allocations every poll interval until found says it found what it
+// looks for (want, for messages), fails, or ctx ends. cache keeps node
+// addresses between rounds.
+func (p *NomadPeers) watch(ctx context.Context, want string,
+	found func(self *api.Allocation, stubs []*api.AllocationListStub, cache map[string]string) (bool, error)) error {
 	self, err := p.api.allocation(ctx, p.allocID)
 	if err != nil {
-		return nil, fmt.Errorf("read own allocation %s: %w", p.allocID, err)
+		return fmt.Errorf("read own allocation %s: %w", p.allocID, err)
 	}
 	if self.Job == nil || self.Job.Version == nil {
-		return nil, fmt.Errorf("allocation %s carries no job version", p.allocID)
+		return fmt.Errorf("allocation %s carries no job version", p.allocID)
 	}
-	version := *self.Job.Version
-	nodeAddr := map[string]string{}
+	cache := map[string]string{}
 	for {
 		stubs, err := p.api.jobAllocations(ctx, self.JobID, self.Namespace)
 		if err != nil {
-			return nil, fmt.Errorf("list allocations of job %s: %w", self.JobID, err)
+			return fmt.Errorf("list allocations of job %s: %w", self.JobID, err)
 		}
-		peers := pickPeers(stubs, self.TaskGroup, version, numNodes)
-		if peers != nil {
-			return p.addresses(ctx, peers, nodeAddr)
+		if ok, err := found(self, stubs, cache); ok || err != nil {
+			return err
 		}
-		p.log.Debug("waiting for peers", "job", self.JobID, "want", numNodes)
+		p.log.Debug("waiting for peers", "job", self.JobID, "want", want)
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for %d nodes of job %s: %w", numNodes, self.JobID, ctx.Err())
+			return fmt.Errorf("waiting for %s of job %s: %w", want, self.JobID, ctx.Err())
 		case <-time.After(p.poll):
 		}
 	}
@@ -204,4 +223,45 @@ func FromEnv(env []string, numNodes int, log *slog.Logger) (driver.PeerFinder, e
 		return nil, err
 	}
 	return NewNomadPeers(c, allocID, log), nil
+}
+
+// GroupHosts implements driver.GroupHostFinder: every node of every task
+// group of the job (one per task of the job group), named
+// <task>-<rank>.<group>. It polls until all are placed or ctx ends.
+func (p *NomadPeers) GroupHosts(ctx context.Context, group string) ([]driver.HostEntry, error) {
+	var out []driver.HostEntry
+	err := p.watch(ctx, "the nodes of job group "+group, func(self *api.Allocation, stubs []*api.AllocationListStub, cache map[string]string) (bool, error) {
+		out = out[:0]
+		for _, tg := range self.Job.TaskGroups {
+			name, count := deref(tg.Name), 1
+			if tg.Count != nil {
+				count = *tg.Count
+			}
+			taskName := tg.Meta[naming.MetaTaskName]
+			if taskName == "" {
+				taskName = name
+			}
+			peers := pickPeers(stubs, name, *self.Job.Version, count)
+			if peers == nil {
+				return false, nil
+			}
+			ips, err := p.addresses(ctx, peers, cache)
+			if err != nil {
+				return false, err
+			}
+			for rank, ip := range ips {
+				out = append(out, driver.HostEntry{IP: ip, Name: task.Hostname(group, taskName, rank)})
+			}
+		}
+		return true, nil
+	})
+	return out, err
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/nomad/api"
+
+	"github.com/skynomad/skynomad/driver"
 )
 
 // fakeNomad serves a scripted sequence of allocation listings.
@@ -151,5 +153,46 @@ func TestAllocIndex(t *testing.T) {
 		if got != tt.want || ok != tt.wantOK {
 			t.Errorf("allocIndex(%q) = %d, %v; want %d, %v", tt.name, got, ok, tt.want, tt.wantOK)
 		}
+	}
+}
+
+func TestGroupHostsNamesEveryNodeOfEveryTask(t *testing.T) {
+	t.Parallel()
+	version := uint64(2)
+	in := func(s *api.AllocationListStub, group string) *api.AllocationListStub {
+		s.TaskGroup, s.Name = group, fmt.Sprintf("sky-1-0.%s[%s]", group, s.Name[len(s.Name)-2:len(s.Name)-1])
+		return s
+	}
+	job := &api.Job{Version: &version, TaskGroups: []*api.TaskGroup{
+		{Name: new("server"), Count: new(1), Meta: map[string]string{"sky.task_name": "server"}},
+		{Name: new("trainer"), Count: new(2), Meta: map[string]string{"sky.task_name": "trainer"}},
+	}}
+	self := &api.Allocation{ID: "self", JobID: "sky-1-0", TaskGroup: "trainer", Job: job}
+	f := &fakeNomad{
+		self: self,
+		nodes: map[string]*api.Node{
+			"n0": {HTTPAddr: "10.0.0.10:4646"}, "n1": {HTTPAddr: "10.0.0.11:4646"}, "n2": {HTTPAddr: "10.0.0.12:4646"},
+		},
+		listings: [][]*api.AllocationListStub{
+			// The second trainer is not placed yet: wait.
+			{in(stub(0, "running", 2, "n0"), "server"), in(stub(0, "running", 2, "n1"), "trainer")},
+			{in(stub(0, "running", 2, "n0"), "server"), in(stub(0, "running", 2, "n1"), "trainer"), in(stub(1, "pending", 2, "n2"), "trainer")},
+		},
+	}
+	p := &NomadPeers{api: f, allocID: "self", poll: time.Millisecond, log: slog.New(slog.DiscardHandler)}
+	got, err := p.GroupHosts(context.Background(), "rl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []driver.HostEntry{
+		{IP: "10.0.0.10", Name: "server-0.rl"},
+		{IP: "10.0.0.11", Name: "trainer-0.rl"},
+		{IP: "10.0.0.12", Name: "trainer-1.rl"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("hosts (-want +got):\n%s", diff)
+	}
+	if f.calls < 2 {
+		t.Errorf("listed the allocations %d time(s): it did not wait for the unplaced trainer", f.calls)
 	}
 }

@@ -24,6 +24,13 @@
 // (driver.WorkerGone) unless a task of the worker's allocation runs under
 // the plugin.
 //
+// A task in an image runs in a container of the Docker CLI; its docker run
+// options (config.docker.run_options, under the names of Nomad's docker
+// driver) become `docker run` flags, a privileged container, added
+// capabilities and host bind mounts only with the plugin config's leave
+// (docker.go). A task's Nomad volumes (host or CSI) are bound into the
+// container, or linked at their paths for a task on the host (volumes.go).
+//
 // Fingerprint reports the driver healthy with attributes
 // driver.skypilot.{cloud,region,zone,instance_type,spot} from the plugin
 // config or, where it leaves them out, from the instance metadata (AWS

@@ -41,6 +41,9 @@ type TaskState struct {
 	// when the task is destroyed, in case the runner was killed before it
 	// unmounted them.
 	Mounts []string
+	// VolumeLinks are the links to the task's volumes placed on the host
+	// (volumes.go), removed when the task is destroyed.
+	VolumeLinks []string
 }
 
 func (s TaskState) resultFile() string { return s.StateDir + "/result.json" }

@@ -115,7 +115,7 @@ func (d *Driver) launch(cfg *drivers.TaskConfig, tc *TaskConfig) (*task, error) 
 			tc.Workdir = filepath.Join(worker, rel)
 		}
 	}
-	env := runnerEnv(cfg, tc, state)
+	env := withNomadAddr(runnerEnv(cfg, tc, state), pc.NomadAddr)
 	// The plugin is root where it can switch users: it creates and hands
 	// over only directories of the allocation; a workdir elsewhere must
 	// exist and is the task user's business.
@@ -161,11 +161,18 @@ func (d *Driver) launch(cfg *drivers.TaskConfig, tc *TaskConfig) (*task, error) 
 
 	var cmd *exec.Cmd
 	if image := tc.image(); image != "" {
+		opts, err := dockerOptionArgs(tc, pc, cfg.Mounts)
+		if err != nil {
+			return nil, err
+		}
 		state.Container, state.Docker = containerName(cfg), pc.Docker
-		if cmd, err = dockerCommand(pc.Docker, image, state.Container, d.runner, cfg, tc, env, workdir, worker); err != nil {
+		if cmd, err = dockerCommand(pc.Docker, image, state.Container, d.runner, cfg, tc, env, workdir, worker, opts); err != nil {
 			return nil, err
 		}
 	} else {
+		if state.VolumeLinks, err = d.linkVolumes(cfg); err != nil {
+			return nil, err
+		}
 		cmd = exec.Command(d.runner, "runner", "--phase", tc.Phase)
 		cmd.Env = env
 	}
@@ -204,6 +211,7 @@ func (d *Driver) launch(cfg *drivers.TaskConfig, tc *TaskConfig) (*task, error) 
 		err = cmd.Start()
 	}
 	if err != nil {
+		d.unlinkVolumes(state.VolumeLinks, "")
 		return nil, fmt.Errorf("starting the runner: %w", err)
 	}
 	if state.Container == "" {
@@ -255,6 +263,27 @@ func runnerEnv(cfg *drivers.TaskConfig, tc *TaskConfig, state TaskState) []strin
 	set(driver.EnvResultFile, state.resultFile())
 	set(driver.EnvPGIDFile, state.pgidFile())
 	return env
+}
+
+// defaultNomadAddr is where a client's own agent serves the HTTP API, as
+// the Nomad CLI assumes.
+const defaultNomadAddr = "http://127.0.0.1:4646"
+
+// withNomadAddr gives the runner a Nomad API to find its peers through
+// when the task's environment names none: the plugin config's, else the
+// plugin's own NOMAD_ADDR, else this client's agent.
+func withNomadAddr(env []string, configured string) []string {
+	if driver.LookupEnv(env, driver.EnvNomadAddr) != "" {
+		return env
+	}
+	addr := configured
+	if addr == "" {
+		addr = os.Getenv(driver.EnvNomadAddr)
+	}
+	if addr == "" {
+		addr = defaultNomadAddr
+	}
+	return append(env, driver.EnvNomadAddr+"="+addr)
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -361,7 +390,7 @@ func containerName(cfg *drivers.TaskConfig) string {
 // host's network (peers reach each other as on the host), the task's
 // variables passed by name from the docker CLI's environment. The CLI stays
 // attached and passes signals on to the runner.
-func dockerCommand(docker, image, name, runner string, cfg *drivers.TaskConfig, tc *TaskConfig, env []string, workdir, worker string) (*exec.Cmd, error) {
+func dockerCommand(docker, image, name, runner string, cfg *drivers.TaskConfig, tc *TaskConfig, env []string, workdir, worker string, opts []string) (*exec.Cmd, error) {
 	path, err := exec.LookPath(docker)
 	if err != nil {
 		return nil, fmt.Errorf("task %q runs in image %q, but Docker is not available on node %s: %v; install Docker there, or run the task without image_id", cfg.Name, image, cfg.NodeName, err)
@@ -378,6 +407,7 @@ func dockerCommand(docker, image, name, runner string, cfg *drivers.TaskConfig, 
 		args = append(args, "-v", worker+":"+worker)
 	}
 	args = append(args, "-w", workdir)
+	args = append(args, opts...)
 	var cliEnv []string
 	for _, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
@@ -408,6 +438,7 @@ func (d *Driver) cleanup(t *task) {
 	if err := node.Sweep(t.state.Mounts); err != nil {
 		d.logger.Warn("cannot end a bucket mount of a task", "error", err)
 	}
+	d.unlinkVolumes(t.state.VolumeLinks, t.cfg.ID)
 }
 
 // bucketMounts lists where the runner will mount the task's buckets.

@@ -50,7 +50,7 @@ func New(logger hclog.Logger, runner string) *Driver {
 		logger: logger,
 		events: eventer.NewEventer(ctx, logger),
 		runner: runner,
-		config: PluginConfig{Metadata: MetadataNone, Docker: "docker"},
+		config: PluginConfig{Metadata: MetadataNone, Docker: "docker", DockerAllowCaps: DefaultAllowCaps},
 		tasks:  map[string]*task{},
 	}
 }
@@ -63,7 +63,7 @@ func (d *Driver) Capabilities() (*drivers.Capabilities, error)  { return capabil
 // SetConfig takes the client's plugin block.
 func (d *Driver) SetConfig(cfg *base.Config) error {
 	c := PluginConfig{Metadata: MetadataAuto, AWSMetadataEndpoint: DefaultAWSMetadataEndpoint,
-		GCPMetadataEndpoint: DefaultGCPMetadataEndpoint, Docker: "docker"}
+		GCPMetadataEndpoint: DefaultGCPMetadataEndpoint, Docker: "docker", DockerAllowCaps: DefaultAllowCaps}
 	if len(cfg.PluginConfig) != 0 {
 		if err := base.MsgPackDecode(cfg.PluginConfig, &c); err != nil {
 			return err

@@ -63,9 +63,26 @@ type PluginConfig struct {
 	InstanceType        string `codec:"instance_type"`
 	// Capacity is spot or on-demand.
 	Capacity string `codec:"capacity"`
+	// NomadAddr is the Nomad HTTP API the runners ask for their peers
+	// (a multi-node task's, a job group's): default the plugin's own
+	// NOMAD_ADDR, else http://127.0.0.1:4646, this client's agent.
+	NomadAddr string `codec:"nomad_addr"`
 	// Docker is the docker CLI that runs tasks with an image.
 	Docker string `codec:"docker"`
+	// What a task's docker options may ask for, as Nomad's docker
+	// driver's allow_privileged, allow_caps and volumes.enabled: a
+	// privileged container, capabilities beyond these, bind mounts of
+	// host paths.
+	DockerAllowPrivileged bool     `codec:"docker_allow_privileged"`
+	DockerAllowCaps       []string `codec:"docker_allow_caps"`
+	DockerVolumes         bool     `codec:"docker_volumes"`
 }
+
+// DefaultAllowCaps are the capabilities an image task may add unless the
+// plugin config says otherwise: Docker's defaults, as Nomad's docker
+// driver allows them.
+var DefaultAllowCaps = []string{"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+	"NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
 
 func str(name string) *hclspec.Spec { return hclspec.NewAttr(name, "string", false) }
 
@@ -74,17 +91,22 @@ func withDefault(spec *hclspec.Spec, literal string) *hclspec.Spec {
 }
 
 var pluginConfigSpec = hclspec.NewObject(map[string]*hclspec.Spec{
-	"user":                  str("user"),
-	"allowed_users":         hclspec.NewAttr("allowed_users", "list(string)", false),
-	"metadata":              withDefault(str("metadata"), `"auto"`),
-	"aws_metadata_endpoint": withDefault(str("aws_metadata_endpoint"), fmt.Sprintf("%q", DefaultAWSMetadataEndpoint)),
-	"gcp_metadata_endpoint": withDefault(str("gcp_metadata_endpoint"), fmt.Sprintf("%q", DefaultGCPMetadataEndpoint)),
-	"cloud":                 str("cloud"),
-	"region":                str("region"),
-	"zone":                  str("zone"),
-	"instance_type":         str("instance_type"),
-	"capacity":              str("capacity"),
-	"docker":                withDefault(str("docker"), `"docker"`),
+	"user":                    str("user"),
+	"allowed_users":           hclspec.NewAttr("allowed_users", "list(string)", false),
+	"metadata":                withDefault(str("metadata"), `"auto"`),
+	"aws_metadata_endpoint":   withDefault(str("aws_metadata_endpoint"), fmt.Sprintf("%q", DefaultAWSMetadataEndpoint)),
+	"gcp_metadata_endpoint":   withDefault(str("gcp_metadata_endpoint"), fmt.Sprintf("%q", DefaultGCPMetadataEndpoint)),
+	"cloud":                   str("cloud"),
+	"region":                  str("region"),
+	"zone":                    str("zone"),
+	"instance_type":           str("instance_type"),
+	"capacity":                str("capacity"),
+	"nomad_addr":              str("nomad_addr"),
+	"docker":                  withDefault(str("docker"), `"docker"`),
+	"docker_allow_privileged": withDefault(hclspec.NewAttr("docker_allow_privileged", "bool", false), "false"),
+	"docker_allow_caps": withDefault(hclspec.NewAttr("docker_allow_caps", "list(string)", false),
+		`["`+strings.Join(DefaultAllowCaps, `", "`)+`"]`),
+	"docker_volumes": withDefault(hclspec.NewAttr("docker_volumes", "bool", false), "false"),
 })
 
 func (c *PluginConfig) validate() error {
@@ -112,6 +134,22 @@ type TaskConfig struct {
 	Image       string            `codec:"image"`
 	Grace       string            `codec:"grace"`
 	WorkerAlloc string            `codec:"worker_alloc"`
+	// Docker run options of a task in an image (docker.go).
+	ShmSize     int64               `codec:"shm_size"`
+	IPCMode     string              `codec:"ipc_mode"`
+	PIDMode     string              `codec:"pid_mode"`
+	NetworkMode string              `codec:"network_mode"`
+	Privileged  bool                `codec:"privileged"`
+	Init        bool                `codec:"init"`
+	CapAdd      []string            `codec:"cap_add"`
+	CapDrop     []string            `codec:"cap_drop"`
+	Devices     []map[string]string `codec:"devices"`
+	GPUs        string              `codec:"gpus"`
+	Runtime     string              `codec:"runtime"`
+	Volumes     []string            `codec:"volumes"`
+	Ulimit      map[string]string   `codec:"ulimit"`
+	Sysctl      map[string]string   `codec:"sysctl"`
+	SecurityOpt []string            `codec:"security_opt"`
 }
 
 var taskConfigSpec = hclspec.NewObject(map[string]*hclspec.Spec{
@@ -128,6 +166,27 @@ var taskConfigSpec = hclspec.NewObject(map[string]*hclspec.Spec{
 	driver.ConfigImage:       str(driver.ConfigImage),
 	driver.ConfigGrace:       str(driver.ConfigGrace),
 	driver.ConfigWorkerAlloc: str(driver.ConfigWorkerAlloc),
+	driver.ConfigShmSize:     hclspec.NewAttr(driver.ConfigShmSize, "number", false),
+	driver.ConfigIPCMode:     str(driver.ConfigIPCMode),
+	driver.ConfigPIDMode:     str(driver.ConfigPIDMode),
+	driver.ConfigNetworkMode: str(driver.ConfigNetworkMode),
+	driver.ConfigPrivileged:  hclspec.NewAttr(driver.ConfigPrivileged, "bool", false),
+	driver.ConfigInit:        hclspec.NewAttr(driver.ConfigInit, "bool", false),
+	driver.ConfigCapAdd:      hclspec.NewAttr(driver.ConfigCapAdd, "list(string)", false),
+	driver.ConfigCapDrop:     hclspec.NewAttr(driver.ConfigCapDrop, "list(string)", false),
+	driver.ConfigDevices: hclspec.NewBlockList(driver.ConfigDevices, hclspec.NewObject(map[string]*hclspec.Spec{
+		"host_path":          str("host_path"),
+		"container_path":     str("container_path"),
+		"cgroup_permissions": str("cgroup_permissions"),
+	})),
+	driver.ConfigGPUs:    str(driver.ConfigGPUs),
+	driver.ConfigRuntime: str(driver.ConfigRuntime),
+	driver.ConfigVolumes: hclspec.NewAttr(driver.ConfigVolumes, "list(string)", false),
+	// Blocks, as in Nomad's docker driver: a jobspec's HCL hands them
+	// over as a list of one object, the API as an object.
+	driver.ConfigUlimit:      hclspec.NewBlockAttrs(driver.ConfigUlimit, "string", false),
+	driver.ConfigSysctl:      hclspec.NewBlockAttrs(driver.ConfigSysctl, "string", false),
+	driver.ConfigSecurityOpt: hclspec.NewAttr(driver.ConfigSecurityOpt, "list(string)", false),
 })
 
 // validate checks what the spec's types cannot; errors name the key.
@@ -162,7 +221,7 @@ func (c *TaskConfig) validate() error {
 	if c.WorkerAlloc != "" && !allocID.MatchString(c.WorkerAlloc) {
 		return fmt.Errorf("config %s = %q: not an allocation ID (a UUID such as 5d1e0c4e-3f7a-4f7c-9d61-2b9f0e6a7c11)", driver.ConfigWorkerAlloc, c.WorkerAlloc)
 	}
-	return nil
+	return c.validateDocker()
 }
 
 // allocID is the form of a Nomad allocation ID: a lower-case UUID. Nothing
@@ -181,5 +240,7 @@ var capabilities = &drivers.Capabilities{
 	NetIsolationModes: []drivers.NetIsolationMode{
 		drivers.NetIsolationModeHost,
 	},
-	MountConfigs: drivers.MountConfigSupportNone,
+	// Volumes (volume_mount): bound into an image task's container,
+	// linked at their path on the host for the others (volumes.go).
+	MountConfigs: drivers.MountConfigSupportAll,
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/hashicorp/nomad/helper/pluginutils/hclutils"
 )
 
@@ -28,7 +29,7 @@ func TestTaskConfigSpec(t *testing.T) {
 	want := TaskConfig{Phase: "run", RunFile: "local/run.sh", TaskName: "train", NumNodes: 2, NodeRank: -1,
 		NodeIPs: []string{"10.0.0.1", "10.0.0.2"}, Workdir: "/alloc/sky_workdir", Env: map[string]string{"A": "1"},
 		ClusterInfo: "{}", Image: "docker:ubuntu:22.04", Grace: "20s", WorkerAlloc: "5d1e0c4e-3f7a-4f7c-9d61-2b9f0e6a7c11"}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("decoded config (-want +got):\n%s", diff)
 	}
 	if err := got.validate(); err != nil {
@@ -94,7 +95,8 @@ func TestPluginConfigSpec(t *testing.T) {
   capacity      = "spot"
 }`, &got)
 	want := PluginConfig{User: "ubuntu", Metadata: "auto", AWSMetadataEndpoint: DefaultAWSMetadataEndpoint,
-		GCPMetadataEndpoint: DefaultGCPMetadataEndpoint, Cloud: "aws", Zone: "us-east-1b", Capacity: "spot", Docker: "docker"}
+		GCPMetadataEndpoint: DefaultGCPMetadataEndpoint, Cloud: "aws", Zone: "us-east-1b", Capacity: "spot", Docker: "docker",
+		DockerAllowCaps: DefaultAllowCaps}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("decoded plugin config (-want +got):\n%s", diff)
 	}

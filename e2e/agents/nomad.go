@@ -95,11 +95,12 @@ client {
 
 plugin "skypilot" {
   config {
-    user     = %q
-    metadata = "none"
+    user       = %q
+    metadata   = "none"
+    nomad_addr = "http://127.0.0.1:%d"
   }
 }
-`, pluginDir, serverRPC, user)
+`, pluginDir, serverRPC, user, p.http)
 }
 
 // waitNomad waits until the server at addr has a leader and clients

@@ -43,6 +43,9 @@ type attempt struct {
 	// bucketMounts are where the runners mount buckets: swept when the
 	// attempt ends, in case a runner died before it unmounted.
 	bucketMounts []string
+	// group is the attempt when it runs a job group (nil otherwise): its
+	// members' nodes are the attempt's nodes, in member order.
+	group *engine.Attempt
 
 	launchMu sync.Mutex // serializes Launch, and Stop against Launch
 
@@ -55,6 +58,9 @@ type attempt struct {
 	// tearDown is when a failed or vanished node made the watcher stop the
 	// others (zero: not yet).
 	tearDown time.Time
+	// auxStopped holds the job group members told to stop once the
+	// primary members were done, and when.
+	auxStopped map[int]time.Time
 	// done is closed by the watcher once every runner has ended.
 	done chan struct{}
 	// wake asks the watcher to look now (a file changed, a runner exited).
@@ -71,21 +77,39 @@ func (a *attempt) poke() {
 
 func (e *Engine) newAttempt(ref engine.Ref, dir string, a *engine.Attempt) *attempt {
 	at := &attempt{
-		ref:        ref,
-		dir:        dir,
-		nodes:      max(a.Task.NumNodes, 1),
-		hasSetup:   a.Task.Setup != "" && !a.SkipSetup,
-		hostMounts: hostMounts(a.Task, e.cfg.Home),
-		done:       make(chan struct{}),
-		wake:       make(chan struct{}, 1),
+		ref:      ref,
+		dir:      dir,
+		nodes:    a.Nodes(),
+		hasSetup: a.Task.Setup != "" && !a.SkipSetup,
+		done:     make(chan struct{}),
+		wake:     make(chan struct{}, 1),
 	}
-	for rank := range at.nodes {
-		opts := node.Options{Workdir: filepath.Join(at.nodeDir(rank), workdirName), Home: e.cfg.Home}
-		if paths, err := node.MountPaths(at.nodeFiles(a, rank), opts); err == nil {
+	if len(a.Members) > 0 {
+		at.group = a
+		for _, m := range a.Members {
+			at.hasSetup = at.hasSetup || m.Task.Setup != "" && !a.SkipSetup
+		}
+	} else {
+		at.hostMounts = hostMounts(a.Task, e.cfg.Home)
+	}
+	for k := range at.nodes {
+		view, rank := nodeView(a, k)
+		opts := node.Options{Workdir: filepath.Join(at.nodeDir(k), workdirName), Home: e.cfg.Home}
+		if paths, err := node.MountPaths(at.nodeFiles(view, rank), opts); err == nil {
 			at.bucketMounts = append(at.bucketMounts, paths...)
 		}
 	}
 	return at
+}
+
+// nodeView is the attempt node k runs and its rank there: the attempt
+// itself, or for a job group the member that node k belongs to.
+func nodeView(a *engine.Attempt, k int) (*engine.Attempt, int) {
+	if len(a.Members) == 0 {
+		return a, k
+	}
+	m, rank := a.NodeMember(k)
+	return a.MemberView(m), rank
 }
 
 // waitLaunch waits for a Launch in progress to finish starting its nodes;
@@ -294,9 +318,13 @@ func (e *Engine) observe(a *attempt) (done, exiting bool) {
 		}
 	}
 	m := a.currentMode()
+	var progress engine.GroupProgress
 	if m == modeRunning {
 		e.reportPhase(a, nodes)
 		e.openGate(a, nodes)
+		if a.group != nil {
+			progress = a.group.Progress(groupNodes(a, nodes))
+		}
 	}
 	if allDone {
 		select {
@@ -305,14 +333,72 @@ func (e *Engine) observe(a *attempt) (done, exiting bool) {
 			close(a.done)
 		}
 		if m == modeRunning {
-			e.finish(a, outcome(nodes))
+			ev := outcome(nodes)
+			if progress.PrimariesDone {
+				ev = engine.Event{Kind: engine.EventExited, Time: ev.Time, Phase: engine.PhaseRun, Reason: "the primary tasks succeeded"}
+			}
+			e.finish(a, ev)
 		}
 		return true, false
 	}
 	if m == modeRunning {
-		e.tearDownOnFailure(a, nodes)
+		if progress.PrimariesDone {
+			e.stopAuxiliaries(a, progress)
+		} else {
+			e.tearDownOnFailure(a, nodes)
+		}
 	}
 	return false, exiting
+}
+
+// groupNodes is what Attempt.Progress needs of each node.
+func groupNodes(a *attempt, nodes []nodeState) []engine.GroupNode {
+	out := make([]engine.GroupNode, len(nodes))
+	for k, n := range nodes {
+		member, _ := a.group.NodeMember(k)
+		out[k] = engine.GroupNode{Member: member, Ended: n.done()}
+		if r := n.result; r != nil && n.done() {
+			out[k].Succeeded = r.Final() && r.ExitCode == 0 && !r.Terminated
+			out[k].EndedAt = r.FinishedAt
+		}
+	}
+	return out
+}
+
+// stopAuxiliaries tells each auxiliary member of a job group to stop once
+// its termination delay after the primary members passed: SIGTERM to its
+// runners, then everything left is killed after the grace.
+func (e *Engine) stopAuxiliaries(a *attempt, p engine.GroupProgress) {
+	now := e.cfg.Clock()
+	for member, at := range p.StopAt {
+		if now.Before(at) {
+			continue
+		}
+		a.mu.Lock()
+		since, told := a.auxStopped[member]
+		if !told {
+			if a.auxStopped == nil {
+				a.auxStopped = map[int]time.Time{}
+			}
+			a.auxStopped[member] = now
+		}
+		a.mu.Unlock()
+		switch {
+		case !told:
+			e.signalMember(a, member, syscall.SIGTERM)
+		case now.Sub(since) > e.cfg.Grace+stopMargin:
+			e.killAll(e.ctx, a)
+		}
+	}
+}
+
+// signalMember sends sig to the live runners of one job group member.
+func (e *Engine) signalMember(a *attempt, member int, sig syscall.Signal) {
+	for k := range a.nodes {
+		if m, _ := a.group.NodeMember(k); m == member {
+			e.signalNode(a, k, sig)
+		}
+	}
 }
 
 // reportPhase sends SetupStarted / Running once every node reached the
@@ -448,12 +534,17 @@ func outcome(nodes []nodeState) engine.Event {
 
 // signalRunners sends sig to every live runner of the attempt.
 func (e *Engine) signalRunners(a *attempt, sig syscall.Signal) {
-	for rank := range a.nodes {
-		node := a.nodeDir(rank)
-		if p, ok := readRunnerPID(node); ok && lockHeld(filepath.Join(node, lockFile)) {
-			if err := signalProcess(p, sig); err != nil {
-				e.cfg.Logger.Debug("signal runner", "attempt", a.ref, "rank", rank, "err", err)
-			}
+	for k := range a.nodes {
+		e.signalNode(a, k, sig)
+	}
+}
+
+// signalNode sends sig to the runner of node k, if it is alive.
+func (e *Engine) signalNode(a *attempt, k int, sig syscall.Signal) {
+	node := a.nodeDir(k)
+	if p, ok := readRunnerPID(node); ok && lockHeld(filepath.Join(node, lockFile)) {
+		if err := signalProcess(p, sig); err != nil {
+			e.cfg.Logger.Debug("signal runner", "attempt", a.ref, "node", k, "err", err)
 		}
 	}
 }

@@ -26,6 +26,11 @@ func (e *Engine) Check(t task.Task) error {
 				m.Dest, m.Source)
 		}
 	}
+	for _, v := range t.Volumes {
+		if p := volumeProblem(v); p != "" {
+			return engine.Infeasible("%s", p)
+		}
+	}
 	if w := t.Workdir; w != nil && w.Path != "" && !filepath.IsAbs(w.Path) {
 		return engine.Infeasible("workdir %q is not an absolute path (the client resolves local paths before submitting)", w.Path)
 	}

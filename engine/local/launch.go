@@ -17,6 +17,7 @@ import (
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/engine/nomad/naming"
 	"github.com/skynomad/skynomad/internal/filecopy"
+	"github.com/skynomad/skynomad/task"
 )
 
 // Launch implements engine.Engine. It starts one runner per node, each in
@@ -127,8 +128,9 @@ func leftMarks(node string) bool {
 
 // prepareNode lays out a fresh sandbox: the workdir copy, mounts that go
 // inside it, and the scripts.
-func (e *Engine) prepareNode(ctx context.Context, at *engine.Attempt, a *attempt, rank int) error {
-	node := a.nodeDir(rank)
+func (e *Engine) prepareNode(ctx context.Context, at *engine.Attempt, a *attempt, k int) error {
+	node := a.nodeDir(k)
+	at, _ = nodeView(at, k)
 	if err := os.RemoveAll(node); err != nil { // left by a crashed launch
 		return err
 	}
@@ -187,10 +189,10 @@ func (e *Engine) workerWorkdir(at *engine.Attempt) string {
 // lock held, the phase or the result mark the node started (nodeStarted),
 // so a node is never started twice and a launch cut short is finished, not
 // mistaken for a vanished runner.
-func (e *Engine) startNode(at *engine.Attempt, a *attempt, rank int) error {
-	node := a.nodeDir(rank)
+func (e *Engine) startNode(at *engine.Attempt, a *attempt, k int) error {
+	node := a.nodeDir(k)
 	asg := driver.Assignment{
-		Env:   e.runnerEnv(at, a, rank),
+		Env:   e.runnerEnv(at, a, k),
 		Phase: driver.PhaseAll,
 		Log:   filepath.Join(node, outputLog),
 		Lock:  filepath.Join(node, lockFile),
@@ -208,7 +210,7 @@ func (e *Engine) startNode(at *engine.Attempt, a *attempt, rank int) error {
 			continue // an idle runner that died meanwhile: take another
 		}
 		go e.awaitNode(a, r)
-		e.cfg.Logger.Debug("node started", "attempt", at.Ref, "rank", rank, "runner", r.pid)
+		e.cfg.Logger.Debug("node started", "attempt", at.Ref, "node", k, "runner", r.pid)
 		return nil
 	}
 }
@@ -230,7 +232,9 @@ func (e *Engine) awaitNode(a *attempt, r *runner) {
 
 // runnerEnv is the runner's environment: a minimal host environment, the
 // attempt's variables and secrets, then the driver contract.
-func (e *Engine) runnerEnv(at *engine.Attempt, a *attempt, rank int) []string {
+func (e *Engine) runnerEnv(group *engine.Attempt, a *attempt, k int) []string {
+	at, rank := nodeView(group, k)
+	nodes := max(at.Task.NumNodes, 1)
 	env := hostEnv()
 	for _, v := range at.Env {
 		env = append(env, v.Name+"="+v.Value)
@@ -245,8 +249,8 @@ func (e *Engine) runnerEnv(at *engine.Attempt, a *attempt, rank int) []string {
 			env = append(env, v.Name+"="+v.Value)
 		}
 	}
-	node := a.nodeDir(rank)
-	ips := make([]string, a.nodes)
+	node := a.nodeDir(k)
+	ips := make([]string, nodes)
 	for i := range ips {
 		ips[i] = "127.0.0.1"
 	}
@@ -263,7 +267,7 @@ func (e *Engine) runnerEnv(at *engine.Attempt, a *attempt, rank int) []string {
 		set(driver.EnvRunFile, filepath.Join(node, runScript))
 	}
 	set(driver.EnvTaskName, at.Task.Name)
-	set(driver.EnvNumNodes, strconv.Itoa(a.nodes))
+	set(driver.EnvNumNodes, strconv.Itoa(nodes))
 	set(driver.EnvNodeRank, strconv.Itoa(rank))
 	set(driver.EnvNodeIPs, strings.Join(ips, "\n"))
 	if at.Worker != nil {
@@ -280,8 +284,23 @@ func (e *Engine) runnerEnv(at *engine.Attempt, a *attempt, rank int) []string {
 	if a.gated() {
 		set(driver.EnvRunGate, filepath.Join(a.dir, runGateFile))
 	}
+	if group.Group != "" {
+		set(driver.EnvGroup, group.Group)
+		set(driver.EnvHosts, driver.FormatHosts(localGroupHosts(group)))
+	}
 	set(attemptMarker, a.dir)
 	return env
+}
+
+// localGroupHosts names every node of a job group on this host.
+func localGroupHosts(a *engine.Attempt) []driver.HostEntry {
+	var out []driver.HostEntry
+	for _, m := range a.Members {
+		for rank := range max(m.Task.NumNodes, 1) {
+			out = append(out, driver.HostEntry{IP: "127.0.0.1", Name: task.Hostname(a.Group, m.Task.Name, rank)})
+		}
+	}
+	return out
 }
 
 // clusterInfo is SKYPILOT_CLUSTER_INFO.

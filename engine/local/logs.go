@@ -26,7 +26,7 @@ func (e *Engine) Logs(ctx context.Context, ref engine.Ref, opts engine.LogOption
 	if err != nil {
 		return nil, err
 	}
-	n := max(rec.Task.NumNodes, 1)
+	n := rec.Nodes()
 	paths := make([]string, n)
 	sizes := make([]int64, n)
 	for i := range paths {

@@ -97,6 +97,9 @@ func mountProblem(at *engine.Attempt, m task.Mount) string {
 // prepareMounts copies the sources of the mounts placed on this host and
 // links them at their destinations, once per attempt.
 func (e *Engine) prepareMounts(at *engine.Attempt, a *attempt) error {
+	if err := e.prepareVolumes(at, a); err != nil {
+		return err
+	}
 	ready := filepath.Join(a.dir, mountsReadyFile)
 	if len(a.hostMounts) == 0 || exists(ready) {
 		return nil
@@ -187,14 +190,17 @@ func (e *Engine) link(path, target string) error {
 }
 
 // ownsLink reports whether the symlink at path points into this engine's
-// attempts.
+// attempts or volumes.
 func (e *Engine) ownsLink(path string) bool {
 	t, err := os.Readlink(path)
-	return err == nil && strings.HasPrefix(t, filepath.Join(e.cfg.Dir, "attempts")+string(filepath.Separator))
+	return err == nil && (strings.HasPrefix(t, filepath.Join(e.cfg.Dir, "attempts")+string(filepath.Separator)) ||
+		strings.HasPrefix(t, filepath.Join(e.cfg.Dir, volumesDir)+string(filepath.Separator)))
 }
 
-// removeMounts removes the attempt's links from this host.
+// removeMounts removes the attempt's links from this host: its file
+// mounts' and the volume links no other live attempt holds.
 func (e *Engine) removeMounts(a *attempt) {
+	e.removeVolumeLinks(a)
 	prefix := a.dir + string(filepath.Separator)
 	for _, hm := range a.hostMounts {
 		if t, err := os.Readlink(hm.path); err == nil && strings.HasPrefix(t, prefix) {

@@ -31,6 +31,7 @@ const (
 // PreviousAllocation; those stay as first seen).
 type allocView struct {
 	ID, Name, NodeID, NodeName        string
+	TaskGroup                         string
 	CreateIndex, ModifyIndex          uint64
 	ClientStatus, DesiredStatus, Desc string
 	Migrate                           bool
@@ -40,7 +41,7 @@ type allocView struct {
 
 func viewOfAlloc(a *api.Allocation) *allocView {
 	return &allocView{
-		ID: a.ID, Name: a.Name, NodeID: a.NodeID, NodeName: a.NodeName,
+		ID: a.ID, Name: a.Name, NodeID: a.NodeID, NodeName: a.NodeName, TaskGroup: a.TaskGroup,
 		CreateIndex: a.CreateIndex, ModifyIndex: a.ModifyIndex,
 		ClientStatus: a.ClientStatus, DesiredStatus: a.DesiredStatus, Desc: a.DesiredDescription,
 		Migrate:  a.DesiredTransition.Migrate != nil && *a.DesiredTransition.Migrate,
@@ -50,7 +51,7 @@ func viewOfAlloc(a *api.Allocation) *allocView {
 
 func viewOfStub(a *api.AllocationListStub) *allocView {
 	return &allocView{
-		ID: a.ID, Name: a.Name, NodeID: a.NodeID, NodeName: a.NodeName,
+		ID: a.ID, Name: a.Name, NodeID: a.NodeID, NodeName: a.NodeName, TaskGroup: a.TaskGroup,
 		CreateIndex: a.CreateIndex, ModifyIndex: a.ModifyIndex,
 		ClientStatus: a.ClientStatus, DesiredStatus: a.DesiredStatus, Desc: a.DesiredDescription,
 		Next: a.NextAllocation, Tasks: a.TaskStates,
@@ -287,6 +288,7 @@ const (
 	stopFailed     stopReason = "failed"      // one node failed: end the others
 	stopNoCapacity stopReason = "no_capacity" // not placed in time
 	stopSuperseded stopReason = "superseded"  // a newer attempt is launched
+	stopGroupDone  stopReason = "group_done"  // a job group's primary tasks succeeded
 )
 
 // watch is the engine's view of the current attempt of one Nomad job.
@@ -331,6 +333,51 @@ type watch struct {
 	emitted       map[engine.EventKind]bool
 	ended         bool
 	changed       chan struct{}
+	// roles are a job group's task groups (nil for a single task).
+	roles map[string]groupRole
+}
+
+// groupRole is what a job group's task group says of its task.
+type groupRole struct {
+	primary bool
+	delay   time.Duration
+}
+
+// rolesOf reads a job group's roles from its task groups' meta.
+func rolesOf(job *api.Job) map[string]groupRole {
+	if job == nil || job.Meta[naming.MetaGroup] == "" {
+		return nil
+	}
+	roles := map[string]groupRole{}
+	for _, tg := range job.TaskGroups {
+		delay, _ := time.ParseDuration(tg.Meta[naming.MetaTerminationDelay])
+		roles[deref(tg.Name)] = groupRole{primary: tg.Meta[naming.MetaPrimary] == "true", delay: delay}
+	}
+	return roles
+}
+
+// primariesDone reports whether every primary task's allocs completed,
+// and when the auxiliary tasks still running are to be stopped: the last
+// primary's end plus the longest delay among them.
+func (w *watch) primariesDone(allocs []*allocView) (time.Time, bool) {
+	var doneAt time.Time
+	var delay time.Duration
+	for _, v := range allocs {
+		role := w.roles[v.TaskGroup]
+		if !role.primary {
+			if !v.terminal() {
+				delay = max(delay, role.delay)
+			}
+			continue
+		}
+		if v.ClientStatus != api.AllocClientStatusComplete {
+			return time.Time{}, false
+		}
+		if ts := v.Tasks[taskRun]; ts != nil && ts.FinishedAt.After(doneAt) {
+			doneAt = ts.FinishedAt
+		}
+	}
+	return doneAt.Add(delay), true
 }
 
 func newWatch(jobID string, ref engine.Ref, count int) *watch {
@@ -576,6 +623,21 @@ func (w *watch) decide(now time.Time, timeout time.Duration) ([]engine.Event, ac
 			end(engine.Event{Kind: engine.EventPreempted, Node: w.preemptedNode, Reason: w.preemptedBy})
 		}
 		return evs, action{}
+	}
+
+	// A job group whose primary tasks succeeded: the others are stopped
+	// once their delay has passed, and the attempt succeeded.
+	if w.roles != nil && placed {
+		stopAt, done := w.primariesDone(allocs)
+		if done || w.selfStop == stopGroupDone {
+			switch {
+			case allTerminal:
+				end(engine.Event{Kind: engine.EventExited, Phase: engine.PhaseRun, Node: nodeList, Reason: "the primary tasks succeeded"})
+			case !w.deregistered && !now.Before(stopAt):
+				return evs, action{deregister: stopGroupDone}
+			}
+			return evs, action{}
+		}
 	}
 
 	// Failure: setup before run, then the earliest.

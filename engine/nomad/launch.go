@@ -99,6 +99,7 @@ func (e *Engine) Launch(ctx context.Context, a *engine.Attempt) error {
 	}
 
 	w := newWatch(jobID, a.Ref, groupCount(job))
+	w.roles = rolesOf(job)
 	w.launched = e.cfg.Clock.Now()
 	e.watchCapacity(w, job)
 	e.mu.Lock()
@@ -272,6 +273,7 @@ func (e *Engine) watchOf(ctx context.Context, ref engine.Ref, cur *api.Job, rec 
 	}
 	registered := attemptOf(cur)
 	w := newWatch(jobID, ref, groupCount(cur))
+	w.roles = rolesOf(cur)
 	w.version = registered
 	e.watchCapacity(w, cur)
 	// Versions come newest first; the attempt began at the oldest of the
@@ -400,22 +402,18 @@ func (e *Engine) jobInfo(ctx context.Context, jobID string) (*api.Job, error) {
 	return job, nil
 }
 
-// groupCount is the node count of the attempt: group naming.GroupName, or
-// the first.
+// groupCount is the node count of the attempt: every task group's (one,
+// naming.GroupName, but for a job group).
 func groupCount(job *api.Job) int {
-	var tg *api.TaskGroup
+	n := 0
 	for _, g := range job.TaskGroups {
-		if deref(g.Name) == naming.GroupName {
-			tg = g
+		if g.Count != nil {
+			n += *g.Count
+		} else {
+			n++
 		}
 	}
-	if tg == nil && len(job.TaskGroups) > 0 {
-		tg = job.TaskGroups[0]
-	}
-	if tg == nil || tg.Count == nil {
-		return 1
-	}
-	return *tg.Count
+	return max(n, 1)
 }
 
 func deref[T any](p *T) T {

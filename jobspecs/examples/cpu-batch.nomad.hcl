@@ -8,7 +8,7 @@ job "sky-1-0" {
     "sky.capacity"  = "spot"
     "sky.job_id"    = "1"
     "sky.job_name"  = "cpu-batch"
-    "sky.offering"  = "sky-aws-us-west-2-m6i.2xlarge-spot"
+    "sky.offering"  = "sky-aws-us-east-1-m7i.2xlarge-spot"
     "sky.pipeline"  = "false"
     "sky.task"      = "0"
     "sky.task_name" = "cpu-batch"
@@ -19,7 +19,7 @@ job "sky-1-0" {
 
     constraint {
       attribute = "$${node.class}"
-      value     = "sky-aws-us-west-2-m6i.2xlarge-spot"
+      value     = "sky-aws-us-east-1-m7i.2xlarge-spot"
       operator  = "="
     }
 
@@ -49,7 +49,7 @@ job "sky-1-0" {
       kill_signal  = "SIGTERM"
 
       config {
-        cluster_info = "{\"cluster_name\":\"sky-1-0\",\"cloud\":\"aws\",\"region\":\"us-west-2\",\"zone\":null}"
+        cluster_info = "{\"cluster_name\":\"sky-1-0\",\"cloud\":\"aws\",\"region\":\"us-east-1\",\"zone\":null}"
         num_nodes    = 2
         phase        = "run"
         run_file     = "local/run.sh"

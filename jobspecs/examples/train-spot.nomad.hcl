@@ -8,7 +8,7 @@ job "sky-1-0" {
     "sky.capacity"  = "spot"
     "sky.job_id"    = "1"
     "sky.job_name"  = "train-spot"
-    "sky.offering"  = "sky-aws-us-east-1-p4d.24xlarge-spot"
+    "sky.offering"  = "sky-aws-us-east-2-p4d.24xlarge-spot"
     "sky.pipeline"  = "false"
     "sky.task"      = "0"
     "sky.task_name" = "train-spot"
@@ -19,7 +19,7 @@ job "sky-1-0" {
 
     constraint {
       attribute = "$${node.class}"
-      value     = "sky-aws-us-east-1-p4d.24xlarge-spot"
+      value     = "sky-aws-us-east-2-p4d.24xlarge-spot"
       operator  = "="
     }
 
@@ -53,7 +53,7 @@ job "sky-1-0" {
       }
 
       config {
-        cluster_info = "{\"cluster_name\":\"sky-1-0\",\"cloud\":\"aws\",\"region\":\"us-east-1\",\"zone\":null}"
+        cluster_info = "{\"cluster_name\":\"sky-1-0\",\"cloud\":\"aws\",\"region\":\"us-east-2\",\"zone\":null}"
         num_nodes    = 1
         phase        = "setup"
         setup_file   = "local/setup.sh"
@@ -104,7 +104,7 @@ EOT
       kill_signal  = "SIGTERM"
 
       config {
-        cluster_info = "{\"cluster_name\":\"sky-1-0\",\"cloud\":\"aws\",\"region\":\"us-east-1\",\"zone\":null}"
+        cluster_info = "{\"cluster_name\":\"sky-1-0\",\"cloud\":\"aws\",\"region\":\"us-east-2\",\"zone\":null}"
         num_nodes    = 1
         phase        = "run"
         run_file     = "local/run.sh"

@@ -75,6 +75,12 @@ const (
 	MetaPool = "sky.pool"
 	// MetaPoolWorker is "true" on a pool worker's job.
 	MetaPoolWorker = "sky.pool_worker"
+	// MetaGroup names the job group a job runs (one task group per task);
+	// on each task group, MetaPrimary says whether the task is primary and
+	// MetaTerminationDelay how long it runs on once the primaries are done.
+	MetaGroup            = "sky.group"
+	MetaPrimary          = "sky.primary"
+	MetaTerminationDelay = "sky.termination_delay"
 )
 
 // Node meta keys of the nodes skynomad places on when node classes are
@@ -159,4 +165,14 @@ const (
 	PreemptionDeadline   = "deadline"    // RFC 3339
 	PreemptionCloud      = "cloud"
 	PreemptionAction     = "action"
+)
+
+// Job meta the capacity plugin (autoscaler-plugin/target) reads of a job
+// waiting for nodes: on the job, or on a job group's task group.
+const (
+	// MetaLabels is a JSON object: the labels (EC2 tags, GCE labels) of
+	// the instances started for the job.
+	MetaLabels = "sky.labels"
+	// MetaAcceleratorArgs is a JSON object: resources.accelerator_args.
+	MetaAcceleratorArgs = "sky.accelerator_args"
 )

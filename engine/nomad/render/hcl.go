@@ -193,12 +193,15 @@ func writeBody(body *hclwrite.Body, v reflect.Value, skip map[string]bool) error
 	return nil
 }
 
-// isBlock: structs and lists of structs are blocks; maps (meta, env,
-// config) are written as attributes or, for config, as a block of
-// attributes.
+// isBlock: structs, and lists and maps of structs (a group's volumes), are
+// blocks; maps of values (meta, env, config) are written as attributes or,
+// for config, as a block of attributes.
 func isBlock(t reflect.Type) bool {
 	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
 		t = t.Elem()
+	}
+	if t.Kind() == reflect.Map && t.Key().Kind() == reflect.String && t != reflect.TypeFor[map[string]any]() {
+		return isBlock(t.Elem()) && t.Elem().Kind() != reflect.Map
 	}
 	return t.Kind() == reflect.Struct || t == reflect.TypeFor[map[string]any]()
 }
@@ -207,6 +210,18 @@ func writeBlocks(body *hclwrite.Body, name string, v reflect.Value) error {
 	if v.Kind() == reflect.Slice {
 		for i := range v.Len() {
 			if err := writeBlocks(body, name, v.Index(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if v.Kind() == reflect.Map && v.Type() != reflect.TypeFor[map[string]any]() {
+		// Blocks by name (a group's volumes), in key order; each block
+		// carries its name as its label.
+		keys := v.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return cmp.Compare(a.String(), b.String()) })
+		for _, k := range keys {
+			if err := writeBlocks(body, name, v.MapIndex(k)); err != nil {
 				return err
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/nomad/api"
@@ -43,6 +44,9 @@ type Translation struct {
 // planner's *catalog.NoFitError.
 func Preview(dag *task.DAG, opts PreviewOptions) ([]Translation, error) {
 	job := task.JobInfo{ID: opts.JobID, Name: dag.Name, Submitted: opts.Submitted}
+	if dag.IsGroup() {
+		return previewGroup(dag, job, opts)
+	}
 	out := make([]Translation, len(dag.Tasks))
 	for i, t := range dag.Tasks {
 		choices, err := opts.Catalog.Plan(t, opts.Constraints)
@@ -62,6 +66,38 @@ func Preview(dag *task.DAG, opts PreviewOptions) ([]Translation, error) {
 		out[i] = Translation{Attempt: a, Job: rendered}
 	}
 	return out, nil
+}
+
+// previewGroup renders a job group as its one Nomad job: its tasks placed
+// together (catalog.CoLocate), one task group each.
+func previewGroup(dag *task.DAG, job task.JobInfo, opts PreviewOptions) ([]Translation, error) {
+	names := make([]string, len(dag.Tasks))
+	perTask := make([][]catalog.Choice, len(dag.Tasks))
+	for i, t := range dag.Tasks {
+		choices, err := opts.Catalog.Plan(t, opts.Constraints)
+		if err != nil {
+			return nil, fmt.Errorf("task %d (%s): %w", i, t.Name, err)
+		}
+		names[i], perTask[i] = t.Name, choices
+	}
+	choices, err := catalog.CoLocate(names, perTask)
+	if err != nil {
+		return nil, fmt.Errorf("job group %s: %w", dag.Name, err)
+	}
+	a := engine.NewAttempt(*dag, job, engine.Ref{JobID: opts.JobID, Attempt: 1}, choices[0])
+	if opts.Files != nil {
+		for i := range a.Members {
+			if a.Members[i].Files, err = opts.Files(*dag, i); err != nil {
+				return nil, fmt.Errorf("task %d (%s): %w", i, dag.Tasks[i].Name, err)
+			}
+		}
+		a.Files = a.Members[0].Files
+	}
+	rendered, err := RenderJob(a, opts.Render)
+	if err != nil {
+		return nil, fmt.Errorf("job group %s: %w", dag.Name, err)
+	}
+	return []Translation{{Attempt: a, Job: rendered}}, nil
 }
 
 // Jobspec formats.
@@ -122,8 +158,21 @@ func WriteJobspecFiles(dir string, ts []Translation, format string) ([]string, e
 	return paths, nil
 }
 
-// jobspec renders one translation: the HCL jobspec after a "# task N:
-// name" comment, or the JSON request body.
+// jobspecComment names what a jobspec runs: "# task N: name", or a job
+// group's tasks.
+func jobspecComment(a *engine.Attempt) string {
+	if len(a.Members) == 0 {
+		return fmt.Sprintf("# task %d: %s\n", a.Ref.Task, a.Task.Name)
+	}
+	names := make([]string, len(a.Members))
+	for i, m := range a.Members {
+		names[i] = m.Task.Name
+	}
+	return fmt.Sprintf("# job group %s: %s, one task group each\n", a.Group, strings.Join(names, ", "))
+}
+
+// jobspec renders one translation: the HCL jobspec after a comment that
+// names its task (jobspecComment), or the JSON request body.
 func jobspec(t Translation, format string) ([]byte, error) {
 	switch format {
 	case FormatHCL:
@@ -131,7 +180,7 @@ func jobspec(t Translation, format string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return append(fmt.Appendf(nil, "# task %d: %s\n", t.Attempt.Ref.Task, t.Attempt.Task.Name), doc...), nil
+		return append([]byte(jobspecComment(t.Attempt)), doc...), nil
 	case FormatJSON:
 		return JobJSON(t.Job)
 	}

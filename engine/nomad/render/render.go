@@ -3,6 +3,7 @@ package render
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -75,6 +76,9 @@ type Options struct {
 	// and sets it for each such launch; RenderJob refuses a pool job
 	// without it.
 	Worker *WorkerAlloc
+	// VolumeType is the Nomad volume a task's named volume is: VolumeHost
+	// (a client host_volume of that name, the default) or VolumeCSI.
+	VolumeType string
 }
 
 // WorkerAlloc is where a pool worker's attempt runs: its alloc and that
@@ -179,7 +183,6 @@ func (r renderer) poolName() string {
 func (r renderer) job() (*api.Job, error) {
 	a := r.a
 	id := r.jobID()
-	nodes := max(a.Task.NumNodes, 1)
 	worker := a.IsWorker()
 
 	job := r.skeleton(id, "batch")
@@ -203,8 +206,47 @@ func (r renderer) job() (*api.Job, error) {
 		job.Meta[naming.MetaPool] = a.Pool
 	}
 
+	if len(a.Members) == 0 {
+		maps.Copy(job.Meta, r.capacityMeta())
+		group, err := r.taskGroup(naming.GroupName)
+		if err != nil {
+			return nil, err
+		}
+		job.TaskGroups = []*api.TaskGroup{group}
+		return job, nil
+	}
+	// A job group: one task group per task, started together.
+	job.Meta[naming.MetaGroup] = a.Group
+	job.Meta[naming.MetaTaskName] = a.Group
+	for i, m := range a.Members {
+		member := renderer{a: a.MemberView(i), o: r.o}
+		group, err := member.taskGroup(m.Task.Name)
+		if err != nil {
+			return nil, fmt.Errorf("task %s: %w", m.Task.Name, err)
+		}
+		group.Meta = map[string]string{
+			naming.MetaTaskName:         m.Task.Name,
+			naming.MetaPrimary:          strconv.FormatBool(m.Primary),
+			naming.MetaTerminationDelay: m.TerminationDelay.String(),
+			naming.MetaOffering:         m.Choice.NodeClass(),
+		}
+		maps.Copy(group.Meta, member.capacityMeta())
+		job.TaskGroups = append(job.TaskGroups, group)
+	}
+	return job, nil
+}
+
+// taskGroup renders the attempt's task as the task group name: its nodes
+// (Count), placement, setup and run tasks.
+func (r renderer) taskGroup(name string) (*api.TaskGroup, error) {
+	a := r.a
+	if err := infeasible(a.Task, r.o, a.Task.Resources.DockerImage() != ""); err != nil {
+		return nil, err
+	}
+	nodes := max(a.Task.NumNodes, 1)
+	worker := a.IsWorker()
 	group := &api.TaskGroup{
-		Name:             new(naming.GroupName),
+		Name:             new(name),
 		Count:            new(nodes),
 		Constraints:      r.placement(),
 		RestartPolicy:    &api.RestartPolicy{Attempts: new(0), Mode: new("fail")},
@@ -215,6 +257,7 @@ func (r renderer) job() (*api.Job, error) {
 		// the disk.
 		group.EphemeralDisk = r.disk()
 	}
+	group.Volumes = r.groupVolumes()
 	if nodes > 1 {
 		group.Constraints = append(group.Constraints, &api.Constraint{Operand: api.ConstraintDistinctHosts})
 	}
@@ -244,8 +287,7 @@ func (r renderer) job() (*api.Job, error) {
 		group.Tasks[len(group.Tasks)-1].Resources.Devices = r.devices()
 	}
 
-	job.TaskGroups = []*api.TaskGroup{group}
-	return job, nil
+	return group, nil
 }
 
 func (r renderer) skeleton(id, kind string) *api.Job {
@@ -398,6 +440,7 @@ func (r renderer) task(phase engine.Phase, script string, env *api.Template) *ap
 			RightDelim:   new(rightDelim),
 		}},
 	}
+	t.VolumeMounts = r.volumeMounts()
 	workdir := "${NOMAD_ALLOC_DIR}/" + workdirAllocPath
 	image := r.a.Task.Resources.DockerImage()
 	switch {
@@ -413,6 +456,7 @@ func (r renderer) task(phase engine.Phase, script string, env *api.Template) *ap
 		}
 		if image != "" {
 			t.Config[driver.ConfigImage] = image
+			maps.Copy(t.Config, dockerSettings(r.a.Task.Docker, t.Driver))
 		}
 		if r.a.Worker != nil {
 			// The plugin takes the workdir, which is under this alloc's
@@ -432,6 +476,7 @@ func (r renderer) task(phase engine.Phase, script string, env *api.Template) *ap
 		if r.a.Task.Workdir != nil {
 			t.Config["work_dir"] = workdir
 		}
+		maps.Copy(t.Config, dockerSettings(r.a.Task.Docker, t.Driver))
 	default:
 		if r.a.Worker != nil {
 			// raw_exec sees the host's paths: the worker's alloc dir is a
@@ -499,6 +544,9 @@ func (r renderer) secretsTemplate() *api.Template {
 // value like "a${b}" reaches the task unchanged.
 func (r renderer) envFile() (*api.Template, error) {
 	vars := r.a.Env
+	if env := r.dockerEnv(); len(env) > 0 {
+		vars = append(slices.Clip(env), vars...)
+	}
 	if !r.a.Files.Empty() {
 		var b strings.Builder
 		enc := json.NewEncoder(&b)
@@ -507,6 +555,9 @@ func (r renderer) envFile() (*api.Template, error) {
 			return nil, fmt.Errorf("render files: %w", err)
 		}
 		vars = append(vars[:len(vars):len(vars)], task.EnvVar{Name: node.EnvFiles, Value: strings.TrimSuffix(b.String(), "\n")})
+	}
+	if r.a.Group != "" {
+		vars = append(vars[:len(vars):len(vars)], task.EnvVar{Name: driver.EnvGroup, Value: r.a.Group})
 	}
 	if len(vars) == 0 {
 		return nil, nil
