@@ -36,8 +36,15 @@ func ParseURL(s string) (URL, error) {
 	case "s3", "gs":
 		return parseBucketURL(s, strings.ToLower(scheme), rest)
 	}
+	if store, ok := otherStores[strings.ToLower(scheme)]; ok {
+		return URL{}, fmt.Errorf("store URL %q: store %s is not supported here: skynomad mounts %s", s, store, Stores)
+	}
 	return URL{}, fmt.Errorf("store URL %q: unknown scheme %q; use %s", s, scheme, acceptedURLs)
 }
+
+// otherStores are the URL schemes of SkyPilot's stores that skynomad does
+// not carry, by store name.
+var otherStores = map[string]string{"r2": "r2", "nebius": "nebius", "cos": "ibm", "oci": "oci", "https": "azure"}
 
 func parseFileURL(s, rest string) (URL, error) {
 	if r, ok := strings.CutPrefix(rest, "localhost/"); ok {

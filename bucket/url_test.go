@@ -49,6 +49,8 @@ func TestParseURLErrors(t *testing.T) {
 		want string // in the error
 	}{
 		{"http://example.com/b", `unknown scheme "http"`},
+		{"nebius://my-bucket", "store nebius is not supported here: skynomad mounts s3, gcs"},
+		{"r2://my-bucket", "store r2 is not supported here"},
 		{"azure://c", "s3://bucket[/prefix] or gs://bucket[/prefix]"},
 		{"/srv/buckets", "no scheme"},
 		{"s3://", "no bucket name"},

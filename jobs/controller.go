@@ -384,6 +384,7 @@ func (c *Controller) schedule() {
 func (c *Controller) save(js *jobState, tasks []*taskState, atts ...*store.Attempt) error {
 	ch := store.Change{Job: &js.job}
 	if js.group() {
+		mirrorGroup(js)
 		tasks = js.tasks // a job group's tasks move together
 	}
 	for _, t := range tasks {
@@ -405,6 +406,22 @@ func (c *Controller) save(js *jobState, tasks []*taskState, atts ...*store.Attem
 	c.view.put(js.job, all)
 	c.notes.notify(js.job.ID)
 	return nil
+}
+
+// mirrorGroup gives every task of a job group what its attempt (task 0's)
+// says: status, times, counters, and each task's own placement.
+func mirrorGroup(js *jobState) {
+	lead := js.tasks[0].rec
+	for i, t := range js.tasks[1:] {
+		r := &t.rec
+		r.Status, r.SubmittedAt, r.StartedAt, r.EndedAt = lead.Status, lead.SubmittedAt, lead.StartedAt, lead.EndedAt
+		r.RunTime, r.RunningSince = lead.RunTime, lead.RunningSince
+		r.Attempt, r.Restarts, r.Recoveries, r.FailureReason = lead.Attempt, lead.Restarts, lead.Recoveries, lead.FailureReason
+		if lead.Choice != nil && i+1 < len(lead.Choice.Members) {
+			ch := lead.Choice.Members[i+1]
+			r.Choice = &ch
+		}
+	}
 }
 
 // failController ends a job FAILED_CONTROLLER after an internal error.

@@ -104,3 +104,23 @@ func TestJobGroupRefusedByPools(t *testing.T) {
 		t.Fatalf("a job group submitted to a pool: %v, want an invalid-request error", err)
 	}
 }
+
+// TestJobGroupDemand: the capacity a running job group needs is every
+// task's nodes, each on its own offering.
+func TestJobGroupDemand(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.eng.SetScript(enginetest.Place)
+	dag := jobGroup("pair", nil, "server", "trainer")
+	dag.Tasks[1].NumNodes = 2
+	id := h.submit(dag)
+	h.waitStatus(id, api.StatusRunning)
+	d, err := h.ctl.Demand(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{"sky-aws-us-east-1-m6i.large-on-demand": 3}
+	if diff := cmp.Diff(want, d.Nodes); diff != "" {
+		t.Errorf("demand of a running job group (-want +got):\n%s", diff)
+	}
+}

@@ -102,7 +102,7 @@ func (c *Controller) get(ctx context.Context, id int64) (store.Record, error) {
 func toAPI(j *store.Job, tasks []store.Task, now time.Time) api.Job {
 	out := api.Job{
 		ID: j.ID, Name: j.Name, User: j.User, Status: j.Status, Pool: j.Pool,
-		Pipeline: j.Pipeline || len(tasks) > 1, Priority: j.Priority, SubmittedAt: j.SubmittedAt,
+		Pipeline: !j.DAG.IsGroup() && (j.Pipeline || len(tasks) > 1), JobGroup: j.DAG.IsGroup(), Priority: j.Priority, SubmittedAt: j.SubmittedAt,
 		StartedAt: timePtr(j.StartedAt), EndedAt: timePtr(j.EndedAt), FailureReason: j.FailureReason,
 		TotalDuration: since(j.SubmittedAt, j.EndedAt, now), Tasks: make([]api.Task, len(tasks)),
 	}
@@ -119,6 +119,9 @@ func toAPI(j *store.Job, tasks []store.Task, now time.Time) api.Job {
 			at.Infra, at.Instance, at.Spot = store.InfraOf(*ch), ch.Offering.InstanceType, ch.Spot
 		}
 		out.Tasks[i] = at
+		if i > 0 && j.DAG.IsGroup() {
+			continue // a job group's tasks share one attempt: count it once
+		}
 		out.JobDuration += at.JobDuration
 		out.Recoveries += t.Recoveries
 	}
@@ -247,7 +250,7 @@ func (c *Controller) Preempt(ctx context.Context, id int64, req api.PreemptReque
 
 // Demand counts the nodes each offering's node class needs now: every live
 // attempt (launching, waiting for its nodes, or running), times the task's
-// num_nodes. Pool jobs and pool workers add none: a pool's nodes are kept
+// num_nodes (a job group's attempt: each task's, on its own offering). Pool jobs and pool workers add none: a pool's nodes are kept
 // by its fixed-value policy.
 func (c *Controller) Demand(ctx context.Context) (api.Demand, error) {
 	d := api.Demand{Nodes: map[string]int{}}
@@ -258,6 +261,13 @@ func (c *Controller) Demand(ctx context.Context) (api.Demand, error) {
 			}
 			for _, t := range js.tasks {
 				if t.att == nil || !t.att.Live() {
+					continue
+				}
+				if members := t.att.Choice.Members; len(members) > 0 {
+					// A job group's attempt places every task's nodes.
+					for i, m := range members {
+						d.Nodes[m.NodeClass()] += max(js.dagTask(i).NumNodes, 1)
+					}
 					continue
 				}
 				d.Nodes[t.att.Choice.NodeClass()] += max(js.dagTask(t.idx).NumNodes, 1)

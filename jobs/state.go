@@ -124,20 +124,12 @@ func (c *Controller) setStatus(js *jobState, t *taskState, to api.Status) error 
 	if t.idx == js.job.CurrentTask {
 		js.job.Status = to
 	}
-	if js.group() && t.idx == js.job.CurrentTask {
-		// A job group runs as one attempt: its tasks share its status.
-		for _, o := range js.tasks {
-			if o != t && !o.rec.Status.Terminal() {
-				o.rec.Status = to
-				o.rec.StartedAt, o.rec.EndedAt = t.rec.StartedAt, t.rec.EndedAt
-			}
-		}
-	}
 	return nil
 }
 
 // group reports whether the job is a job group: all its tasks run in one
-// attempt of task 0, which carries the group's status.
+// attempt of task 0, which carries the group's status (save mirrors it
+// onto the others: mirrorGroup).
 func (js *jobState) group() bool { return js.job.DAG.IsGroup() }
 
 // restore builds the loop state of a job from its stored record.

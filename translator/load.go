@@ -83,7 +83,10 @@ func LoadFile(path string, opts LoadOptions) (*task.DAG, error) {
 // Load loads a task file's contents; name is used in messages and as
 // DAG.SourceFile. Every error it returns is an *Error.
 func Load(name string, data []byte, opts LoadOptions) (*task.DAG, error) {
-	d := &taskDecoder{file: name, warn: opts.Warn}
+	// Warnings are said once the file loads: a refused file shows its
+	// error alone.
+	var warnings []string
+	d := &taskDecoder{file: name, warn: func(s string) { warnings = append(warnings, s) }}
 	docs, err := d.documents(data)
 	if err != nil {
 		return nil, err
@@ -93,6 +96,11 @@ func Load(name string, data []byte, opts LoadOptions) (*task.DAG, error) {
 		return nil, err
 	}
 	dag.SourceFile = name
+	if opts.Warn != nil {
+		for _, w := range warnings {
+			opts.Warn(w)
+		}
+	}
 	return dag, nil
 }
 

@@ -17,7 +17,8 @@ import (
 // spelled here, the spelling the catalog compares with.
 var gpuNames = []string{
 	"A10", "A10G", "A100", "A100-80GB", "A40", "B100", "B200", "GB200",
-	"H100", "H100-MEGA", "H200", "K520", "K80", "L4", "L40", "L40S", "M60", "MI300X",
+	"GH200", "H100", "H100-MEGA", "H200", "K520", "K80", "L4", "L40", "L40S", "M60",
+	"MI210", "MI250", "MI250X", "MI300", "MI300X", "MI325X", "Radeon MI25",
 	"P100", "P4", "P40", "RTX3090", "RTX4090", "RTX6000", "RTXA4000", "RTXA5000", "RTXA6000",
 	"T4", "T4g", "V100", "V100-32GB",
 	"Inferentia", "Inferentia2", "Trainium", "Trainium2",
@@ -68,7 +69,23 @@ func decodeAccelerators(d *taskDecoder, p kv, r *resDoc) error {
 	}
 	var accs []task.Accelerator
 	seen := map[task.Accelerator]bool{}
+	// In a set of choices an unknown name is one choice nothing offers,
+	// as SkyPilot's optimizer sees it: the others are planned. Alone, it
+	// is refused here, where it can be located.
+	entries := len(v.Content)
+	if v.Kind == yaml.MappingNode {
+		entries /= 2
+	}
+	var unknown [][2]*yaml.Node
+	var unknownSpecs []string
 	add := func(nameNode, countNode *yaml.Node, spec string) error {
+		if name, _, _ := strings.Cut(spec, ":"); entries > 1 {
+			if _, ok := canonicalAccelerator(strings.TrimSpace(name)); !ok {
+				unknown = append(unknown, [2]*yaml.Node{nameNode, countNode})
+				unknownSpecs = append(unknownSpecs, spec)
+				return nil
+			}
+		}
 		a, err := d.accelerator(nameNode, countNode, path, spec)
 		if err == nil && !seen[a] {
 			seen[a] = true
@@ -116,6 +133,14 @@ func decodeAccelerators(d *taskDecoder, p kv, r *resDoc) error {
 		if err := add(v, v, spec); err != nil {
 			return err
 		}
+	}
+	if len(accs) == 0 && len(unknown) > 0 {
+		_, err := d.accelerator(unknown[0][0], unknown[0][1], path, unknownSpecs[0])
+		return err
+	}
+	for i, n := range unknown {
+		name, _, _ := strings.Cut(unknownSpecs[i], ":")
+		d.warnOnce(n[0], path, "unknown accelerator %q: no offering has it; the other choices are planned", strings.TrimSpace(name))
 	}
 	if len(accs) == 0 {
 		return d.errorAt(v, path, "no accelerator given").accepting(acceleratorForms)

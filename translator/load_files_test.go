@@ -98,6 +98,8 @@ func TestSourceListIsResolvedHere(t *testing.T) {
 // TestOldSpellingsWarn: each key SkyPilot reads under an old name, or
 // that means nothing here, gives one warning located at it, worded like
 // SkyPilot's; cloud/region/zone give none (SkyPilot warns of none).
+const portsHaveNoEffect = "has no effect in skynomad: the task listens on its node's ports as any process there does, and skynomad opens none to the outside (open them in the cloud's firewall)"
+
 func TestOldSpellingsWarn(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -117,7 +119,10 @@ func TestOldSpellingsWarn(t *testing.T) {
 		{"good/cloud-region-zone.yaml", nil},
 		{"good/api-server-access-off.yaml", nil},
 		{"good/file-mounts-subst.yaml", nil},
-		{"good/any-of-partial.yaml", nil},
+		{"good/any-of-partial.yaml", []string{
+			"good/any-of-partial.yaml:9:3: resources.ports: " + portsHaveNoEffect,
+			"good/any-of-partial.yaml:20:7: resources.any_of[4].ports: " + portsHaveNoEffect,
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

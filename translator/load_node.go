@@ -290,6 +290,23 @@ func enumField[T any](name string, values []string, set func(*T, string)) fieldS
 	}, set)
 }
 
+// withoutEffect reads a field as f does, then warns once that it has no
+// effect (why) when keep says the value read is one skynomad does not
+// honour.
+func withoutEffect[T any](f fieldSpec[T], why string, ignored func(*T) bool) fieldSpec[T] {
+	decode := f.decode
+	f.decode = func(d *taskDecoder, p kv, v *T) error {
+		if err := decode(d, p, v); err != nil {
+			return err
+		}
+		if ignored(v) {
+			d.warnOnce(p.key, p.path, "has no effect in skynomad: %s", why)
+		}
+		return nil
+	}
+	return f
+}
+
 // unsupportedField is a SkyPilot field skynomad recognises but does not honour.
 func unsupportedField[T any](name string) fieldSpec[T] {
 	return fieldSpec[T]{name, func(d *taskDecoder, p kv, _ *T) error {

@@ -37,10 +37,18 @@ var resourceFields = fieldTable[resDoc]{
 	stringField("instance_type", func(r *resDoc, s string) { r.InstanceType = s }),
 	boolField("use_spot", func(r *resDoc, b bool) { r.UseSpot = b }),
 	{"disk_size", decodeDiskSize},
-	enumField("disk_tier", []string{"low", "medium", "high", "ultra", "best"}, func(r *resDoc, s string) { r.DiskTier = s }),
-	enumField("network_tier", []string{"standard", "best"}, func(r *resDoc, s string) { r.NetworkTier = s }),
-	{"ports", decodePorts},
-	{"image_id", decodeImageID},
+	withoutEffect(enumField("disk_tier", []string{"low", "medium", "high", "ultra", "best"}, func(r *resDoc, s string) { r.DiskTier = s }),
+		"a node's disk is the one its offering's capacity policy starts it with; the task gets disk_size of it",
+		func(r *resDoc) bool { return r.DiskTier != "" }),
+	withoutEffect(enumField("network_tier", []string{"standard", "best"}, func(r *resDoc, s string) { r.NetworkTier = s }),
+		"a node's network is the one its offering's capacity policy starts it with",
+		func(r *resDoc) bool { return r.NetworkTier != "" }),
+	withoutEffect(fieldSpec[resDoc]{"ports", decodePorts},
+		"the task listens on its node's ports as any process there does, and skynomad opens none to the outside (open them in the cloud's firewall)",
+		func(r *resDoc) bool { return len(r.Ports) > 0 }),
+	withoutEffect(fieldSpec[resDoc]{"image_id", decodeImageID},
+		"a task runs on its node's own machine image (the capacity policy's); only docker:<image> is used, to run the task in a container",
+		func(r *resDoc) bool { return r.DockerImage() == "" }),
 	{"labels", func(d *taskDecoder, p kv, r *resDoc) error {
 		if isNullNode(p.val) {
 			return nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 
 	"gopkg.in/yaml.v3"
 
@@ -90,10 +91,10 @@ func (d *taskDecoder) task(doc *yaml.Node, opts *LoadOptions) (*taskDoc, error) 
 		return nil, err
 	}
 	var err error
-	if td.t.Envs, err = d.resolveVars(td.envs, opts.Env, "--env"); err != nil {
+	if td.t.Envs, err = d.resolveVars(td.envs, opts.Env, "--env", opts.Secrets, "--secret"); err != nil {
 		return nil, err
 	}
-	if td.t.Secrets, err = d.resolveVars(td.secrets, opts.Secrets, "--secret"); err != nil {
+	if td.t.Secrets, err = d.resolveVars(td.secrets, opts.Secrets, "--secret", opts.Env, "--env"); err != nil {
 		return nil, err
 	}
 	if err := d.expandFiles(td); err != nil {
@@ -202,7 +203,10 @@ func (d *taskDecoder) vars(n *yaml.Node, path string) ([]varDecl, error) {
 
 // resolveVars applies command-line values over the declared ones (a later
 // value wins; new names are appended) and refuses any left without a value.
-func (d *taskDecoder) resolveVars(decls []varDecl, overrides []task.EnvVar, flag string) ([]task.EnvVar, error) {
+// resolveVars applies the flag's overrides to decls. A declaration left
+// without a value is an error, which says so when the value was given
+// with the other flag (otherFlag: --secret for envs, --env for secrets).
+func (d *taskDecoder) resolveVars(decls []varDecl, overrides []task.EnvVar, flag string, others []task.EnvVar, otherFlag string) ([]task.EnvVar, error) {
 	index := make(map[string]int, len(decls))
 	for i, v := range decls {
 		index[v.Name] = i
@@ -218,8 +222,11 @@ func (d *taskDecoder) resolveVars(decls []varDecl, overrides []task.EnvVar, flag
 	var out []task.EnvVar
 	for _, v := range decls {
 		if v.unset {
-			return nil, d.errorAt(v.key, v.path, "has no value; give it one in the task file or with %s %s=VALUE", flag, v.Name).
-				accepting(`a string (use "" for empty)`)
+			e := d.errorAt(v.key, v.path, "has no value; give it one in the task file or with %s %s=VALUE", flag, v.Name)
+			if slices.ContainsFunc(others, func(o task.EnvVar) bool { return o.Name == v.Name }) {
+				e = d.errorAt(v.key, v.path, "has no value: it was given with %s, but the file declares it here, so it takes %s %s=VALUE", otherFlag, flag, v.Name)
+			}
+			return nil, e.accepting(`a string (use "" for empty)`)
 		}
 		out = append(out, v.EnvVar)
 	}

@@ -238,6 +238,9 @@ func TestLoadWarnings(t *testing.T) {
 		{"good/pool-minmax.yaml", []string{
 			"good/pool-minmax.yaml:13:6: run: ignored in a pool file: workers only run setup; jobs submitted with --pool bring their own run",
 		}},
+		{"good/accel-set-unknown.yaml", []string{
+			`good/accel-set-unknown.yaml:3:27: resources.accelerators: unknown accelerator "GH300": no offering has it; the other choices are planned`,
+		}},
 		{"good/hello.yaml", nil},
 	}
 	for _, tt := range tests {

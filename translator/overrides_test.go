@@ -22,7 +22,7 @@ func TestOverrideErrors(t *testing.T) {
 		{"good/hello.yaml", Overrides{GPUs: "A100:x"},
 			`--gpus: "A100:x" is not an accelerator request: the count "x" is not a positive number; accepted: ` + acceleratorForms},
 		{"good/hello.yaml", Overrides{GPUs: "H10"},
-			`--gpus: unknown accelerator "H10"; did you mean "H100"? accepted: A10, A10G, A100, A100-80GB, A40, B100, B200, GB200, H100, H100-MEGA, H200, K520, K80, L4, L40, L40S, M60, MI300X, P100, P4, P40, RTX3090, RTX4090, RTX6000, RTXA4000, RTXA5000, RTXA6000, T4, T4g, V100, V100-32GB, Inferentia, Inferentia2, Trainium, Trainium2, Gaudi HL-205, Radeon Pro V520, Virtex UltraScale (VU9P), tpu-v2-8, tpu-v3-8, tpu-v4-8, tpu-v5litepod-8, tpu-v5p-8, tpu-v6e-8`},
+			`--gpus: unknown accelerator "H10"; did you mean "H100"? accepted: A10, A10G, A100, A100-80GB, A40, B100, B200, GB200, GH200, H100, H100-MEGA, H200, K520, K80, L4, L40, L40S, M60, MI210, MI250, MI250X, MI300, MI300X, MI325X, Radeon MI25, P100, P4, P40, RTX3090, RTX4090, RTX6000, RTXA4000, RTXA5000, RTXA6000, T4, T4g, V100, V100-32GB, Inferentia, Inferentia2, Trainium, Trainium2, Gaudi HL-205, Radeon Pro V520, Virtex UltraScale (VU9P), tpu-v2-8, tpu-v3-8, tpu-v4-8, tpu-v5litepod-8, tpu-v5p-8, tpu-v6e-8`},
 		{"good/hello.yaml", Overrides{Infra: "awz/us-east-1"},
 			`--infra: unknown cloud "awz"; did you mean "aws"? accepted: aws, azure, cudo, do, fluidstack, gcp, hyperbolic, ibm, kubernetes, lambda, local, nebius, oci, paperspace, primeintellect, runpod, scp, seeweb, ssh, vast, vsphere, k8s`},
 		{"good/hello.yaml", Overrides{CPUs: "lots"},

@@ -77,12 +77,15 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 
 // Job is one managed job as `jobs queue` shows it.
 type Job struct {
-	ID          int64      `json:"id"`
-	Name        string     `json:"name"`
-	User        string     `json:"user"`
-	Status      Status     `json:"status"`
-	Pool        string     `json:"pool,omitempty"`
-	Pipeline    bool       `json:"pipeline,omitempty"`
+	ID       int64  `json:"id"`
+	Name     string `json:"name"`
+	User     string `json:"user"`
+	Status   Status `json:"status"`
+	Pool     string `json:"pool,omitempty"`
+	Pipeline bool   `json:"pipeline,omitempty"`
+	// JobGroup is set for a job group (execution: parallel): its tasks
+	// run together, in one attempt.
+	JobGroup    bool       `json:"job_group,omitempty"`
 	Priority    int        `json:"priority"`
 	SubmittedAt time.Time  `json:"submitted_at"`
 	StartedAt   *time.Time `json:"started_at,omitempty"`
