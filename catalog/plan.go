@@ -324,6 +324,19 @@ func runStages(stages []stage, cur []*Offering) ([]*Offering, string) {
 	return cur, ""
 }
 
+// subsetNote says, after a location the catalog lacks, that the embedded
+// copy of a cloud's catalog holds only part of SkyPilot's (every cloud's,
+// for a location without one).
+func (c *Catalog) subsetNote(cloud string) string {
+	c.get()
+	for _, o := range c.origins {
+		if o.Path == "" && (isWild(cloud) || strings.EqualFold(o.Cloud, cloud)) {
+			return "; skynomad embeds part of SkyPilot's catalog: skynomad catalog update downloads the whole of it"
+		}
+	}
+	return ""
+}
+
 // stages are the filters of fit, in the order their reasons are given.
 func (c *Catalog) stages(q request, cons Constraints) []stage {
 	in := q.r.Infra
@@ -332,7 +345,9 @@ func (c *Catalog) stages(q request, cons Constraints) []stage {
 
 	stages := []stage{{
 		keep: func(o *Offering) bool { return inInfra(o, in) },
-		why:  func(before []*Offering) string { return whyInfra(before, in) },
+		why: func(before []*Offering) string {
+			return whyInfra(before, in) + c.subsetNote(in.Cloud)
+		},
 	}}
 	if len(cons.Clouds) > 0 {
 		enabled := map[string]bool{}

@@ -103,7 +103,7 @@ func (o *launchOptions) Run(ctx context.Context) error {
 		return err
 	}
 	showPlan(o.ui, dag, &plan)
-	if err := plan.Infeasible(); err != nil {
+	if err := planError(o.file, o.load, &plan); err != nil {
 		return withExitCode(ExitFailedPrechecks, err)
 	}
 	return o.submit(ctx, c, dag)

@@ -119,7 +119,7 @@ func (o *poolApplyOptions) Run(ctx context.Context) error {
 	o.ui.Output("")
 	o.ui.Output("Each pool worker will use the following resources (estimated):")
 	showResources(o.ui, dag.Tasks[0], &plan.Tasks[0])
-	if err := plan.Infeasible(); err != nil {
+	if err := planError(o.file, o.load, &plan); err != nil {
 		return withExitCode(ExitFailedPrechecks, err)
 	}
 	if err := confirm(o.ui, o.yes, fmt.Sprintf("Applying config to pool '%s'. Proceed?", o.name)); err != nil {

@@ -145,3 +145,23 @@ func filesError(file string, load translator.LoadOptions, plan *api.PlanResponse
 	}
 	return nil
 }
+
+// planError is the plan's refusal of a task, placed at that task's
+// resources in the file (loaded again), or nil when every task fits.
+func planError(file string, load translator.LoadOptions, plan *api.PlanResponse) error {
+	why := map[string]string{}
+	for _, tp := range plan.Tasks {
+		if tp.Error != "" {
+			why[tp.Task] = fmt.Sprintf("nothing can run task '%s' on the %s engine: %s; nothing was submitted", tp.Task, plan.Engine, tp.Error)
+		}
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	load.Warn = nil // said once already
+	load.CheckResources = func(t task.Task) string { return why[t.Name] }
+	if _, err := translator.LoadFile(file, load); err != nil {
+		return err
+	}
+	return plan.Infeasible() // a task the reload did not place
+}

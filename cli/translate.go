@@ -148,17 +148,32 @@ func (o *translateOptions) Run() error {
 		}
 		return out
 	}
+	cat := o.cat
+	var local *catalog.Offering
+	// What nothing can run is refused at the task's resources.
+	o.load.CheckResources = func(t task.Task) string {
+		c := o.cat
+		if wantsThisHost(t) {
+			if local == nil {
+				l, err := catalog.Local()
+				if err != nil {
+					return err.Error()
+				}
+				local = &l
+			}
+			c = c.With(*local)
+		}
+		if _, err := c.Plan(t, catalog.Constraints{}); err != nil {
+			return fmt.Sprintf("nothing can run task '%s': %v", t.Name, err)
+		}
+		return ""
+	}
 	dag, err := translator.LoadFile(o.file, o.load)
 	if err != nil {
 		return err
 	}
-	cat := o.cat
-	if wantsThisHost(dag) {
-		local, err := catalog.Local()
-		if err != nil {
-			return err
-		}
-		cat = cat.With(local)
+	if local != nil {
+		cat = cat.With(*local)
 	}
 	ts, err := render.Preview(dag, render.PreviewOptions{
 		JobID:     o.jobID,
@@ -189,12 +204,10 @@ func (o *translateOptions) Run() error {
 // wantsThisHost: a task asking for infra local is planned on this host
 // (on Nomad: any node, no node class). Otherwise this host, which costs
 // nothing, would win every plan, and translate shows cloud placements.
-func wantsThisHost(dag *task.DAG) bool {
-	for _, t := range dag.Tasks {
-		for _, c := range append([]task.Resources{t.Resources}, t.Candidates...) {
-			if c.Infra.Cloud == catalog.LocalCloud {
-				return true
-			}
+func wantsThisHost(t task.Task) bool {
+	for _, c := range append([]task.Resources{t.Resources}, t.Candidates...) {
+		if c.Infra.Cloud == catalog.LocalCloud {
+			return true
 		}
 	}
 	return false

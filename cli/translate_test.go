@@ -135,7 +135,7 @@ func TestTranslateErrors(t *testing.T) {
 		{
 			name:       "infeasible request",
 			args:       []string{"--gpus", "A100:1000", filepath.Join(translatedExamples, "src", "hello.yaml")},
-			wantStderr: []string{"task 0 (hello): no offering fits:"},
+			wantStderr: []string{"src/hello.yaml:2:1: resources: nothing can run task 'hello': no offering fits:"},
 		},
 		{
 			name: "bad task file",

@@ -72,6 +72,6 @@ func newGroupAttempt(dag task.DAG, job task.JobInfo, ref Ref, choice catalog.Cho
 		}
 	}
 	first.Ref, first.Choice = ref, choice
-	first.Group, first.Members = dag.Name, members
+	first.Group, first.Members, first.Isolated = dag.Name, members, dag.Group.Isolated
 	return first
 }

@@ -80,6 +80,9 @@ type Attempt struct {
 	// Secrets and Files above repeat the first member's.
 	Group   string   `json:"group,omitempty"`
 	Members []Member `json:"members,omitempty"`
+	// Isolated: the group's nodes get no hostnames of each other
+	// (inter_connection: false).
+	Isolated bool `json:"isolated,omitempty"`
 }
 
 // Member is one task of a job group's attempt.

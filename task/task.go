@@ -42,6 +42,9 @@ type Group struct {
 	// TerminationDelay is how long auxiliary tasks keep running once
 	// every primary task has ended: Default, or PerTask[name].
 	TerminationDelay Delays `json:"termination_delay,omitzero"`
+	// Isolated is `inter_connection: false`: the tasks get no hostnames
+	// of each other and start without waiting for each other's nodes.
+	Isolated bool `json:"isolated,omitempty"`
 }
 
 // Delays is a default delay with per-task exceptions.

@@ -50,6 +50,10 @@ type LoadOptions struct {
 	// the bucket mounts' buckets exist); the first problem it names is an
 	// error placed at the task's workdir or at the file mount.
 	CheckFiles func(t task.Task) []FilesProblem
+	// CheckResources, when set, is asked about each task once it is read
+	// (can anything run it); what it says is an error placed at the
+	// task's resources.
+	CheckResources func(t task.Task) string
 }
 
 // FilesProblem is why a task's files cannot be had.

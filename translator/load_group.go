@@ -24,7 +24,7 @@ type pipelineHeader struct {
 }
 
 // headerKeys are the keys a pipeline or job-group header may hold.
-var headerKeys = []string{"name", "execution", "primary_tasks", "termination_delay"}
+var headerKeys = []string{"name", "execution", "placement", "inter_connection", "primary_tasks", "termination_delay"}
 
 // header reports whether doc is a header: `name`, optionally `execution`,
 // and for a job group `primary_tasks` and `termination_delay`. Any other
@@ -46,7 +46,9 @@ func (d *taskDecoder) header(doc *yaml.Node) (*pipelineHeader, error) {
 		return nil, nil
 	}
 	h := &pipelineHeader{doc: doc}
-	parallel := false
+	// placement (SkyPilot's only one: all tasks on the same infra) makes
+	// a job group of a header that says nothing of its execution.
+	parallel := byName["placement"] != nil
 	if ex := byName["execution"]; ex != nil {
 		mode, err := d.enum(ex.val, ex.path, []string{"serial", "parallel"})
 		if err != nil {
@@ -54,7 +56,7 @@ func (d *taskDecoder) header(doc *yaml.Node) (*pipelineHeader, error) {
 		}
 		parallel = mode == "parallel"
 	}
-	for _, key := range []string{"primary_tasks", "termination_delay"} {
+	for _, key := range []string{"placement", "inter_connection", "primary_tasks", "termination_delay"} {
 		if p := byName[key]; p != nil && !parallel {
 			return nil, d.errorAt(p.key, p.path, "only a job group (execution: parallel) has %s", key).
 				accepting("execution: parallel in this header, or no " + key)
@@ -67,6 +69,19 @@ func (d *taskDecoder) header(doc *yaml.Node) (*pipelineHeader, error) {
 		return h, nil
 	}
 	h.group = &task.Group{}
+	if p := byName["placement"]; p != nil {
+		// The tasks are always placed in one region (catalog.CoLocate).
+		if _, err := d.enum(p.val, p.path, []string{"SAME_INFRA"}); err != nil {
+			return nil, err
+		}
+	}
+	if p := byName["inter_connection"]; p != nil {
+		connected, err := d.boolean(p.val, p.path)
+		if err != nil {
+			return nil, err
+		}
+		h.group.Isolated = !connected
+	}
 	if p := byName["primary_tasks"]; p != nil {
 		if err := d.primaryTasks(p, h); err != nil {
 			return nil, err

@@ -27,6 +27,8 @@ type taskDoc struct {
 	mounts  []at
 	// files are the workdir and file mounts before $VAR substitution.
 	files filesDecl
+	// volumes are the volumes before $VAR substitution.
+	volumes []volumeDoc
 	// config is the task's `config:`, applied once resources are known.
 	config *taskConfig
 }
@@ -100,6 +102,9 @@ func (d *taskDecoder) task(doc *yaml.Node, opts *LoadOptions) (*taskDoc, error) 
 	if err := d.expandFiles(td); err != nil {
 		return nil, err
 	}
+	if err := d.expandVolumes(td); err != nil {
+		return nil, err
+	}
 	if opts.PoolJob != nil {
 		d.poolJob(td, opts.PoolJob)
 	}
@@ -145,6 +150,15 @@ func (d *taskDecoder) task(doc *yaml.Node, opts *LoadOptions) (*taskDoc, error) 
 	if pool && td.t.Run != "" {
 		d.warnAt(td.runNode, "run", "ignored in a pool file: workers only run setup; jobs submitted with --pool bring their own run")
 		td.t.Run = ""
+	}
+	if opts.CheckResources != nil {
+		if why := opts.CheckResources(td.t); why != "" {
+			n := td.resources
+			if n == nil {
+				n = doc
+			}
+			return nil, d.errorAt(n, "resources", "%s", why)
+		}
 	}
 	return td, nil
 }

@@ -152,7 +152,15 @@ func decodeImageID(d *taskDecoder, p kv, r *resDoc) error {
 		if len(ids) == 0 {
 			return d.errorAt(m, path, "the mapping of region to image is empty")
 		}
-		r.ImageIDs = ids
+		// SkyPilot runs the task in the image under the key docker, on
+		// the regions' machine images.
+		if img, ok := ids["docker"]; ok {
+			r.ImageID = "docker:" + strings.TrimPrefix(img, "docker:")
+			delete(ids, "docker")
+		}
+		if len(ids) > 0 {
+			r.ImageIDs = ids
+		}
 		return nil
 	}
 	s, err := d.str(n, path)

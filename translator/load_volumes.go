@@ -35,6 +35,10 @@ type volumeDoc struct {
 	// volume_mounts: is_ephemeral, and volume_config.size.
 	ephemeral  bool
 	configSize *kv
+	// key is the entry as written; name is v.Name as written and after
+	// $VAR substitution (expandVolumes).
+	key  kv
+	name expanded
 }
 
 var volumeFields = fieldTable[volumeDoc]{
@@ -89,9 +93,8 @@ func decodeVolumes(d *taskDecoder, p kv, td *taskDoc) error {
 			}
 			vd.nameNode = unalias(e.val)
 		}
-		if err := d.addVolume(td, e, vd); err != nil {
-			return err
-		}
+		vd.key = e
+		td.volumes = append(td.volumes, vd)
 	}
 	return nil
 }
@@ -143,6 +146,23 @@ func decodeVolumeMounts(d *taskDecoder, p kv, td *taskDoc) error {
 			}
 			vd.size = vd.configSize
 		}
+		vd.key = e
+		td.volumes = append(td.volumes, vd)
+	}
+	return nil
+}
+
+// addVolume checks one entry (at e, whose name is the mount path) and adds
+// it to the task.
+// expandVolumes substitutes $VAR from envs and secrets into each
+// volume's path and name, as SkyPilot does, then checks and adds it.
+func (d *taskDecoder) expandVolumes(td *taskDoc) error {
+	vars := newSubstVars(td.t.Envs, td.t.Secrets)
+	for _, vd := range td.volumes {
+		e := vd.key
+		e.name = vars.expand(e.name).value
+		vd.name = vars.expand(vd.v.Name)
+		vd.v.Name = vd.name.value
 		if err := d.addVolume(td, e, vd); err != nil {
 			return err
 		}
@@ -150,8 +170,6 @@ func decodeVolumeMounts(d *taskDecoder, p kv, td *taskDoc) error {
 	return nil
 }
 
-// addVolume checks one entry (at e, whose name is the mount path) and adds
-// it to the task.
 func (d *taskDecoder) addVolume(td *taskDoc, e kv, vd volumeDoc) error {
 	v := vd.v
 	v.Path = e.name
@@ -184,7 +202,7 @@ func (d *taskDecoder) addVolume(td *taskDoc, e kv, vd volumeDoc) error {
 		}
 		what := "a volume needs a name, or a size for an ephemeral one"
 		if v.Name != "" {
-			what = "\"" + v.Name + "\" is not a volume name"
+			what = vd.name.quoted() + " is not a volume name"
 		}
 		return d.errorAt(at, e.path, "%s", what).accepting(volumeNameAccepted + "; or {size: 100Gi} for an ephemeral volume")
 	}

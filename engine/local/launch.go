@@ -284,7 +284,7 @@ func (e *Engine) runnerEnv(group *engine.Attempt, a *attempt, k int) []string {
 	if a.gated() {
 		set(driver.EnvRunGate, filepath.Join(a.dir, runGateFile))
 	}
-	if group.Group != "" {
+	if group.Group != "" && !group.Isolated {
 		set(driver.EnvGroup, group.Group)
 		set(driver.EnvHosts, driver.FormatHosts(localGroupHosts(group)))
 	}

@@ -556,7 +556,7 @@ func (r renderer) envFile() (*api.Template, error) {
 		}
 		vars = append(vars[:len(vars):len(vars)], task.EnvVar{Name: node.EnvFiles, Value: strings.TrimSuffix(b.String(), "\n")})
 	}
-	if r.a.Group != "" {
+	if r.a.Group != "" && !r.a.Isolated {
 		vars = append(vars[:len(vars):len(vars)], task.EnvVar{Name: driver.EnvGroup, Value: r.a.Group})
 	}
 	if len(vars) == 0 {
