@@ -8,7 +8,7 @@ job "sky-1-0" {
     "sky.capacity"  = "spot"
     "sky.job_id"    = "1"
     "sky.job_name"  = "any-of"
-    "sky.offering"  = "sky-gcp-europe-west4-a2-ultragpu-1g-spot"
+    "sky.offering"  = "sky-gcp-us-east5-a2-ultragpu-1g-spot"
     "sky.pipeline"  = "false"
     "sky.task"      = "0"
     "sky.task_name" = "any-of"
@@ -19,7 +19,7 @@ job "sky-1-0" {
 
     constraint {
       attribute = "$${node.class}"
-      value     = "sky-gcp-europe-west4-a2-ultragpu-1g-spot"
+      value     = "sky-gcp-us-east5-a2-ultragpu-1g-spot"
       operator  = "="
     }
 
@@ -45,7 +45,7 @@ job "sky-1-0" {
       kill_signal  = "SIGTERM"
 
       config {
-        cluster_info = "{\"cluster_name\":\"sky-1-0\",\"cloud\":\"gcp\",\"region\":\"europe-west4\",\"zone\":null}"
+        cluster_info = "{\"cluster_name\":\"sky-1-0\",\"cloud\":\"gcp\",\"region\":\"us-east5\",\"zone\":null}"
         num_nodes    = 1
         phase        = "run"
         run_file     = "local/run.sh"
