@@ -68,6 +68,10 @@ func (d *taskDecoder) header(doc *yaml.Node) (*pipelineHeader, error) {
 	if !parallel {
 		return h, nil
 	}
+	if h.name == "" {
+		return nil, d.errorAt(name.val, name.path, "a job group needs a name: its tasks' hostnames are <task>-<rank>.<name>").
+			accepting(nameAccepted)
+	}
 	h.group = &task.Group{}
 	if p := byName["placement"]; p != nil {
 		// The tasks are always placed in one region (catalog.CoLocate).
