@@ -4,7 +4,24 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/skynomad/skynomad/task"
 )
+
+// PlanGroup ranks the placements of a job group: each task planned by
+// plan, then placed together (CoLocate).
+func PlanGroup(tasks []task.Task, plan func(task.Task) ([]Choice, error)) ([]Choice, error) {
+	names := make([]string, len(tasks))
+	perTask := make([][]Choice, len(tasks))
+	for i, t := range tasks {
+		choices, err := plan(t)
+		if err != nil {
+			return nil, fmt.Errorf("task %d (%s): %w", i, t.Name, err)
+		}
+		names[i], perTask[i] = t.Name, choices
+	}
+	return CoLocate(names, perTask)
+}
 
 // CoLocate ranks the placements of a job group, whose tasks run in one
 // location (cloud and region) as SkyPilot places them. perTask holds each

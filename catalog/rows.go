@@ -151,6 +151,11 @@ func gpuLabel(c Choice, t task.Task) string {
 
 // tableNumber shows whole numbers as integers and others with at most two
 // decimals.
-func tableNumber(v float64) string {
-	return formatNumber(math.Round(v*100) / 100)
+func tableNumber(v float64) string { return Decimal(v, 2) }
+
+// Decimal shows v rounded to at most places decimals, whole numbers as
+// integers (23.5, 8, 0.125).
+func Decimal(v float64, places int) string {
+	scale := math.Pow(10, float64(places))
+	return formatNumber(math.Round(v*scale) / scale)
 }

@@ -155,11 +155,7 @@ func price(p float64, region string) string {
 
 // number shows whole numbers as integers and others with at most three
 // decimals (0.125).
-func number(v float64) string {
-	s := fmt.Sprintf("%.3f", v)
-	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	return s
-}
+func number(v float64) string { return catalog.Decimal(v, 3) }
 
 // catalogUpdateOptions is `skynomad catalog update`.
 type catalogUpdateOptions struct {

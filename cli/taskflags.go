@@ -135,9 +135,8 @@ func filesError(file string, load translator.LoadOptions, plan *api.PlanResponse
 	if len(byTask) == 0 {
 		return nil
 	}
-	load.Warn = nil // said once already
 	load.CheckFiles = func(t task.Task) []translator.FilesProblem { return byTask[t.Name] }
-	if _, err := translator.LoadFile(file, load); err != nil {
+	if err := reload(file, load); err != nil {
 		return err
 	}
 	for name, ps := range byTask { // a task the reload did not place: at the file's top
@@ -151,17 +150,25 @@ func filesError(file string, load translator.LoadOptions, plan *api.PlanResponse
 func planError(file string, load translator.LoadOptions, plan *api.PlanResponse) error {
 	why := map[string]string{}
 	for _, tp := range plan.Tasks {
-		if tp.Error != "" {
-			why[tp.Task] = fmt.Sprintf("nothing can run task '%s' on the %s engine: %s; nothing was submitted", tp.Task, plan.Engine, tp.Error)
+		if s := plan.Refusal(tp); s != "" {
+			why[tp.Task] = s
 		}
 	}
 	if len(why) == 0 {
 		return nil
 	}
-	load.Warn = nil // said once already
 	load.CheckResources = func(t task.Task) string { return why[t.Name] }
-	if _, err := translator.LoadFile(file, load); err != nil {
+	if err := reload(file, load); err != nil {
 		return err
 	}
 	return plan.Infeasible() // a task the reload did not place
+}
+
+// reload loads the task file again with what the controller found set in
+// load's checks, so that the first finding is an error placed where the
+// file asks for it; nil when none is placed.
+func reload(file string, load translator.LoadOptions) error {
+	load.Warn = nil // said once already
+	_, err := translator.LoadFile(file, load)
+	return err
 }

@@ -1,6 +1,11 @@
 package engine
 
-import "time"
+import (
+	"fmt"
+	"time"
+
+	"github.com/skynomad/skynomad/bucket/node"
+)
 
 // NodeMember maps node k of a job group's attempt (members' nodes in
 // member order) to its member and its rank within the member.
@@ -82,4 +87,27 @@ func (a *Attempt) Progress(nodes []GroupNode) GroupProgress {
 		}
 	}
 	return p
+}
+
+// SetFiles gives the attempt's task, or each member of a job group, what
+// files(task index) says its nodes fetch. The first error stops it,
+// naming the task.
+func (a *Attempt) SetFiles(files func(task int) (node.Files, error)) error {
+	if len(a.Members) == 0 {
+		f, err := files(a.Ref.Task)
+		if err != nil {
+			return fmt.Errorf("task %d (%s): %w", a.Ref.Task, a.Task.Name, err)
+		}
+		a.Files = f
+		return nil
+	}
+	for i := range a.Members {
+		f, err := files(i)
+		if err != nil {
+			return fmt.Errorf("task %d (%s): %w", i, a.Members[i].Task.Name, err)
+		}
+		a.Members[i].Files = f
+	}
+	a.Files = a.Members[0].Files
+	return nil
 }

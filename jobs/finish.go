@@ -79,16 +79,16 @@ func (c *Controller) finishAt(js *jobState, status api.Status, reason string, no
 		t.rec.FailureReason = reason
 	}
 	changed := []*taskState{t}
+	// A job group's other tasks follow its task 0 when it is saved
+	// (mirrorGroup); a pipeline's later tasks are cancelled.
 	for _, later := range js.tasks[t.idx+1:] {
-		if js.group() {
-			break // they followed the group's task (setStatus)
+		if js.group() || later.rec.Status.Terminal() {
+			continue
 		}
-		if !later.rec.Status.Terminal() {
-			if err := c.setStatus(js, later, api.StatusCancelled); err != nil {
-				return err
-			}
-			changed = append(changed, later)
+		if err := c.setStatus(js, later, api.StatusCancelled); err != nil {
+			return err
 		}
+		changed = append(changed, later)
 	}
 	var atts []*store.Attempt
 	if a := t.att; a != nil {

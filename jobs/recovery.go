@@ -83,16 +83,9 @@ func (c *Controller) plan(js *jobState, t *taskState, cons catalog.Constraints) 
 	if !js.group() {
 		return c.cfg.Planner.Plan(js.dagTask(t.idx), cons)
 	}
-	names := make([]string, len(js.job.DAG.Tasks))
-	perTask := make([][]catalog.Choice, len(js.job.DAG.Tasks))
-	for i, tk := range js.job.DAG.Tasks {
-		choices, err := c.cfg.Planner.Plan(tk, cons)
-		if err != nil {
-			return nil, fmt.Errorf("task %s: %w", tk.Name, err)
-		}
-		names[i], perTask[i] = tk.Name, choices
-	}
-	return catalog.CoLocate(names, perTask)
+	return catalog.PlanGroup(js.job.DAG.Tasks, func(tk task.Task) ([]catalog.Choice, error) {
+		return c.cfg.Planner.Plan(tk, cons)
+	})
 }
 
 // openPlan drops any recovery constraint: the next plan goes anywhere.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/skynomad/skynomad/bucket/node"
 	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/jobs/api"
@@ -164,21 +165,16 @@ func (c *Controller) engineAttempt(js *jobState, t *taskState) *engine.Attempt {
 		a.Worker = &engine.Ref{JobID: t.att.WorkerJob, Attempt: t.att.WorkerAttempt}
 	}
 	if c.cfg.Files != nil && !isPoolJob(js) {
-		f, err := c.cfg.Files.NodeFiles(js.files.ready, js.job.DAG, t.idx)
-		if err != nil {
-			// Submit checked the mounts: only a changed configuration
-			// gets here. The attempt runs without them and says why.
-			c.jlogf(js.job.ID, "file mounts left out: %v", err)
-		}
-		a.Files, a.FilesEnv = f, c.cfg.FilesEnv
-		for i := range a.Members {
-			if a.Members[i].Files, err = c.cfg.Files.NodeFiles(js.files.ready, js.job.DAG, i); err != nil {
+		a.FilesEnv = c.cfg.FilesEnv
+		_ = a.SetFiles(func(i int) (node.Files, error) {
+			f, err := c.cfg.Files.NodeFiles(js.files.ready, js.job.DAG, i)
+			if err != nil {
+				// Submit checked the mounts: only a changed configuration
+				// gets here. The attempt runs without them and says why.
 				c.jlogf(js.job.ID, "file mounts of task %d left out: %v", i, err)
 			}
-		}
-		if len(a.Members) > 0 {
-			a.Files = a.Members[0].Files
-		}
+			return f, nil
+		})
 	}
 	return a
 }

@@ -118,7 +118,7 @@ func (e *Engine) prepareMounts(at *engine.Attempt, a *attempt) error {
 		}
 		if viaFiles(at, m) {
 			// The runner fills mounts/<i>.
-			if err := e.link(hm.path, a.mountCopy(hm.index)); err != nil {
+			if err := e.link(hm.path, a.mountCopy(hm.index), "mount at its destination", "choose another destination"); err != nil {
 				return engine.Infeasible("file_mounts %s: %v", m.Dest, err)
 			}
 			continue
@@ -129,7 +129,7 @@ func (e *Engine) prepareMounts(at *engine.Attempt, a *attempt) error {
 		if err := copyPath(m.Source, a.mountCopy(hm.index)); err != nil {
 			return engine.Infeasible("file_mounts %s: copy %s: %v", m.Dest, m.Source, err)
 		}
-		if err := e.link(hm.path, a.mountCopy(hm.index)); err != nil {
+		if err := e.link(hm.path, a.mountCopy(hm.index), "mount at its destination", "choose another destination"); err != nil {
 			return engine.Infeasible("file_mounts %s: %v", m.Dest, err)
 		}
 	}
@@ -165,8 +165,10 @@ func (e *Engine) mountsInWorkdir(at *engine.Attempt, a *attempt, work string) er
 }
 
 // link makes path a symlink to target. It replaces only a link of this
-// engine's (left by another attempt).
-func (e *Engine) link(path, target string) error {
+// engine's (left by another attempt); anything else there is refused,
+// saying what the link is for (a mount at its destination, …) and how to
+// choose another path.
+func (e *Engine) link(path, target, placed, elsewhere string) error {
 	fi, err := os.Lstat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -180,8 +182,8 @@ func (e *Engine) link(path, target string) error {
 			return err
 		}
 	default:
-		return fmt.Errorf("%s already exists on this host; the local engine places each mount at its destination "+
-			"and does not replace what is there (remove it, or choose another destination)", path)
+		return fmt.Errorf("%s already exists on this host; the local engine places each %s "+
+			"and does not replace what is there (remove it, or %s)", path, placed, elsewhere)
 	}
 	if err := os.Symlink(target, path); err != nil {
 		return fmt.Errorf("cannot create it on this host: %w", err)

@@ -2,7 +2,6 @@ package local
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -88,32 +87,15 @@ func (e *Engine) prepareVolumes(at *engine.Attempt, a *attempt) error {
 // same target is shared; a link of this engine's elsewhere is replaced
 // unless a live attempt holds it; anything else is never replaced.
 func (e *Engine) placeVolumeLink(a *attempt, l volumeLink) error {
-	fi, err := os.Lstat(l.Path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if err := os.MkdirAll(filepath.Dir(l.Path), 0o755); err != nil {
-			return fmt.Errorf("cannot create it on this host: %w", err)
-		}
-	case err != nil:
-		return err
-	case fi.Mode()&fs.ModeSymlink != 0 && e.ownsLink(l.Path):
+	if fi, err := os.Lstat(l.Path); err == nil && fi.Mode()&fs.ModeSymlink != 0 && e.ownsLink(l.Path) {
 		if t, _ := os.Readlink(l.Path); t == l.Target {
 			return nil
 		}
 		if e.linkHeld(l.Path, a) {
 			return fmt.Errorf("another running job has a different volume at %s", l.Path)
 		}
-		if err := os.Remove(l.Path); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("%s already exists on this host; the local engine places each volume at its path "+
-			"and does not replace what is there (remove it, or mount the volume elsewhere)", l.Path)
 	}
-	if err := os.Symlink(l.Target, l.Path); err != nil {
-		return fmt.Errorf("cannot create it on this host: %w", err)
-	}
-	return nil
+	return e.link(l.Path, l.Target, "volume at its path", "mount the volume elsewhere")
 }
 
 // removeVolumeLinks removes the attempt's volume links that no other live

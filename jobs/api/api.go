@@ -5,6 +5,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -173,11 +174,19 @@ type PlanResponse struct {
 // or returns nil.
 func (p PlanResponse) Infeasible() error {
 	for _, tp := range p.Tasks {
-		if tp.Error != "" {
-			return fmt.Errorf("nothing can run task '%s' on the %s engine: %s; nothing was submitted", tp.Task, p.Engine, tp.Error)
+		if why := p.Refusal(tp); why != "" {
+			return errors.New(why)
 		}
 	}
 	return nil
+}
+
+// Refusal says why nothing can run the task of tp, or "" when it fits.
+func (p PlanResponse) Refusal(tp TaskPlan) string {
+	if tp.Error == "" {
+		return ""
+	}
+	return fmt.Sprintf("nothing can run task '%s' on the %s engine: %s; nothing was submitted", tp.Task, p.Engine, tp.Error)
 }
 
 // LaunchRequest submits a managed job (or NumJobs of them to a pool).

@@ -54,10 +54,8 @@ func Preview(dag *task.DAG, opts PreviewOptions) ([]Translation, error) {
 			return nil, fmt.Errorf("task %d (%s): %w", i, t.Name, err)
 		}
 		a := engine.NewAttempt(*dag, job, engine.Ref{JobID: opts.JobID, Task: i, Attempt: 1}, choices[0])
-		if opts.Files != nil {
-			if a.Files, err = opts.Files(*dag, i); err != nil {
-				return nil, fmt.Errorf("task %d (%s): %w", i, t.Name, err)
-			}
+		if err := setFiles(a, dag, opts); err != nil {
+			return nil, err
 		}
 		rendered, err := RenderJob(a, opts.Render)
 		if err != nil {
@@ -71,33 +69,30 @@ func Preview(dag *task.DAG, opts PreviewOptions) ([]Translation, error) {
 // previewGroup renders a job group as its one Nomad job: its tasks placed
 // together (catalog.CoLocate), one task group each.
 func previewGroup(dag *task.DAG, job task.JobInfo, opts PreviewOptions) ([]Translation, error) {
-	names := make([]string, len(dag.Tasks))
-	perTask := make([][]catalog.Choice, len(dag.Tasks))
-	for i, t := range dag.Tasks {
-		choices, err := opts.Catalog.Plan(t, opts.Constraints)
-		if err != nil {
-			return nil, fmt.Errorf("task %d (%s): %w", i, t.Name, err)
-		}
-		names[i], perTask[i] = t.Name, choices
-	}
-	choices, err := catalog.CoLocate(names, perTask)
+	choices, err := catalog.PlanGroup(dag.Tasks, func(t task.Task) ([]catalog.Choice, error) {
+		return opts.Catalog.Plan(t, opts.Constraints)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("job group %s: %w", dag.Name, err)
 	}
 	a := engine.NewAttempt(*dag, job, engine.Ref{JobID: opts.JobID, Attempt: 1}, choices[0])
-	if opts.Files != nil {
-		for i := range a.Members {
-			if a.Members[i].Files, err = opts.Files(*dag, i); err != nil {
-				return nil, fmt.Errorf("task %d (%s): %w", i, dag.Tasks[i].Name, err)
-			}
-		}
-		a.Files = a.Members[0].Files
+	if err := setFiles(a, dag, opts); err != nil {
+		return nil, err
 	}
 	rendered, err := RenderJob(a, opts.Render)
 	if err != nil {
 		return nil, fmt.Errorf("job group %s: %w", dag.Name, err)
 	}
 	return []Translation{{Attempt: a, Job: rendered}}, nil
+}
+
+// setFiles gives the attempt the files its first attempt would fetch,
+// when the options say how.
+func setFiles(a *engine.Attempt, dag *task.DAG, opts PreviewOptions) error {
+	if opts.Files == nil {
+		return nil
+	}
+	return a.SetFiles(func(i int) (node.Files, error) { return opts.Files(*dag, i) })
 }
 
 // Jobspec formats.
