@@ -56,7 +56,7 @@ fuzz: ## fuzz the YAML loader for $(FUZZTIME)
 	$(GO) test -run='^$$' -fuzz=FuzzLoad -fuzztime=$(FUZZTIME) ./translator
 
 bench: tools plugin ## print the speed and memory figures (Nomad ones on the real agents)
-	$(GO) test -run='^$$' -bench=. -benchmem ./translator ./catalog ./driver/taskdriver
+	$(GO) test -run='^$$' -bench=. -benchmem ./translator ./catalog ./driver/taskdriver ./dashboard
 	$(GO) test -run='^$$' -bench=Upload -benchtime=1x -benchmem ./bucket
 	$(AGENTS) $(GO) test -run='^$$' -bench=. -benchtime=$(BENCHTIME) -benchmem -timeout 30m -p 1 ./jobs/... ./autoscaler-plugin/... ./e2e/
 

@@ -96,6 +96,7 @@ func (c *Catalog) Plan(t task.Task, cons Constraints) ([]Choice, error) {
 				Spot:       r.UseSpot,
 				Candidate:  i,
 				HourlyCost: q.price(o) * float64(nodes),
+				Nodes:      nodes,
 			})
 		}
 	}

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"math"
 	"strconv"
 	"strings"
 
@@ -49,6 +50,8 @@ type Choice struct {
 	Candidate int `json:"candidate"`
 	// HourlyCost is the price of all the task's nodes for one hour.
 	HourlyCost float64 `json:"hourly_cost"`
+	// Nodes is the task's num_nodes.
+	Nodes int `json:"nodes,omitempty"`
 	// Members is set for a job group: one choice per task, all in one
 	// location (CoLocate). The fields above repeat the first task's,
 	// except HourlyCost, which is the whole group's.
@@ -89,4 +92,26 @@ type Constraints struct {
 // formatNumber writes v without trailing zeros ("8", "0.384", "5.38327").
 func formatNumber(v float64) string {
 	return strconv.FormatFloat(v, 'f', -1, 64)
+}
+
+// OnDemandHourlyCost is what the choice's nodes would cost for one hour
+// on-demand: HourlyCost itself for on-demand capacity, and for spot the
+// same nodes at the offering's on-demand price (a job group sums its
+// members).
+func (c Choice) OnDemandHourlyCost() float64 {
+	if len(c.Members) > 0 {
+		var sum float64
+		for _, m := range c.Members {
+			sum += m.OnDemandHourlyCost()
+		}
+		return sum
+	}
+	if !c.Spot {
+		return c.HourlyCost
+	}
+	nodes := float64(c.Nodes)
+	if nodes == 0 && c.Offering.SpotPrice > 0 { // a choice stored before Nodes
+		nodes = math.Max(1, math.Round(c.HourlyCost/c.Offering.SpotPrice))
+	}
+	return nodes * c.Offering.OnDemandPrice
 }

@@ -33,6 +33,7 @@ type controllerOptions struct {
 	engine    string
 	listen    string
 	detach    bool
+	noToken   bool
 	logFormat string
 }
 
@@ -64,6 +65,7 @@ the CLI does that by itself when the local controller is not running.`,
 	f.StringVar(&o.engine, "engine", "", "what runs the tasks: local or nomad (default: engine in config.yaml, else local)")
 	f.StringVar(&o.listen, "listen", "", "unix socket path or host:port to serve on (default <home>/controller.sock)")
 	f.BoolVar(&o.detach, "detach", false, "start in the background and return once it answers")
+	f.BoolVar(&o.noToken, "insecure-no-token", false, "serve TCP without a token (refused unless --listen is a loopback address)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	return cmd
 }
@@ -116,6 +118,11 @@ func (o *controllerOptions) Run(ctx context.Context) error {
 		Engine:  o.engine,
 		Listen:  o.listen,
 		Token:   o.cfg.Controller.Token,
+		NoToken: o.noToken,
+		TokenCreated: func(path, token string) {
+			o.ui.Warn("Generated the controller's API token, kept in %s (mode 0600; the CLI on this host reads it).\n"+
+				"Give it to other clients as SKYNOMAD_CONTROLLER_TOKEN or controller.token; it is not shown again:\n  %s", path, token)
+		},
 		Logger:  slog.New(h),
 		Version: version(),
 	})
@@ -138,7 +145,11 @@ func (o *controllerOptions) runDetached(ctx context.Context) error {
 		o.ui.Output("A controller already answers on %s (%s engine).", o.listen, h.Engine)
 		return nil
 	}
-	cmd, err := startDetached(o.io, o.paths, []string{"--engine", o.engine, "--listen", o.listen, "--log-format", o.logFormat})
+	args := []string{"--engine", o.engine, "--listen", o.listen, "--log-format", o.logFormat}
+	if o.noToken {
+		args = append(args, "--insecure-no-token")
+	}
+	cmd, err := startDetached(o.io, o.paths, args)
 	if err != nil {
 		return err
 	}

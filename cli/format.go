@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/skynomad/skynomad/internal/units"
 	"github.com/skynomad/skynomad/jobs/api"
 	"github.com/skynomad/skynomad/ui"
 )
@@ -20,7 +21,7 @@ var queueHeaders = []string{"ID", "TASK", "NAME", "REQUESTED", "SUBMITTED", "TOT
 const userColumn = 3
 
 // verboseHeaders follow queueHeaders with -v.
-var verboseHeaders = []string{"RESTARTS", "EXIT CODE", "INFRA", "INSTANCE"}
+var verboseHeaders = []string{"RESTARTS", "EXIT CODE", "INFRA", "INSTANCE", "COST", "SAVED"}
 
 // queueColumns are the optional columns of the queue table.
 type queueColumns struct {
@@ -74,20 +75,20 @@ func queueTable(jobs []api.Job, now time.Time, cols queueColumns) ui.Table {
 				strconv.FormatInt(j.ID, 10), "-", j.Name, orDash(tk.Requested),
 				ago(&j.SubmittedAt, now), totalDuration(&j.SubmittedAt, j.TotalDuration), jobDuration(j.StartedAt, j.JobDuration),
 				strconv.Itoa(j.Recoveries), string(j.Status), pool,
-			}, j.User, taskExtras(tk), firstNonEmpty(j.FailureReason, tk.FailureReason, j.Details))
+			}, j.User, append(taskExtras(tk), costCells(j.Cost)...), firstNonEmpty(j.FailureReason, tk.FailureReason, j.Details))
 			continue
 		}
 		add([]string{
 			strconv.FormatInt(j.ID, 10), "", j.Name, "-",
 			ago(&j.SubmittedAt, now), totalDuration(&j.SubmittedAt, j.TotalDuration), jobDuration(j.StartedAt, j.JobDuration),
 			strconv.Itoa(j.Recoveries), string(j.Status), pool,
-		}, j.User, []string{strconv.Itoa(totalRestarts(j)), "-", "-", "-"}, j.FailureReason)
+		}, j.User, append([]string{strconv.Itoa(totalRestarts(j)), "-", "-", "-"}, costCells(j.Cost)...), j.FailureReason)
 		for _, tk := range j.Tasks {
 			add([]string{
 				" ↳", strconv.Itoa(tk.Index), tk.Name, orDash(tk.Requested),
 				ago(tk.SubmittedAt, now), totalDuration(tk.SubmittedAt, tk.TotalDuration), jobDuration(tk.StartedAt, tk.JobDuration),
 				strconv.Itoa(tk.Recoveries), string(tk.Status), pool,
-			}, j.User, taskExtras(tk), tk.FailureReason)
+			}, j.User, append(taskExtras(tk), costCells(tk.Cost)...), tk.FailureReason)
 		}
 	}
 	return t
@@ -103,6 +104,15 @@ func taskExtras(tk api.Task) []string {
 		instance += "[Spot]"
 	}
 	return []string{strconv.Itoa(tk.Restarts), code, orDash(tk.Infra), instance}
+}
+
+// costCells are COST (spent so far) and SAVED (against on-demand), in
+// USD, or dashes where capacity has no price (the local engine).
+func costCells(c *api.Cost) []string {
+	if c == nil {
+		return []string{"-", "-"}
+	}
+	return []string{units.USD(c.Spent), units.USD(c.Savings)}
 }
 
 func totalRestarts(j api.Job) int {
@@ -134,30 +144,7 @@ func ago(t *time.Time, now time.Time) string {
 	if t == nil || t.IsZero() {
 		return "-"
 	}
-	d := max(now.Sub(*t), 0)
-	unit := func(n int, name string) string {
-		if n == 1 {
-			return "1 " + name + " ago"
-		}
-		return fmt.Sprintf("%d %ss ago", n, name)
-	}
-	switch {
-	case d < 10*time.Second:
-		return "a few secs ago"
-	case d < time.Minute:
-		return unit(int(d/time.Second), "sec")
-	case d < time.Hour:
-		return unit(int(d/time.Minute), "min")
-	case d < 24*time.Hour:
-		return unit(int(d/time.Hour), "hr")
-	case d < 7*24*time.Hour:
-		return unit(int(d/(24*time.Hour)), "day")
-	case d < 30*24*time.Hour:
-		return unit(int(d/(7*24*time.Hour)), "week")
-	case d < 365*24*time.Hour:
-		return unit(int(d/(30*24*time.Hour)), "month")
-	}
-	return unit(int(d/(365*24*time.Hour)), "year")
+	return units.Ago(now.Sub(*t))
 }
 
 // totalDuration is the time since submission, "-" for a task not
@@ -166,7 +153,7 @@ func totalDuration(submitted *time.Time, d api.Duration) string {
 	if submitted == nil || submitted.IsZero() {
 		return "-"
 	}
-	return duration(time.Duration(d))
+	return units.Duration(time.Duration(d))
 }
 
 // jobDuration is the time spent running, "-" for what never started.
@@ -174,25 +161,7 @@ func jobDuration(started *time.Time, d api.Duration) string {
 	if (started == nil || started.IsZero()) && d == 0 {
 		return "-"
 	}
-	return duration(time.Duration(d))
-}
-
-// duration reads "2h 47m 18s", "1d 3h 0m 5s", "45s".
-func duration(d time.Duration) string {
-	d = max(d, 0).Round(time.Second)
-	days := int(d / (24 * time.Hour))
-	h := int(d/time.Hour) % 24
-	m := int(d/time.Minute) % 60
-	s := int(d/time.Second) % 60
-	switch {
-	case days > 0:
-		return fmt.Sprintf("%dd %dh %dm %ds", days, h, m, s)
-	case h > 0:
-		return fmt.Sprintf("%dh %dm %ds", h, m, s)
-	case m > 0:
-		return fmt.Sprintf("%dm %ds", m, s)
-	}
-	return fmt.Sprintf("%ds", s)
+	return units.Duration(time.Duration(d))
 }
 
 func orDash(s string) string {

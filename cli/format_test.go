@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skynomad/skynomad/internal/units"
 	"github.com/skynomad/skynomad/jobs/api"
 	"github.com/skynomad/skynomad/ui"
 )
@@ -53,7 +54,7 @@ func TestDuration(t *testing.T) {
 		{26*time.Hour + 5*time.Second, "1d 2h 0m 5s"},
 	}
 	for _, tt := range tests {
-		if got := duration(tt.d); got != tt.want {
+		if got := units.Duration(tt.d); got != tt.want {
 			t.Errorf("duration(%s) = %q, want %q", tt.d, got, tt.want)
 		}
 	}
@@ -68,11 +69,13 @@ func sampleJobs() []api.Job {
 			ID: 8, Name: "pipeline", User: "ada", Status: api.StatusRecovering, Pipeline: true,
 			SubmittedAt: *at(50 * time.Minute), StartedAt: at(49 * time.Minute),
 			TotalDuration: api.Duration(50 * time.Minute), JobDuration: api.Duration(40 * time.Minute), Recoveries: 1,
+			Cost: &api.Cost{Spent: 6.1234, OnDemand: 16.32, Savings: 10.1966},
 			Tasks: []api.Task{
 				{Index: 0, Name: "train", Status: api.StatusRecovering, Requested: "1x [V100:8][Spot|On-demand]",
 					SubmittedAt: at(50 * time.Minute), StartedAt: at(49 * time.Minute),
 					TotalDuration: api.Duration(50 * time.Minute), JobDuration: api.Duration(40 * time.Minute), Recoveries: 1,
-					Attempt: 2, Infra: "AWS (us-east-1)", Instance: "p3.16xlarge", Spot: true},
+					Attempt: 2, Infra: "AWS (us-east-1)", Instance: "p3.16xlarge", Spot: true,
+					Cost: &api.Cost{Spent: 6.1234, OnDemand: 16.32, Savings: 10.1966}},
 				{Index: 1, Name: "eval", Status: api.StatusPending, Requested: "1x [T4:1]"},
 			},
 		},

@@ -93,6 +93,7 @@ func NewRootCommand(io IO) *cobra.Command {
 		newInterruptCommand(io),
 		newAutoscalerCommand(io),
 		newCatalogCommand(io),
+		newDashboardCommand(io),
 	)
 	return root
 }

@@ -243,6 +243,9 @@ type Paths struct {
 	PID string
 	// Log is the detached controller's log.
 	Log string
+	// Token holds the token a controller serving TCP generated on its
+	// first start (mode 0600); the CLI sends it when none is configured.
+	Token string
 	// Local is where the local engine keeps its sandboxes.
 	Local string
 	// Catalogs holds the downloaded copies of SkyPilot's catalog
@@ -257,6 +260,7 @@ func PathsOf(home string) Paths {
 		Home:     home,
 		Config:   j("config.yaml"),
 		Socket:   j("controller.sock"),
+		Token:    j("controller.token"),
 		State:    j("state.db"),
 		Lock:     j("controller.lock"),
 		PID:      j("controller.pid"),
@@ -294,6 +298,9 @@ func Load(home string, getenv func(string) string) (*Config, error) {
 		delete(pos, "catalog.url")
 	}
 	c.setDefaults(p)
+	if c.Controller.Token == "" && !strings.HasPrefix(c.Controller.Address, "unix://") {
+		c.Controller.Token = ReadToken(p.Token)
+	}
 	if err := c.validate(p.Config, pos); err != nil {
 		return nil, err
 	}
@@ -547,6 +554,15 @@ func validBucket(b string) bool {
 		return false
 	}
 	return (u.Scheme == "s3" || u.Scheme == "gs") && u.Host != "" || u.Scheme == "file" && u.Path != ""
+}
+
+// ReadToken returns the token kept in path, or "" when there is none.
+func ReadToken(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // ControllerSocket returns the socket path of a unix:// address, or "".

@@ -253,7 +253,7 @@ func TestPathsOf(t *testing.T) {
 	got := PathsOf("/h")
 	want := Paths{
 		Home: "/h", Config: "/h/config.yaml", Socket: "/h/controller.sock", State: "/h/state.db",
-		Lock: "/h/controller.lock", PID: "/h/controller.pid", Log: "/h/controller.log", Local: "/h/local", Catalogs: "/h/catalogs",
+		Lock: "/h/controller.lock", PID: "/h/controller.pid", Log: "/h/controller.log", Token: "/h/controller.token", Local: "/h/local", Catalogs: "/h/catalogs",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("PathsOf (-want +got):\n%s", diff)

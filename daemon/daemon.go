@@ -2,6 +2,10 @@ package daemon
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,14 +13,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/config"
+	"github.com/skynomad/skynomad/dashboard"
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/jobs"
+	"github.com/skynomad/skynomad/jobs/api"
 	"github.com/skynomad/skynomad/jobs/server"
 	"github.com/skynomad/skynomad/jobs/store"
+	"github.com/skynomad/skynomad/metrics"
 )
 
 // Options configure Run. Home and Config are required.
@@ -33,7 +41,15 @@ type Options struct {
 	Listen string
 	// Token, when set, is required as a bearer token on every request over
 	// TCP. A unix socket needs none: it is the owner's only (mode 0600).
+	// Over TCP without one, Run generates one at the first start and keeps
+	// it in the home (config.Paths.Token).
 	Token string
+	// NoToken serves TCP without a token: refused unless Listen is a
+	// loopback address.
+	NoToken bool
+	// TokenCreated is told the token Run generated (once, at the first
+	// start on TCP), for the caller to show.
+	TokenCreated func(path, token string)
 	// Logger receives the controller's log (default: discarded).
 	Logger *slog.Logger
 	// Clock tells the time (default time.Now).
@@ -101,6 +117,9 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer st.Close()
+	src := &metricsSource{}
+	m := metrics.New(src)
+	st.SetObserver(m.ObserveStore)
 
 	events := jobs.NewEventQueue()
 	eng, err := buildEngine(ctx, o, p, st, events.Sink)
@@ -127,6 +146,7 @@ func Run(ctx context.Context, o Options) error {
 		Requested:  catalog.Requested,
 		Clouds:     eng.clouds,
 		Logger:     log,
+		Observer:   m,
 		Clock:      o.Clock,
 		LogDir:     filepath.Join(p.Home, "logs"),
 		Version:    o.Version,
@@ -136,9 +156,25 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	src.ctrl.Store(ctrl)
 	ln, err := listen(o.Listen)
 	if err != nil {
 		return err
+	}
+	token := ""
+	if !strings.HasPrefix(ln.Addr().Network(), "unix") {
+		var created bool
+		token, created, err = tcpToken(p, o.Listen, o.Token, o.NoToken)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		if created && o.TokenCreated != nil {
+			o.TokenCreated(p.Token, token)
+		}
+		if token == "" {
+			log.Warn("serving on loopback TCP without a token: every user of this host controls the jobs")
+		}
 	}
 	if err := ctrl.Start(ctx); err != nil {
 		ln.Close()
@@ -146,14 +182,12 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer ctrl.Stop()
 	log.Info("controller started", "engine", eng.Name(), "listen", o.Listen, "pid", os.Getpid(), "offerings", len(offerings))
-	token := o.Token
-	if strings.HasPrefix(ln.Addr().Network(), "unix") {
-		token = ""
-	} else if token == "" {
-		log.Warn("serving on TCP without a token: anyone who reaches the port controls the jobs")
-	}
 	host, _ := os.Hostname()
-	err = server.New(server.Config{Backend: ctrl, Token: token, Logger: log, Host: host}).Serve(ctx, ln)
+	err = server.New(server.Config{
+		Backend: ctrl, Token: token, Logger: log, Host: host,
+		Dashboard: dashboard.New(dashboard.Config{Backend: ctrl, Logger: log, Clock: o.Clock, CSRF: csrfSecret(token)}),
+		Metrics:   m.Handler(),
+	}).Serve(ctx, ln)
 	log.Info("controller stopping", "reason", context.Cause(ctx))
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
@@ -196,4 +230,39 @@ func planner(offerings []catalog.Offering, refuse func(catalog.Offering) string)
 		cat = cat.Refusing(refuse)
 	}
 	return cat
+}
+
+// metricsSource answers the metrics read at scrape time, from the
+// controller once it exists.
+type metricsSource struct {
+	ctrl atomic.Pointer[jobs.Controller]
+}
+
+var errNoController = errors.New("the controller is not built yet")
+
+func (s *metricsSource) JobCounts(ctx context.Context) (map[api.Status]int, error) {
+	if c := s.ctrl.Load(); c != nil {
+		return c.JobCounts(ctx)
+	}
+	return nil, errNoController
+}
+
+func (s *metricsSource) LoopLatency(ctx context.Context) (time.Duration, error) {
+	if c := s.ctrl.Load(); c != nil {
+		return c.LoopLatency(ctx)
+	}
+	return 0, errNoController
+}
+
+// csrfSecret is what the dashboard's forms carry: derived from the token,
+// so that every controller of one deployment agrees; random without one.
+func csrfSecret(token string) string {
+	if token == "" {
+		b := make([]byte, 32)
+		rand.Read(b)
+		return hex.EncodeToString(b)
+	}
+	mac := hmac.New(sha256.New, []byte(token))
+	mac.Write([]byte("skynomad dashboard forms"))
+	return hex.EncodeToString(mac.Sum(nil))
 }

@@ -239,6 +239,36 @@ type Queuer interface {
 	QueuesLaunches() bool
 }
 
+// Link is a titled URL into an engine's own UI.
+type Link struct {
+	Title string
+	URL   string
+}
+
+// Linker is an optional capability: where an attempt shows in the
+// engine's own UI (Nomad: the job and its allocations in the Nomad UI).
+type Linker interface {
+	Links(ref Ref) []Link
+}
+
+// NodeInfo is one node of the engine's cluster.
+type NodeInfo struct {
+	Name string
+	// Class is the node class (an offering's: catalog.Choice.NodeClass).
+	Class string
+	// Status is initializing (booting), ready or down.
+	Status string
+	Drain  bool
+	Spot   bool
+	Link   string
+}
+
+// NodeLister is an optional capability: the nodes that run attempts, for
+// the capacity page.
+type NodeLister interface {
+	Nodes(ctx context.Context) ([]NodeInfo, error)
+}
+
 // ErrNotFound means the engine knows nothing of that attempt.
 var ErrNotFound = errors.New("attempt not found")
 

@@ -1,15 +1,19 @@
 package jobs_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/skynomad/skynomad/dashboard"
 	"github.com/skynomad/skynomad/engine/enginetest"
 	"github.com/skynomad/skynomad/jobs"
 	"github.com/skynomad/skynomad/jobs/api"
@@ -167,4 +171,102 @@ func BenchmarkSubmit1000ToTerminal(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(n)/(total.Seconds()/float64(b.N)), "jobs/s")
+}
+
+// BenchmarkDashboardJobsPage10k renders the dashboard's jobs page (its
+// first 50 rows, the counts and the histogram) from a controller holding
+// 10,000 jobs: the server-side time of one page view, which must stay
+// under 200 ms.
+func BenchmarkDashboardJobsPage10k(b *testing.B) {
+	const n = 10000
+	dir := b.TempDir()
+	st, err := store.Open(context.Background(), filepath.Join(dir, "state.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	jobs.FillStore(b, st, n, time.Now())
+	st.Close()
+	ctl, _, stop := startController(b, dir, nil)
+	defer stop()
+	d := dashboard.New(dashboard.Config{Backend: ctl})
+	for _, page := range []string{"/", "/?status=active&sort=cost&dir=desc&page=3", "/?q=job-42"} {
+		b.Run(page, func(b *testing.B) {
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				d.ServeHTTP(rec, httptest.NewRequest("GET", page, nil))
+				if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(`data-job-id=`)) {
+					b.Fatalf("GET %s: %d\n%.300s", page, rec.Code, rec.Body)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/page")
+		})
+	}
+}
+
+// BenchmarkDashboardSSEIdle100 holds 100 dashboards' /events streams open
+// on a controller serving TCP with its token (the API server, the
+// dashboard and the controller in this process), idle for 2 s, and reports
+// the process's CPU use meanwhile: user+system time over wall time. A job
+// submitted then must reach all 100.
+func BenchmarkDashboardSSEIdle100(b *testing.B) {
+	const streams, idle, token = 100, 2 * time.Second, "bench-token"
+	dir := b.TempDir()
+	ctl, _, stop := startController(b, dir, func(f *enginetest.Fake) { f.SetScript(enginetest.Succeed) })
+	defer stop()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go server.New(server.Config{Backend: ctl, Token: token, Dashboard: dashboard.New(dashboard.Config{Backend: ctl})}).Serve(ctx, ln)
+	url := "http://" + ln.Addr().String() + "/events"
+	var cpuPercent float64
+	for b.Loop() {
+		sctx, closeStreams := context.WithCancel(ctx)
+		events := make(chan int, streams)
+		for i := range streams {
+			req, _ := http.NewRequestWithContext(sctx, "GET", url, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil || resp.StatusCode != http.StatusOK {
+				b.Fatalf("stream %d: %v %v", i, resp, err)
+			}
+			go func() {
+				defer resp.Body.Close()
+				sc := bufio.NewScanner(resp.Body)
+				for sc.Scan() {
+					if sc.Text() == "event: job" {
+						events <- i
+						return
+					}
+				}
+			}()
+		}
+		before, start := cpuTime(b), time.Now()
+		time.Sleep(idle)
+		cpuPercent = float64(cpuTime(b)-before) / float64(time.Since(start)) * 100
+
+		if _, err := ctl.Submit(ctx, api.LaunchRequest{DAG: task.DAG{Name: "wake", Tasks: []task.Task{{Name: "wake", NumNodes: 1, Run: "true", Candidates: []task.Resources{{}}}}}, User: "bench"}); err != nil {
+			b.Fatal(err)
+		}
+		for range streams {
+			select {
+			case <-events:
+			case <-time.After(10 * time.Second):
+				b.Fatal("a job change did not reach every open dashboard")
+			}
+		}
+		closeStreams()
+	}
+	b.ReportMetric(cpuPercent, "cpu%")
+}
+
+// cpuTime is the user and system time this process used so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

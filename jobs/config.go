@@ -82,6 +82,9 @@ type Config struct {
 	StagingDir string
 	// Logger receives the controller's own log (default: discarded).
 	Logger *slog.Logger
+	// Observer is told what the controller records (metrics; default:
+	// nothing).
+	Observer Observer
 	// Clock tells the time (default time.Now).
 	Clock func() time.Time
 	// LogDir holds the per-job controller logs, <LogDir>/<job id>.log
@@ -142,6 +145,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Observer == nil {
+		c.Observer = noObserver{}
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now

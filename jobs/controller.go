@@ -29,8 +29,12 @@ type Controller struct {
 	now    func() time.Time
 	events *EventQueue
 	notes  *notifier
-	jlog   *jobLogs
-	view   *queueView
+	obs    Observer
+	feed   *feed
+	// capErrors are the last capacity errors (the capacity page's).
+	capErrors capacityErrors
+	jlog      *jobLogs
+	view      *queueView
 
 	inbox    chan func()
 	started  atomic.Bool
@@ -76,6 +80,8 @@ func New(cfg Config) (*Controller, error) {
 		now:     cfg.Clock,
 		events:  cfg.Events,
 		notes:   newNotifier(),
+		obs:     cfg.Observer,
+		feed:    newFeed(),
 		view:    newQueueView(cfg.ViewSize),
 		inbox:   make(chan func(), 1024),
 		done:    make(chan struct{}),
@@ -405,6 +411,7 @@ func (c *Controller) save(js *jobState, tasks []*taskState, atts ...*store.Attem
 	}
 	c.view.put(js.job, all)
 	c.notes.notify(js.job.ID)
+	c.observe(js, tasks, atts)
 	return nil
 }
 
@@ -445,6 +452,7 @@ func (c *Controller) failController(js *jobState, cause error) {
 	}
 	now := c.now()
 	t.closeInterval(now)
+	t.stopBilling(now)
 	t.rec.Status, t.rec.FailureReason, t.rec.EndedAt = api.StatusFailedController, reason, now
 	changed := []*taskState{t}
 	for _, later := range js.tasks[js.job.CurrentTask+1:] {

@@ -72,6 +72,7 @@ func (c *Controller) finishAt(js *jobState, status api.Status, reason string, no
 		return err
 	}
 	t.closeInterval(now)
+	t.stopBilling(now) // the job's cost ends with it
 	if t.rec.EndedAt.IsZero() {
 		t.rec.EndedAt = now
 	}

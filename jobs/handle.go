@@ -110,6 +110,7 @@ func (c *Controller) markStarted(js *jobState, t *taskState, ev engine.Event, wh
 	}
 	if a.PlacedAt.IsZero() {
 		a.PlacedAt, a.Node = when, ev.Node
+		t.startBilling(when)
 		t.stopNoCapacity()
 		c.jlogf(js.job.ID, "attempt %d placed on node %s", a.Number, nodeName(ev.Node))
 		changed = true
@@ -255,6 +256,7 @@ func (c *Controller) onPreempted(js *jobState, t *taskState, ev engine.Event, wh
 	}
 	c.jlogf(js.job.ID, "attempt %d preempted on node %s%s", a.Number, nodeName(ev.Node), suffix(ev.Reason))
 	t.rec.Recoveries++
+	t.obs.cause = recoveryCause(ev.Reason, false)
 	if err := c.setStatus(js, t, api.StatusRecovering); err != nil {
 		return err
 	}
@@ -295,6 +297,7 @@ func (c *Controller) onReplaced(js *jobState, t *taskState, ev engine.Event, r e
 	t.wantLaunch, t.cleanup = false, false
 	if js.job.Status != api.StatusCancelling {
 		t.rec.Recoveries++
+		t.obs.cause = recoveryCause(ev.Reason, true)
 		if err := c.setStatus(js, t, api.StatusRecovering); err != nil {
 			return err
 		}

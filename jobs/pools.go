@@ -389,6 +389,7 @@ func (c *Controller) startWorker(p *poolState) error {
 	js := restore(store.Record{Job: j, Tasks: ts})
 	c.jobs[j.ID] = js
 	p.workers[j.ID] = js
+	c.feed.publish(api.JobEvent{ID: j.ID, Status: j.Status, Worker: true, Pool: j.Pool})
 	c.jlogf(j.ID, "worker of pool %s (version %d): runs the pool's setup, then waits for jobs", p.rec.Name, p.rec.Version)
 	c.guard(js, func() error { return c.reattach(js) })
 	return nil

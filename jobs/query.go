@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/engine"
 	"github.com/skynomad/skynomad/jobs/api"
 	"github.com/skynomad/skynomad/jobs/store"
@@ -118,6 +119,14 @@ func toAPI(j *store.Job, tasks []store.Task, now time.Time) api.Job {
 		if ch := t.Choice; ch != nil {
 			at.Infra, at.Instance, at.Spot = store.InfraOf(*ch), ch.Offering.InstanceType, ch.Spot
 		}
+		if spent, od := t.Cost(now); spent > 0 || od > 0 {
+			at.Cost = costOf(spent, od)
+			sum := *at.Cost
+			if out.Cost != nil {
+				sum = out.Cost.Add(sum)
+			}
+			out.Cost = &sum
+		}
 		out.Tasks[i] = at
 		if i > 0 && j.DAG.IsGroup() {
 			continue // a job group's tasks share one attempt: count it once
@@ -126,6 +135,11 @@ func toAPI(j *store.Job, tasks []store.Task, now time.Time) api.Job {
 		out.Recoveries += t.Recoveries
 	}
 	return out
+}
+
+// costOf is a cost from what was spent and what on-demand would have cost.
+func costOf(spent, onDemand float64) *api.Cost {
+	return &api.Cost{Spent: spent, OnDemand: onDemand, Savings: onDemand - spent}
 }
 
 // since is the time from start to end (to now before the end); 0 before
@@ -255,25 +269,31 @@ func (c *Controller) Preempt(ctx context.Context, id int64, req api.PreemptReque
 func (c *Controller) Demand(ctx context.Context) (api.Demand, error) {
 	d := api.Demand{Nodes: map[string]int{}}
 	err := c.call(ctx, func() error {
-		for _, js := range c.jobs {
-			if js.job.Pool != "" {
-				continue
-			}
-			for _, t := range js.tasks {
-				if t.att == nil || !t.att.Live() {
-					continue
-				}
-				if members := t.att.Choice.Members; len(members) > 0 {
-					// A job group's attempt places every task's nodes.
-					for i, m := range members {
-						d.Nodes[m.NodeClass()] += max(js.dagTask(i).NumNodes, 1)
-					}
-					continue
-				}
-				d.Nodes[t.att.Choice.NodeClass()] += max(js.dagTask(t.idx).NumNodes, 1)
-			}
-		}
+		c.liveChoices(func(ch catalog.Choice, nodes int) { d.Nodes[ch.NodeClass()] += nodes })
 		return nil
 	})
 	return d, err
+}
+
+// liveChoices calls f with the choice and node count of every live
+// attempt that asks for nodes of its own (Demand's). On the loop.
+func (c *Controller) liveChoices(f func(ch catalog.Choice, nodes int)) {
+	for _, js := range c.jobs {
+		if js.job.Pool != "" {
+			continue
+		}
+		for _, t := range js.tasks {
+			if t.att == nil || !t.att.Live() {
+				continue
+			}
+			if members := t.att.Choice.Members; len(members) > 0 {
+				// A job group's attempt places every task's nodes.
+				for i, m := range members {
+					f(m, max(js.dagTask(i).NumNodes, 1))
+				}
+				continue
+			}
+			f(t.att.Choice, max(js.dagTask(t.idx).NumNodes, 1))
+		}
+	}
 }

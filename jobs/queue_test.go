@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/skynomad/skynomad/catalog"
 	"github.com/skynomad/skynomad/engine"
@@ -30,11 +31,13 @@ func FillStore(tb testing.TB, st *store.Store, n int, now time.Time) {
 			code := 0
 			tk := store.Task{Name: dag.Name, Status: api.StatusSucceeded, Requested: "1x [CPU:1+]", Attempt: 1,
 				SubmittedAt: j.SubmittedAt, StartedAt: j.StartedAt, EndedAt: j.EndedAt, RunTime: 40 * time.Minute,
-				ExitCode: &code, Choice: &catalog.Choice{Spot: true, Offering: TestOfferings[0]}}
+				ExitCode: &code, Choice: &catalog.Choice{Spot: true, Offering: TestOfferings[0]},
+				Spent: 0.02, OnDemand: 0.0667}
 			if i%10 == 0 {
 				j.User, j.Status, j.EndedAt = "bob", api.StatusRunning, time.Time{}
 				tk.Status, tk.EndedAt, tk.ExitCode = api.StatusRunning, time.Time{}, nil
 				tk.RunTime, tk.RunningSince, tk.Recoveries = 5*time.Minute, now.Add(-20*time.Minute), 2
+				tk.BilledSince, tk.Rate, tk.OnDemandRate = now.Add(-20*time.Minute), 0.03, 0.1
 			}
 			jobs = append(jobs, j)
 			tasks = append(tasks, []store.Task{tk})
@@ -93,8 +96,12 @@ func TestQueue10k(t *testing.T) {
 		SubmittedAt: ptr(now.Add(-time.Hour)), StartedAt: ptr(now.Add(-50 * time.Minute)),
 		TotalDuration: api.Duration(time.Hour), JobDuration: api.Duration(25 * time.Minute), Recoveries: 2, Attempt: 1,
 		Infra: "aws/us-east-1", Instance: "m6i.large", Spot: true, NumJobs: 1,
+		// $0.02 of ended attempts, and 20 minutes of the live one at $0.03
+		// an hour ($0.10 on-demand).
+		Cost: &api.Cost{Spent: 0.03, OnDemand: 0.0667 + 0.1/3, Savings: 0.0667 + 0.1/3 - 0.03},
 	}
-	if diff := cmp.Diff(wantTask, first.Tasks[0], cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })); diff != "" {
+	if diff := cmp.Diff(wantTask, first.Tasks[0], cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) }),
+		cmpopts.EquateApprox(0, 1e-9)); diff != "" {
 		t.Errorf("task of job 0 (-want +got):\n%s", diff)
 	}
 	if first.JobDuration != api.Duration(25*time.Minute) || first.TotalDuration != api.Duration(time.Hour) ||

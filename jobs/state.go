@@ -79,7 +79,9 @@ type taskState struct {
 	noCapGen     int
 	// lastNoCap is why the last attempt found no capacity, and where.
 	lastNoCap string
-	seen      map[engine.EventKind]bool // per-attempt, for log lines
+	// obs is what the Observer was told of the task (observe.go).
+	obs  observed
+	seen map[engine.EventKind]bool // per-attempt, for log lines
 }
 
 func (t *taskState) stopNoCapacity() {
@@ -109,7 +111,30 @@ func (t *taskState) endAttempt(outcome string, at time.Time, code *int) {
 		a.ExitCode = code
 	}
 	t.closeInterval(at)
+	t.stopBilling(at)
 	t.stopNoCapacity()
+}
+
+// startBilling starts the cost of the latest attempt, placed at: its
+// nodes cost its choice's hourly price from then. A pool job's attempt
+// costs nothing of its own: its worker pays.
+func (t *taskState) startBilling(at time.Time) {
+	a := t.att
+	if a.WorkerJob != 0 || !t.rec.BilledSince.IsZero() {
+		return
+	}
+	t.rec.BilledSince = at
+	t.rec.Rate, t.rec.OnDemandRate = a.Choice.HourlyCost, a.Choice.OnDemandHourlyCost()
+}
+
+// stopBilling adds the live attempt's cost until at to the task's.
+func (t *taskState) stopBilling(at time.Time) {
+	r := &t.rec
+	if r.BilledSince.IsZero() {
+		return
+	}
+	r.Spent, r.OnDemand = r.Cost(at)
+	r.BilledSince, r.Rate, r.OnDemandRate = time.Time{}, 0, 0
 }
 
 // setStatus moves a task through the transition table; the job follows its
@@ -147,6 +172,9 @@ func restore(rec store.Record) *jobState {
 				t.att = &a
 			}
 		}
+	}
+	for _, t := range js.tasks {
+		t.obs = observedFrom(t)
 	}
 	return js
 }

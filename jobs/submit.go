@@ -92,6 +92,9 @@ func (c *Controller) Submit(ctx context.Context, req api.LaunchRequest) ([]int64
 		}
 	}
 	for i, id := range ids {
+		c.feed.publish(api.JobEvent{ID: id, Status: status, Pool: jobs[i].Pool})
+	}
+	for i, id := range ids {
 		what := fmt.Sprintf("%d task(s)", len(dag.Tasks))
 		if n > 1 {
 			what += fmt.Sprintf(", job rank %d of %d", i, n)

@@ -41,10 +41,34 @@ job "skynomad-controller" {
       }
     }
 
+    # Prometheus finds the controller through this service and scrapes
+    # /metrics, which needs the controller's bearer token (api_token below):
+    #
+    #   scrape_configs:
+    #     - job_name: skynomad-controller
+    #       metrics_path: /metrics
+    #       authorization:
+    #         credentials_file: /etc/prometheus/skynomad-token
+    #       nomad_sd_configs:          # consul_sd_configs with provider "consul"
+    #         - server: http://nomad.service.consul:4646
+    #       relabel_configs:
+    #         - source_labels: [__meta_nomad_tags]   # __meta_consul_tags
+    #           regex: .*,prometheus,.*
+    #           action: keep
+    #
+    # Nomad's service discovery gives Prometheus the tags only; with provider
+    # "consul" the meta below reaches it too (__meta_consul_service_metadata_*).
+    # /v1/health, the check's path, needs no token.
     service {
       name     = "skynomad-controller"
       port     = "api"
       provider = "nomad"
+      tags     = ["skynomad", "controller", "prometheus", "metrics"]
+
+      meta {
+        metrics_path   = "/metrics"
+        metrics_scheme = "http"
+      }
 
       check {
         type     = "http"

@@ -2,6 +2,7 @@ package units_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/skynomad/skynomad/internal/units"
 )
@@ -21,6 +22,26 @@ func TestBytes(t *testing.T) {
 	} {
 		if got := units.Bytes(n); got != want {
 			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestTimesAndMoney(t *testing.T) {
+	t.Parallel()
+	for got, want := range map[string]string{
+		units.Ago(3 * time.Second):                                    "a few secs ago",
+		units.Ago(61 * time.Second):                                   "1 min ago",
+		units.Ago(-time.Hour):                                         "a few secs ago",
+		units.Ago(50 * time.Hour):                                     "2 days ago",
+		units.Duration(2*time.Hour + 47*time.Minute + 18*time.Second): "2h 47m 18s",
+		units.Duration(27*time.Hour + 5*time.Second):                  "1d 3h 0m 5s",
+		units.Duration(45 * time.Second):                              "45s",
+		units.USD(0.21770001):                                         "$0.2177",
+		units.USD(12.345):                                             "$12.35",
+		units.USD(-0.5):                                               "-$0.5000",
+	} {
+		if got != want {
+			t.Errorf("got %q, want %q", got, want)
 		}
 	}
 }

@@ -106,7 +106,25 @@ type Job struct {
 	// Upload is the progress of the job's files on their way to the
 	// job-files bucket, while they are (nil otherwise).
 	Upload *UploadProgress `json:"upload,omitempty"`
-	Tasks  []Task          `json:"tasks"`
+	// Cost is what the job's capacity cost so far, summed over its tasks
+	// (nil on an engine with no prices: the local engine).
+	Cost  *Cost  `json:"cost,omitempty"`
+	Tasks []Task `json:"tasks"`
+}
+
+// Cost is what capacity cost, in USD: each attempt's instance-hours (from
+// its placement to its end, every node) times the catalog's hourly price of
+// what it ran on, and the same hours at the on-demand price. Savings is
+// OnDemand - Spent: what spot saved.
+type Cost struct {
+	Spent    float64 `json:"spent"`
+	OnDemand float64 `json:"on_demand"`
+	Savings  float64 `json:"savings"`
+}
+
+// Add sums two costs.
+func (c Cost) Add(o Cost) Cost {
+	return Cost{Spent: c.Spent + o.Spent, OnDemand: c.OnDemand + o.OnDemand, Savings: c.Savings + o.Savings}
 }
 
 // Task is one task of a managed job.
@@ -136,6 +154,115 @@ type Task struct {
 	Spot     bool   `json:"spot,omitempty"`
 	JobRank  int    `json:"job_rank"`
 	NumJobs  int    `json:"num_jobs"`
+	// Cost is the task's (a job group's first task carries the group's).
+	Cost *Cost `json:"cost,omitempty"`
+}
+
+// JobDetail is the answer of GET /v1/jobs/{id}/detail: the job with every
+// attempt of every task and the timeline of its status changes.
+type JobDetail struct {
+	Job      Job       `json:"job"`
+	Attempts []Attempt `json:"attempts"`
+	Timeline []Change  `json:"timeline"`
+	// Links point at the job in the engine's own UI (the Nomad UI).
+	Links []Link `json:"links,omitempty"`
+}
+
+// Attempt is one attempt of one task: where it ran and how it ended.
+type Attempt struct {
+	Task     int    `json:"task"`
+	Number   int    `json:"number"`
+	Infra    string `json:"infra,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	// Zones lists the zones the offering spans (the node's own zone is
+	// the engine's to tell: see Node).
+	Zones     []string   `json:"zones,omitempty"`
+	Spot      bool       `json:"spot"`
+	Node      string     `json:"node,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	PlacedAt  *time.Time `json:"placed_at,omitempty"`
+	RunAt     *time.Time `json:"run_at,omitempty"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
+	// Outcome is why it ended: succeeded, failed, preempted, no_capacity,
+	// cancelled, operator_stopped, infeasible, abandoned ("" while live).
+	Outcome  string `json:"outcome,omitempty"`
+	ExitCode *int   `json:"exit_code,omitempty"`
+	// Worker is the pool worker it ran on (0: none).
+	Worker int64  `json:"worker,omitempty"`
+	Cost   *Cost  `json:"cost,omitempty"`
+	Links  []Link `json:"links,omitempty"`
+}
+
+// Change is one step of a job's timeline: a task entering a status.
+type Change struct {
+	At     time.Time `json:"at"`
+	Task   int       `json:"task"`
+	Status Status    `json:"status"`
+	// Attempt is the attempt it concerns (0: none).
+	Attempt int    `json:"attempt,omitempty"`
+	Note    string `json:"note,omitempty"`
+}
+
+// Link is a titled URL.
+type Link struct {
+	Title string `json:"title"`
+	URL   string `json:"url"`
+}
+
+// Capacity is the answer of GET /v1/capacity: what the jobs ask of each
+// offering, the engine's nodes, and the last capacity errors.
+type Capacity struct {
+	Engine    string          `json:"engine"`
+	Offerings []OfferingUse   `json:"offerings"`
+	Nodes     []Node          `json:"nodes,omitempty"`
+	Errors    []CapacityError `json:"errors"`
+}
+
+// OfferingUse is one offering (a Nomad node class) with the nodes its
+// unfinished attempts need.
+type OfferingUse struct {
+	Class    string `json:"class"`
+	Infra    string `json:"infra"`
+	Instance string `json:"instance"`
+	Spot     bool   `json:"spot"`
+	// Demand is the nodes wanted: every unfinished attempt on it times
+	// its num_nodes.
+	Demand      int     `json:"demand"`
+	CostPerHour float64 `json:"cost_per_hour"`
+}
+
+// Node is one engine node.
+type Node struct {
+	Name  string `json:"name"`
+	Class string `json:"class,omitempty"`
+	// Status is initializing (booting), ready or down.
+	Status string `json:"status"`
+	Drain  bool   `json:"drain,omitempty"`
+	Spot   bool   `json:"spot,omitempty"`
+	Link   string `json:"link,omitempty"`
+}
+
+// CapacityError is one attempt that found no capacity.
+type CapacityError struct {
+	At       time.Time `json:"at"`
+	JobID    int64     `json:"job_id"`
+	Task     int       `json:"task"`
+	Cloud    string    `json:"cloud"`
+	Region   string    `json:"region"`
+	Instance string    `json:"instance"`
+	Spot     bool      `json:"spot"`
+	Reason   string    `json:"reason"`
+}
+
+// JobEvent is one change of a job, as GET /v1/events streams them
+// (server-sent events, "event: job"): its id and status after the change.
+type JobEvent struct {
+	Seq    uint64 `json:"seq"`
+	ID     int64  `json:"id"`
+	Status Status `json:"status"`
+	// Worker marks a pool worker's job (the pools page's).
+	Worker bool   `json:"worker,omitempty"`
+	Pool   string `json:"pool,omitempty"`
 }
 
 // PlanRequest asks which resources each task would get.

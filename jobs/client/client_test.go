@@ -56,6 +56,11 @@ func (b *backend) ApplyPool(ctx context.Context, req api.PoolApplyRequest) (api.
 	b.note("apply " + req.Name)
 	return api.PoolApplyResponse{Pool: api.Pool{Name: req.Name}, Created: true}, nil
 }
+func (b *backend) JobDetail(ctx context.Context, id int64) (api.JobDetail, error) {
+	return api.JobDetail{}, jobs.NotFound("no job %d", id)
+}
+func (b *backend) Capacity(ctx context.Context) (api.Capacity, error) { return api.Capacity{}, nil }
+
 func (b *backend) Pools(ctx context.Context, names []string) ([]api.Pool, error) {
 	b.note("pools " + strings.Join(names, ","))
 	out := []api.Pool{}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/gob"
 	"encoding/json"
 	"errors"
@@ -39,6 +38,8 @@ type Backend interface {
 	StageFiles(ctx context.Context, archive io.Reader) (api.StagedFiles, error)
 	DownPool(ctx context.Context, req api.PoolDownRequest) (api.PoolDownResponse, error)
 	Pools(ctx context.Context, names []string) ([]api.Pool, error)
+	JobDetail(ctx context.Context, id int64) (api.JobDetail, error)
+	Capacity(ctx context.Context) (api.Capacity, error)
 }
 
 var _ Backend = (*jobs.Controller)(nil)
@@ -64,6 +65,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Host is the controller's host name, reported by /v1/health.
 	Host string
+	// Dashboard, if set, serves the web pages at / (behind the token).
+	Dashboard http.Handler
+	// Metrics, if set, serves /metrics in Prometheus' format (behind the
+	// token).
+	Metrics http.Handler
 }
 
 // Server is the controller's HTTP API.
@@ -86,6 +92,8 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("POST /v1/jobs/queue", s.auth(s.queue))
 	s.mux.HandleFunc("POST /v1/jobs/cancel", s.auth(s.cancel))
 	s.mux.HandleFunc("GET /v1/jobs/{id}", s.auth(s.job))
+	s.mux.HandleFunc("GET /v1/jobs/{id}/detail", s.auth(s.jobDetail))
+	s.mux.HandleFunc("GET /v1/capacity", s.auth(s.capacity))
 	s.mux.HandleFunc("GET /v1/jobs/{id}/logs", s.auth(s.logs))
 	s.mux.HandleFunc("GET /v1/jobs/{id}/controller-log", s.auth(s.controllerLog))
 	s.mux.HandleFunc("POST /v1/jobs/{id}/preempt", s.auth(s.preempt))
@@ -93,6 +101,13 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("GET /v1/pools", s.auth(s.pools))
 	s.mux.HandleFunc("POST /v1/pools/down", s.auth(s.downPool))
 	s.mux.HandleFunc("POST /v1/files", s.auth(s.stageFiles))
+	if cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", s.auth(cfg.Metrics.ServeHTTP))
+	}
+	if cfg.Dashboard != nil {
+		s.mux.HandleFunc("POST /login", gate{token: cfg.Token, pages: true}.login)
+		s.mux.Handle("/", s.auth(cfg.Dashboard.ServeHTTP))
+	}
 	return s
 }
 
@@ -126,19 +141,32 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	return err
 }
 
+// auth requires the token, when there is one: as a bearer token, or as
+// the dashboard's cookie (see login.go).
 func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
 	if s.cfg.Token == "" {
 		return h
 	}
-	want := []byte("Bearer " + s.cfg.Token)
+	g := gate{token: s.cfg.Token, pages: s.cfg.Dashboard != nil}
 	return func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if subtle.ConstantTimeCompare(got, want) != 1 {
-			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
-			return
+		if g.admit(w, r) {
+			h(w, r)
 		}
-		h(w, r)
 	}
+}
+
+func (s *Server) jobDetail(w http.ResponseWriter, r *http.Request) {
+	id, ok := jobID(w, r)
+	if !ok {
+		return
+	}
+	d, err := s.cfg.Backend.JobDetail(r.Context(), id)
+	s.answer(w, r, d, err)
+}
+
+func (s *Server) capacity(w http.ResponseWriter, r *http.Request) {
+	c, err := s.cfg.Backend.Capacity(r.Context())
+	s.answer(w, r, c, err)
 }
 
 func (s *Server) demand(w http.ResponseWriter, r *http.Request) {

@@ -49,6 +49,14 @@ func (b *fakeBackend) StageFiles(ctx context.Context, archive io.Reader) (api.St
 	return api.StagedFiles{}, jobs.Unsupported("no files here")
 }
 
+func (b *fakeBackend) JobDetail(ctx context.Context, id int64) (api.JobDetail, error) {
+	j, err := b.Job(ctx, id)
+	return api.JobDetail{Job: j}, err
+}
+func (b *fakeBackend) Capacity(ctx context.Context) (api.Capacity, error) {
+	return api.Capacity{Engine: "fake"}, nil
+}
+
 func (b *fakeBackend) Pools(ctx context.Context, names []string) ([]api.Pool, error) {
 	var out []api.Pool
 	for _, n := range names {

@@ -74,6 +74,24 @@ type Task struct {
 	Choice        *catalog.Choice
 	Blocked       []task.Infra
 	FailureReason string
+	// Spent and OnDemand are what the task's ended attempts cost, in USD:
+	// their instance-hours at the price of what they ran on, and at the
+	// on-demand price. BilledSince is when the live attempt was placed;
+	// it costs Rate (OnDemandRate on-demand) per hour from then.
+	Spent, OnDemand    float64
+	BilledSince        time.Time
+	Rate, OnDemandRate float64
+}
+
+// Cost is what the task's capacity cost until now: spent and on-demand.
+func (t *Task) Cost(now time.Time) (spent, onDemand float64) {
+	spent, onDemand = t.Spent, t.OnDemand
+	if !t.BilledSince.IsZero() && now.After(t.BilledSince) {
+		h := now.Sub(t.BilledSince).Hours()
+		spent += h * t.Rate
+		onDemand += h * t.OnDemandRate
+	}
+	return spent, onDemand
 }
 
 // Duration is the task's time spent placed, as of now.
@@ -205,6 +223,7 @@ func (s *Store) CreateJobs(ctx context.Context, jobs []Job, tasks [][]Task) ([]i
 
 // Save writes one change atomically.
 func (s *Store) Save(ctx context.Context, c Change) error {
+	defer s.timed("save", time.Now())
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if j := c.Job; j != nil {
 			res, err := tx.StmtContext(ctx, s.stmts.updateJob).ExecContext(ctx,
@@ -260,7 +279,8 @@ func (s *Store) putTask(ctx context.Context, tx *sql.Tx, t *Task) error {
 		t.JobID, t.Index, t.Name, t.Status, t.Requested, t.Attempt,
 		t.Restarts, t.Recoveries, nullInt(t.ExitCode), nullTime(t.SubmittedAt), nullTime(t.StartedAt),
 		nullTime(t.EndedAt), int64(t.RunTime), nullTime(t.RunningSince),
-		choice, infra, instance, spot, blocked, t.FailureReason)
+		choice, infra, instance, spot, blocked, t.FailureReason,
+		t.Spent, t.OnDemand, nullTime(t.BilledSince), t.Rate, t.OnDemandRate)
 	return err
 }
 
@@ -287,6 +307,7 @@ func InfraOf(c catalog.Choice) string {
 
 // Get returns one job with its tasks and attempts.
 func (s *Store) Get(ctx context.Context, id int64) (Record, error) {
+	defer s.timed("get", time.Now())
 	recs, err := s.load(ctx, `j.id = ?`, id)
 	if err != nil {
 		return Record{}, err
@@ -422,6 +443,7 @@ func queryTasks(ctx context.Context, tx *sql.Tx, where string, withChoice bool, 
 	rows, err := tx.QueryContext(ctx, `SELECT t.job_id, t.idx, t.name, t.status, t.requested, t.attempt,
 		t.restarts, t.recoveries, t.exit_code, t.submitted_at, t.started_at, t.ended_at, t.run_ns,
 		t.running_since, t.infra, t.instance_type, t.spot, t.failure_reason,
+		t.spent_usd, t.on_demand_usd, t.billed_since, t.rate_usd, t.on_demand_rate_usd,
 		`+choiceCols(withChoice)+` FROM tasks t WHERE `+where+` ORDER BY t.job_id, t.idx`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: load tasks: %w", err)
@@ -432,12 +454,13 @@ func queryTasks(ctx context.Context, tx *sql.Tx, where string, withChoice bool, 
 		var t Task
 		var status string
 		var idx, attempt, restarts, recoveries, runNS, spot int64
-		var exit, submitted, started, ended, since sql.NullInt64
+		var exit, submitted, started, ended, since, billed sql.NullInt64
 		var infra, instance string
 		var choice, blocked sql.NullString
 		if err := rows.Scan(&t.JobID, &idx, &t.Name, &status, &t.Requested, &attempt,
 			&restarts, &recoveries, &exit, &submitted, &started, &ended, &runNS,
-			&since, &infra, &instance, &spot, &t.FailureReason, &choice, &blocked); err != nil {
+			&since, &infra, &instance, &spot, &t.FailureReason,
+			&t.Spent, &t.OnDemand, &billed, &t.Rate, &t.OnDemandRate, &choice, &blocked); err != nil {
 			return nil, fmt.Errorf("store: load tasks: %w", err)
 		}
 		t.Index, t.Status = int(idx), api.Status(status)
@@ -445,7 +468,7 @@ func queryTasks(ctx context.Context, tx *sql.Tx, where string, withChoice bool, 
 		t.ExitCode = intPtr(exit)
 		t.SubmittedAt, t.StartedAt, t.EndedAt = timeOf(submitted), timeOf(started), timeOf(ended)
 		t.RunTime = time.Duration(runNS)
-		t.RunningSince = timeOf(since)
+		t.RunningSince, t.BilledSince = timeOf(since), timeOf(billed)
 		if withChoice {
 			if choice.Valid {
 				t.Choice = new(catalog.Choice)
@@ -498,6 +521,7 @@ type Filter struct {
 // maps job id to its tasks in index order, with Choice holding only the
 // cloud, region, instance type and spot flag. Two queries, whatever the count.
 func (s *Store) List(ctx context.Context, f Filter) ([]Job, map[int64][]Task, error) {
+	defer s.timed("list", time.Now())
 	where, args := f.where()
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {

@@ -24,6 +24,7 @@ type Store struct {
 		// Prepared once on the writer: parsing costs more than running.
 		insertJob, updateJob, putTask, putAttempt *sql.Stmt
 	}
+	obs observer // SetObserver's function (observe.go)
 }
 
 // Write statements, prepared at Open.
@@ -36,8 +37,9 @@ const (
 		failure_reason = ?, current_task = ?, launch_retries = ? WHERE id = ?`
 	sqlPutTask = `INSERT OR REPLACE INTO tasks (job_id, idx, name, status, requested, attempt,
 		restarts, recoveries, exit_code, submitted_at, started_at, ended_at, run_ns, running_since,
-		choice, infra, instance_type, spot, blocked, failure_reason)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		choice, infra, instance_type, spot, blocked, failure_reason,
+		spent_usd, on_demand_usd, billed_since, rate_usd, on_demand_rate_usd)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	sqlPutAttempt = `INSERT OR REPLACE INTO attempts (job_id, task_idx, attempt, choice, state,
 		outcome, node, exit_code, created_at, launched_at, placed_at, ended_at, run_at,
 		worker_job, worker_attempt)
@@ -207,6 +209,14 @@ CREATE TABLE bucket_records (
 	version INTEGER NOT NULL,
 	record  TEXT    NOT NULL
 ) WITHOUT ROWID;
+`,
+	// What a task's capacity cost (Task.Spent and its neighbours).
+	`
+ALTER TABLE tasks ADD COLUMN spent_usd REAL NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN on_demand_usd REAL NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN billed_since INTEGER;
+ALTER TABLE tasks ADD COLUMN rate_usd REAL NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN on_demand_rate_usd REAL NOT NULL DEFAULT 0;
 `,
 }
 
