@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -114,6 +115,13 @@ func TestReadmeCommands(t *testing.T) {
 		t.Fatalf("found %d skynomad commands in the README: %q", len(cmds), cmds)
 	}
 	for _, args := range cmds {
+		if args[0] == "dashboard" {
+			// It serves until Ctrl-C: it must print where.
+			var seen []string
+			_, lines := h.background(args...)
+			until(t, lines, regexp.MustCompile(`^Dashboard: http://127\.0\.0\.1:\d+/\?token=\w+$`), &seen)
+			continue
+		}
 		if r := h.runIn("..", args...); r.code != 0 {
 			t.Errorf("README command failed:\n%s", r)
 		}
