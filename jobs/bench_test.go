@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -57,6 +58,20 @@ func startController(b *testing.B, dir string, script func(*enginetest.Fake)) (*
 	return ctl, c, stop
 }
 
+// filledController starts a controller on a store holding n jobs
+// (jobs.FillStore: one in ten running, the rest finished).
+func filledController(b *testing.B, n int) (*jobs.Controller, *client.Client, func()) {
+	b.Helper()
+	dir := b.TempDir()
+	st, err := store.Open(context.Background(), filepath.Join(dir, "state.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	jobs.FillStore(b, st, n, time.Now())
+	st.Close()
+	return startController(b, dir, nil)
+}
+
 // serveAPI serves ctl's HTTP API on the unix socket sock until stop, and
 // returns a client of it.
 func serveAPI(b *testing.B, ctx context.Context, sock string, ctl *jobs.Controller) (c *client.Client, stop func()) {
@@ -83,14 +98,7 @@ func serveAPI(b *testing.B, ctx context.Context, sock string, ctl *jobs.Controll
 // would.
 func BenchmarkQueue10k(b *testing.B) {
 	const n = 10000
-	dir := b.TempDir()
-	st, err := store.Open(context.Background(), filepath.Join(dir, "state.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	jobs.FillStore(b, st, n, time.Now())
-	st.Close()
-	_, c, stop := startController(b, dir, nil)
+	_, c, stop := filledController(b, n)
 	defer stop()
 	ctx := context.Background()
 
@@ -109,7 +117,7 @@ func BenchmarkQueue10k(b *testing.B) {
 	b.Run("json", func(b *testing.B) {
 		hc := &http.Client{Transport: &http.Transport{
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return (&net.Dialer{}).DialContext(ctx, "unix", filepath.Join(dir, "c.sock"))
+				return (&net.Dialer{}).DialContext(ctx, "unix", strings.TrimPrefix(c.Addr(), "unix://"))
 			},
 		}}
 		for b.Loop() {
@@ -178,15 +186,7 @@ func BenchmarkSubmit1000ToTerminal(b *testing.B) {
 // 10,000 jobs: the server-side time of one page view, which must stay
 // under 200 ms.
 func BenchmarkDashboardJobsPage10k(b *testing.B) {
-	const n = 10000
-	dir := b.TempDir()
-	st, err := store.Open(context.Background(), filepath.Join(dir, "state.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	jobs.FillStore(b, st, n, time.Now())
-	st.Close()
-	ctl, _, stop := startController(b, dir, nil)
+	ctl, _, stop := filledController(b, 10000)
 	defer stop()
 	d := dashboard.New(dashboard.Config{Backend: ctl})
 	for _, page := range []string{"/", "/?status=active&sort=cost&dir=desc&page=3", "/?q=job-42"} {

@@ -21,8 +21,7 @@ func (c *Controller) JobDetail(ctx context.Context, id int64) (api.JobDetail, er
 	}
 	now := c.now()
 	d := api.JobDetail{Job: toAPI(&rec.Job, rec.Tasks, now), Attempts: []api.Attempt{}}
-	c.poolDetails(&d.Job)
-	c.uploads.details(&d.Job)
+	c.details(&d.Job)
 	linker, _ := c.eng.(engine.Linker)
 	for _, a := range rec.Attempts {
 		out := attemptOf(a, rec.Job.EndedAt, now)

@@ -42,8 +42,7 @@ func (c *Controller) Queue(ctx context.Context, req api.QueueRequest) (api.Queue
 		}
 	}
 	for i := range out {
-		c.poolDetails(&out[i])
-		c.uploads.details(&out[i])
+		c.details(&out[i])
 	}
 	inProgress, err := c.inProgress(ctx, req.User)
 	if err != nil {
@@ -76,8 +75,7 @@ func (c *Controller) inProgress(ctx context.Context, user string) (map[api.Statu
 func (c *Controller) Job(ctx context.Context, id int64) (api.Job, error) {
 	if e, ok := c.view.get(id); ok {
 		j := e.api(c.now())
-		c.poolDetails(&j)
-		c.uploads.details(&j)
+		c.details(&j)
 		return j, nil
 	}
 	rec, err := c.get(ctx, id)
@@ -85,8 +83,15 @@ func (c *Controller) Job(ctx context.Context, id int64) (api.Job, error) {
 		return api.Job{}, err
 	}
 	j := toAPI(&rec.Job, rec.Tasks, c.now())
-	c.poolDetails(&j)
+	c.details(&j)
 	return j, nil
+}
+
+// details adds what an unfinished job waits for, as of now: a pool's
+// worker, the upload of its files.
+func (c *Controller) details(j *api.Job) {
+	c.poolDetails(j)
+	c.uploads.details(j)
 }
 
 func (c *Controller) get(ctx context.Context, id int64) (store.Record, error) {
